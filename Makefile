@@ -1,0 +1,49 @@
+# Keyport. `make run` starts a dev server on SoftHSM2; `make test` runs every
+# test, installing SoftHSM2 and OpenSC first when they are missing.
+GO      ?= go
+BIN     := bin/keyport
+PKGS    := ./...
+# Tools the tests drive from outside: the SoftHSM2 module and softhsm2-util,
+# pkcs11-tool (OpenSC), openssl, and a C compiler for cgo (miekg/pkcs11).
+APT_PKGS := softhsm2 opensc openssl gcc libc6-dev
+
+.PHONY: all build run test deps lint bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/keyport
+
+run: build
+	./$(BIN) serve --dev
+
+deps:
+	@missing=""; \
+	command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
+	command -v pkcs11-tool   >/dev/null 2>&1 || missing="$$missing opensc"; \
+	command -v openssl       >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v gcc           >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing$$missing with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS) >/dev/null || exit 1; \
+	  else \
+	    echo "make: missing$$missing: install them (Debian/Ubuntu: sudo apt-get install$$missing) and run again"; exit 1; \
+	  fi; \
+	fi
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+test: deps lint
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+# Benchmarks print each Keyport operation beside the raw PKCS#11 call it
+# wraps, measured in the same run; read the ratio, not the times.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
+
+clean:
+	rm -rf bin .keyport-dev

@@ -1,0 +1,106 @@
+// Command keyport is the Keyport key management service and its admin CLI.
+// This package only parses flags and wires packages together.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit statuses: 0 ok, 1 operational error, 2 usage error.
+const (
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks a mistake in how keyport was called.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "keyport:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitError
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:      "keyport",
+		Usage:     "a BYOK key management service speaking the Alibaba Cloud and Tencent Cloud KMS APIs, backed by a PKCS#11 HSM",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "warn", EnvVars: []string{"KEYPORT_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
+		},
+		Before: func(c *cli.Context) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return usagef("--log-level: %v", err)
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+			return nil
+		},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
+		Action:       unknownCommand,
+		// Errors are printed once, by run, with the exit status it chooses.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			serveCommand(),
+			hsmCommand(),
+		},
+	}
+	markUsageErrors(app.Commands)
+	return app
+}
+
+// markUsageErrors makes flag-parsing errors of every command usage errors
+// (exit status 2); urfave/cli applies App.OnUsageError to the top level only.
+func markUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
+		if c.Action == nil {
+			c.Action = unknownCommand
+		}
+		markUsageErrors(c.Subcommands)
+	}
+}
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the KMS server",
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "dev", Usage: "run on a throwaway SoftHSM2 token under ./.keyport-dev"}},
+		Action: func(c *cli.Context) error {
+			return errors.New("serve: not implemented yet: the KMS core and HTTP API land in later issues; `keyport hsm` works today")
+		},
+	}
+}
+
+// unknownCommand is the action of the app and of command groups: help when
+// called bare, a usage error for a word that names no command.
+func unknownCommand(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("unknown command %q; see --help", c.Args().First())
+	}
+	return cli.ShowSubcommandHelp(c)
+}

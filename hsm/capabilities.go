@@ -1,0 +1,214 @@
+package hsm
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"math/big"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+	"github.com/miekg/pkcs11"
+)
+
+// Path is how an algorithm is carried out on this token.
+type Path int
+
+const (
+	PathNone   Path = iota // the token cannot do it
+	PathNative             // the token's own mechanism
+	PathRawRSA             // CKM_RSA_X_509 in the token, OAEP decoding in Go
+	PathECDH               // CKM_ECDH1_DERIVE in the token, SM2 KDF and check in Go
+	PathVendor             // a configured vendor SM2 mechanism
+)
+
+func (p Path) String() string {
+	return [...]string{"unsupported", "native", "raw-rsa+oaep-in-go", "ecdh-derive+sm3-kdf-in-go", "vendor-mechanism"}[p]
+}
+
+// Capabilities is what start-up found the token can do.
+type Capabilities struct {
+	Decrypt map[Algorithm]Path // how each algorithm decrypts
+	Unwrap  map[Algorithm]bool // whether C_UnwrapKey works with it, keeping material out of the process
+	SM2Keys bool               // EC key generation on the SM2 curve works
+}
+
+func (c Capabilities) log(l *slog.Logger, token string) {
+	for _, a := range Algorithms() {
+		l.Info("hsm: algorithm path", "token", token, "algorithm", a.String(),
+			"decrypt", c.Decrypt[a].String(), "unwrap_in_token", c.Unwrap[a])
+	}
+}
+
+// detect tries each algorithm once on throwaway session keys, because a
+// mechanism list cannot say which parameters a token accepts (SoftHSM2 lists
+// CKM_RSA_PKCS_OAEP yet refuses SHA-256 with it).
+func (h *HSM) detect(ctx context.Context) (Capabilities, error) {
+	caps := Capabilities{Decrypt: map[Algorithm]Path{}, Unwrap: map[Algorithm]bool{}}
+	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		if err := c.probeRSA(s, &caps); err != nil {
+			return err
+		}
+		c.probeSM2(s, &caps)
+		return nil
+	})
+	return caps, err
+}
+
+func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {
+	pubH, privH, err := c.mod.GenerateKeyPair(s,
+		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil)},
+		[]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
+			pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, rsaBits),
+			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}),
+		},
+		[]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
+			pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, true),
+		})
+	if err != nil {
+		return fmt.Errorf("generate probe RSA key: %w", err)
+	}
+	defer func() { _ = c.mod.DestroyObject(s, privH); _ = c.mod.DestroyObject(s, pubH) }()
+	attrs, err := c.mod.GetAttributeValue(s, pubH, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_MODULUS, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, nil),
+	})
+	if err != nil {
+		return fmt.Errorf("read probe RSA key: %w", err)
+	}
+	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(attrs[0].Value), E: int(new(big.Int).SetBytes(attrs[1].Value).Int64())}
+
+	msg := make([]byte, 32)
+	_, _ = rand.Read(msg)
+	for _, alg := range []Algorithm{RSAPKCS1v15, RSAOAEPSHA1, RSAOAEPSHA256} {
+		ct, err := encryptRSA(pub, alg, msg)
+		if err != nil {
+			return err
+		}
+		if out, err := c.probeDecrypt(s, rsaMechanism(alg), privH, ct); err == nil && bytes.Equal(out, msg) {
+			caps.Decrypt[alg] = PathNative
+		} else if alg != RSAPKCS1v15 {
+			if em, err := c.rawRSA(s, privH, ct); err == nil {
+				h := sha1.New()
+				if alg == RSAOAEPSHA256 {
+					h = sha256.New()
+				}
+				if out, err := oaepDecode(h, em, nil); err == nil && bytes.Equal(out, msg) {
+					caps.Decrypt[alg] = PathRawRSA
+				}
+			}
+		}
+		key, err := c.mod.UnwrapKey(s, rsaMechanism(alg), privH, ct, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
+		})
+		if err == nil {
+			caps.Unwrap[alg] = true
+			_ = c.mod.DestroyObject(s, key)
+		}
+	}
+	return nil
+}
+
+func (c *conn) probeDecrypt(s pkcs11.SessionHandle, mech []*pkcs11.Mechanism, key pkcs11.ObjectHandle, ct []byte) ([]byte, error) {
+	if err := c.mod.DecryptInit(s, mech, key); err != nil {
+		return nil, err
+	}
+	return c.mod.Decrypt(s, ct)
+}
+
+// probeSM2 checks that SM2 keys can be made and SM2PKE decrypted.
+func (c *conn) probeSM2(s pkcs11.SessionHandle, caps *Capabilities) {
+	pubH, privH, err := c.mod.GenerateKeyPair(s,
+		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)},
+		[]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams),
+		},
+		[]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_DERIVE, c.cfg.SM2Mechanism == 0),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, c.cfg.SM2Mechanism != 0),
+		})
+	if err != nil {
+		return
+	}
+	defer func() { _ = c.mod.DestroyObject(s, privH); _ = c.mod.DestroyObject(s, pubH) }()
+	caps.SM2Keys = true
+	der, err := c.sm2PublicDER(s, pubH)
+	if err != nil {
+		return
+	}
+	pub, err := ParseSM2PublicKey(der)
+	if err != nil {
+		return
+	}
+	msg := make([]byte, 32)
+	_, _ = rand.Read(msg)
+	ct, err := sm2.Encrypt(rand.Reader, pub, msg, nil)
+	if err != nil {
+		return
+	}
+	parsed, err := parseSM2Ciphertext(ct)
+	if err != nil {
+		return
+	}
+	if c.cfg.SM2Mechanism != 0 {
+		if out, err := c.probeDecrypt(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(c.cfg.SM2Mechanism, nil)}, privH, parsed.plain()); err == nil && bytes.Equal(out, msg) {
+			caps.Decrypt[SM2PKE] = PathVendor
+		}
+		return
+	}
+	x2, err := c.ecdhX(s, privH, parsed.point())
+	if err != nil {
+		return
+	}
+	if out, err := sm2Finish(x2, parsed); err == nil && bytes.Equal(out, msg) {
+		caps.Decrypt[SM2PKE] = PathECDH
+	}
+}
+
+// encryptRSA wraps msg as a cloud user would, for probes and tests.
+func encryptRSA(pub *rsa.PublicKey, alg Algorithm, msg []byte) ([]byte, error) {
+	switch alg {
+	case RSAPKCS1v15:
+		return rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
+	case RSAOAEPSHA1:
+		return rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, msg, nil)
+	case RSAOAEPSHA256:
+		return rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, msg, nil)
+	}
+	return nil, fmt.Errorf("%w: %s is not an RSA algorithm", ErrUnsupported, alg)
+}
+
+// ParseSM2PublicKey parses a SubjectPublicKeyInfo holding an SM2 key, as
+// GenerateKeyPair returns for the SM2 spec.
+func ParseSM2PublicKey(der []byte) (*ecdsa.PublicKey, error) {
+	k, err := smx509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse SM2 public key: %w", err)
+	}
+	pub, ok := k.(*ecdsa.PublicKey)
+	if !ok || pub.Curve != sm2.P256() {
+		return nil, fmt.Errorf("parse SM2 public key: not a key on the SM2 curve")
+	}
+	return pub, nil
+}

@@ -1,0 +1,34 @@
+package hsm_test
+
+import (
+	"testing"
+
+	"github.com/keyport-kms/keyport/hsm"
+)
+
+// SoftHSM2 2.6 refuses SHA-256 with CKM_RSA_PKCS_OAEP and has no SM2
+// mechanism: start-up must find the fallbacks, and unwrap only where the
+// token's own mechanism works.
+func TestCapabilitiesOnSoftHSM(t *testing.T) {
+	h, _ := openToken(t)
+	caps := h.Capabilities()
+	want := map[hsm.Algorithm]hsm.Path{
+		hsm.RSAPKCS1v15:   hsm.PathNative,
+		hsm.RSAOAEPSHA1:   hsm.PathNative,
+		hsm.RSAOAEPSHA256: hsm.PathRawRSA,
+		hsm.SM2PKE:        hsm.PathECDH,
+	}
+	for alg, path := range want {
+		if got := caps.Decrypt[alg]; got != path {
+			t.Errorf("%s decrypts by %s, want %s", alg, got, path)
+		}
+	}
+	for alg, unwrap := range map[hsm.Algorithm]bool{hsm.RSAPKCS1v15: true, hsm.RSAOAEPSHA1: true, hsm.RSAOAEPSHA256: false, hsm.SM2PKE: false} {
+		if caps.Unwrap[alg] != unwrap {
+			t.Errorf("%s unwrap in token = %v, want %v", alg, caps.Unwrap[alg], unwrap)
+		}
+	}
+	if !caps.SM2Keys {
+		t.Error("SM2 key generation not detected")
+	}
+}

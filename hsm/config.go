@@ -1,0 +1,215 @@
+package hsm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config says which module and token to use and how to log in.
+// Exactly one of TokenLabel, TokenSerial and Slot selects the token.
+type Config struct {
+	Module      string // path of the PKCS#11 library
+	TokenLabel  string
+	TokenSerial string
+	Slot        *uint
+	PIN         string // user PIN; kept for logging in again after the token comes back
+
+	MaxSessions   int           // sessions this layer opens at most (default 8)
+	SessionWait   time.Duration // longest wait for a free session (default 5s)
+	RetryInterval time.Duration // least time between two reconnect attempts (default 1s)
+
+	// SM2Mechanism is a vendor mechanism that decrypts SM2PKE (C1C3C2) with
+	// an EC key on the SM2 curve. Zero, the default, decrypts by
+	// CKM_ECDH1_DERIVE plus the SM3 KDF outside the token, which works on
+	// any token with ECDH (SoftHSM included).
+	SM2Mechanism uint
+
+	// SkipProbe leaves out the start-up capability probe (it generates
+	// throwaway keys). For admin commands that list or delete objects only;
+	// decryption then fails with ErrUnsupported.
+	SkipProbe bool
+
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	if out.MaxSessions <= 0 {
+		out.MaxSessions = 8
+	}
+	if out.SessionWait <= 0 {
+		out.SessionWait = 5 * time.Second
+	}
+	if out.RetryInterval <= 0 {
+		out.RetryInterval = time.Second
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	return out
+}
+
+// Validate checks the configuration without touching the module.
+func (c *Config) Validate() error {
+	if c.Module == "" {
+		return errors.New("hsm: no PKCS#11 module given (--module or KEYPORT_PKCS11_MODULE)")
+	}
+	if err := checkModuleFile(c.Module); err != nil {
+		return err
+	}
+	var selectors []string
+	if c.TokenLabel != "" {
+		selectors = append(selectors, "token label")
+	}
+	if c.TokenSerial != "" {
+		selectors = append(selectors, "token serial")
+	}
+	if c.Slot != nil {
+		selectors = append(selectors, "slot")
+	}
+	switch len(selectors) {
+	case 0:
+		return errors.New("hsm: no token selected: give a token label (--token-label or KEYPORT_TOKEN_LABEL), a serial or a slot")
+	case 1:
+	default:
+		return fmt.Errorf("hsm: select the token one way only, got %s", strings.Join(selectors, ", "))
+	}
+	if c.PIN == "" {
+		return errors.New("hsm: no user PIN given (KEYPORT_PIN or --pin-file)")
+	}
+	if c.MaxSessions == 1 {
+		return errors.New("hsm: max sessions must be at least 2")
+	}
+	return nil
+}
+
+// tokenName names the selected token in messages.
+func (c *Config) tokenName() string {
+	switch {
+	case c.TokenLabel != "":
+		return c.TokenLabel
+	case c.TokenSerial != "":
+		return "serial " + c.TokenSerial
+	case c.Slot != nil:
+		return fmt.Sprintf("slot %d", *c.Slot)
+	}
+	return "?"
+}
+
+func checkModuleFile(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return newError(ErrModule, err, "PKCS#11 module %s not found", path)
+	}
+	if st.IsDir() {
+		return newError(ErrModule, nil, "PKCS#11 module %s is a directory, not a library", path)
+	}
+	return nil
+}
+
+// ReadPINFile reads a PIN from a file, dropping one trailing newline.
+// An unreadable or empty file is an error, never an empty PIN.
+func ReadPINFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read PIN file: %w", err)
+	}
+	pin := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if pin == "" {
+		return "", fmt.Errorf("PIN file %s is empty", path)
+	}
+	return pin, nil
+}
+
+// ParseURI reads an RFC 7512 PKCS#11 URI such as
+//
+//	pkcs11:token=keyport;slot-id=3?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin
+//
+// into a Config. Attributes it does not use (manufacturer, model, object…)
+// are accepted and ignored, as RFC 7512 asks; a PIN given both as pin-value
+// and pin-source is refused.
+func ParseURI(uri string) (Config, error) {
+	var c Config
+	rest, ok := strings.CutPrefix(uri, "pkcs11:")
+	if !ok {
+		return c, errors.New("pkcs11 URI must start with \"pkcs11:\"")
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	for _, attr := range splitNonEmpty(path, ";") {
+		k, v, err := uriAttr(attr)
+		if err != nil {
+			return c, err
+		}
+		switch k {
+		case "token":
+			c.TokenLabel = v
+		case "serial":
+			c.TokenSerial = v
+		case "slot-id":
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return c, fmt.Errorf("pkcs11 URI: slot-id %q is not a number", v)
+			}
+			slot := uint(n)
+			c.Slot = &slot
+		}
+	}
+	var pinSource string
+	for _, attr := range splitNonEmpty(query, "&") {
+		k, v, err := uriAttr(attr)
+		if err != nil {
+			return c, err
+		}
+		switch k {
+		case "module-path":
+			c.Module = v
+		case "pin-value":
+			c.PIN = v
+		case "pin-source":
+			pinSource = v
+		}
+	}
+	if pinSource != "" {
+		if c.PIN != "" {
+			return c, errors.New("pkcs11 URI: give pin-value or pin-source, not both")
+		}
+		file, ok := strings.CutPrefix(pinSource, "file:")
+		if !ok {
+			return c, fmt.Errorf("pkcs11 URI: pin-source %q: only file: sources are read", pinSource)
+		}
+		pin, err := ReadPINFile(file)
+		if err != nil {
+			return c, fmt.Errorf("pkcs11 URI: %w", err)
+		}
+		c.PIN = pin
+	}
+	return c, nil
+}
+
+func splitNonEmpty(s, sep string) []string {
+	var out []string
+	for _, p := range strings.Split(s, sep) {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func uriAttr(attr string) (string, string, error) {
+	k, v, ok := strings.Cut(attr, "=")
+	if !ok || k == "" {
+		return "", "", fmt.Errorf("pkcs11 URI: attribute %q is not name=value", attr)
+	}
+	val, err := url.PathUnescape(v)
+	if err != nil {
+		return "", "", fmt.Errorf("pkcs11 URI: attribute %q: %w", k, err)
+	}
+	return k, val, nil
+}

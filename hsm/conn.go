@@ -1,0 +1,115 @@
+package hsm
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ThalesGroup/crypto11"
+	"github.com/miekg/pkcs11"
+)
+
+// conn is one logged-in connection to the token: a crypto11 context for RSA
+// key generation and decryption, a miekg context and session pool for the
+// rest, and the handles found so far. When the token goes away the whole
+// conn is thrown away and a new one built, because handles and logins do not
+// survive a module reset.
+type conn struct {
+	cfg  Config
+	mod  *pkcs11.Ctx
+	c11  *crypto11.Context
+	slot uint
+	pool *sessionPool
+	keys keyCache
+
+	secretMu sync.Mutex // serialises find-or-create of named secret keys
+
+	// inflight is read-locked by every operation; close takes it for writing
+	// so that the library is never finalised under a running call.
+	inflight sync.RWMutex
+}
+
+func openConn(cfg Config) (*conn, error) {
+	c11cfg := &crypto11.Config{
+		Path:        cfg.Module,
+		TokenLabel:  cfg.TokenLabel,
+		TokenSerial: cfg.TokenSerial,
+		Pin:         cfg.PIN,
+		// One more than our own pool, so that a caller holding one of our
+		// sessions never waits on crypto11's pool.
+		MaxSessions:     cfg.MaxSessions + 1,
+		PoolWaitTimeout: cfg.SessionWait,
+	}
+	if cfg.Slot != nil {
+		n := int(*cfg.Slot)
+		c11cfg.SlotNumber = &n
+	}
+	c11, err := crypto11.Configure(c11cfg)
+	if err != nil {
+		return nil, diagnose(&cfg, err)
+	}
+	mod, err := acquireModule(cfg.Module)
+	if err != nil {
+		_ = c11.Close()
+		return nil, err
+	}
+	c := &conn{cfg: cfg, mod: mod, c11: c11, keys: keyCache{m: map[KeyID]*keyEntry{}}}
+	slot, _, err := findSlot(mod, &cfg)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	c.slot = slot
+	c.pool = newSessionPool(mod, slot, cfg.MaxSessions, cfg.SessionWait)
+	return c, nil
+}
+
+// login logs the application in again, after the token forgot the login.
+func (c *conn) login(s pkcs11.SessionHandle) error {
+	err := c.mod.Login(s, pkcs11.CKU_USER, c.cfg.PIN)
+	if err != nil && !isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
+		return loginError(err, c.cfg.tokenName())
+	}
+	return nil
+}
+
+func (c *conn) close() {
+	c.inflight.Lock()
+	defer c.inflight.Unlock()
+	if c.pool != nil {
+		c.pool.close()
+	}
+	_ = c.c11.Close()
+	if c.mod != nil {
+		releaseModule(c.cfg.Module)
+	}
+}
+
+// diagnose turns a failed crypto11.Configure into one clear error, looking at
+// the module itself where crypto11's error does not say enough.
+func diagnose(cfg *Config, c11err error) error {
+	var ckr pkcs11.Error
+	if errors.As(c11err, &ckr) {
+		switch classify(c11err) {
+		case failDevice:
+			return newError(ErrUnavailable, c11err, "token %q unavailable: %v", cfg.tokenName(), c11err)
+		}
+		if isCKR(c11err, pkcs11.CKR_PIN_INCORRECT) || isCKR(c11err, pkcs11.CKR_PIN_LOCKED) ||
+			isCKR(c11err, pkcs11.CKR_PIN_LEN_RANGE) || isCKR(c11err, pkcs11.CKR_PIN_INVALID) {
+			return loginError(c11err, cfg.tokenName())
+		}
+		return fmt.Errorf("open token %q: %w", cfg.tokenName(), c11err)
+	}
+	if err := loadModule(cfg.Module); err != nil {
+		return err
+	}
+	mod, err := acquireModule(cfg.Module)
+	if err != nil {
+		return err
+	}
+	defer releaseModule(cfg.Module)
+	if _, _, err := findSlot(mod, cfg); err != nil {
+		return err
+	}
+	return fmt.Errorf("open token %q: %w", cfg.tokenName(), c11err)
+}

@@ -1,0 +1,125 @@
+package hsm_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/emmansun/gmsm/sm2"
+
+	"github.com/keyport-kms/keyport/hsm"
+)
+
+// wrap encrypts msg to a wrapping public key the way a cloud user would.
+func wrap(t testing.TB, kp hsm.KeyPair, alg hsm.Algorithm, msg []byte) []byte {
+	t.Helper()
+	var ct []byte
+	var err error
+	switch alg {
+	case hsm.SM2PKE:
+		pub, perr := hsm.ParseSM2PublicKey(kp.PublicDER)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		ct, err = sm2.Encrypt(rand.Reader, pub, msg, nil)
+	default:
+		k, perr := x509.ParsePKIXPublicKey(kp.PublicDER)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		pub := k.(*rsa.PublicKey)
+		switch alg {
+		case hsm.RSAPKCS1v15:
+			ct, err = rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
+		case hsm.RSAOAEPSHA1:
+			ct, err = rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, msg, nil)
+		case hsm.RSAOAEPSHA256:
+			ct, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, msg, nil)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct
+}
+
+func TestDecryptEveryAlgorithm(t *testing.T) {
+	h, _ := openToken(t)
+	ctx := ctxT(t)
+	pairs := map[hsm.KeySpec]hsm.KeyPair{}
+	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
+		kp, err := h.GenerateKeyPair(ctx, spec)
+		if err != nil {
+			t.Fatalf("generate %s: %v", spec, err)
+		}
+		pairs[spec] = kp
+	}
+	for _, alg := range hsm.Algorithms() {
+		t.Run(alg.String(), func(t *testing.T) {
+			kp := pairs[alg.Spec()]
+			for i := 0; i < 100; i++ {
+				for _, size := range []int{32, 16} {
+					msg := make([]byte, size)
+					_, _ = rand.Read(msg)
+					got, err := h.Decrypt(ctx, kp.ID, alg, wrap(t, kp, alg, msg))
+					if err != nil {
+						t.Fatalf("message %d (%d bytes): %v", i, size, err)
+					}
+					if !bytes.Equal(got, msg) {
+						t.Fatalf("message %d: got %x, want %x", i, got, msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDecryptBadCiphertext(t *testing.T) {
+	h, _ := openToken(t)
+	ctx := ctxT(t)
+	pairs := map[hsm.KeySpec]hsm.KeyPair{}
+	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
+		kp, err := h.GenerateKeyPair(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs[spec] = kp
+	}
+	for _, alg := range hsm.Algorithms() {
+		kp := pairs[alg.Spec()]
+		good := wrap(t, kp, alg, bytes.Repeat([]byte{7}, 32))
+		cases := map[string][]byte{
+			"empty":     {},
+			"truncated": good[:len(good)-1],
+			"too long":  append(append([]byte{}, good...), 0),
+			"first":     flip(good, 0),
+			"middle":    flip(good, len(good)/2),
+			"last":      flip(good, len(good)-1),
+			"zeros":     make([]byte, len(good)),
+		}
+		for name, ct := range cases {
+			t.Run(fmt.Sprintf("%s/%s", alg, name), func(t *testing.T) {
+				_, err := h.Decrypt(ctx, kp.ID, alg, ct)
+				if err != hsm.ErrBadCiphertext {
+					t.Fatalf("got %v, want exactly ErrBadCiphertext", err)
+				}
+			})
+		}
+	}
+	// An unknown key is not a ciphertext problem.
+	if _, err := h.Decrypt(ctx, "00112233445566778899aabbccddeeff", hsm.RSAOAEPSHA1, make([]byte, 256)); !errors.Is(err, hsm.ErrNotFound) {
+		t.Fatalf("unknown key: got %v, want ErrNotFound", err)
+	}
+}
+
+func flip(b []byte, i int) []byte {
+	c := append([]byte{}, b...)
+	c[i] ^= 0x01
+	return c
+}

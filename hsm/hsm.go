@@ -1,0 +1,200 @@
+package hsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/miekg/pkcs11"
+)
+
+// HSM is a logged-in token. It is safe for concurrent use. When the token
+// goes away (removed, module reset, network HSM down) calls fail fast with
+// ErrUnavailable and the next call after RetryInterval tries to reconnect,
+// so the service recovers without a restart.
+type HSM struct {
+	cfg  Config
+	log  *slog.Logger
+	caps Capabilities
+
+	mu           sync.Mutex
+	conn         *conn // nil while the token is away
+	closing      bool  // a dead conn is being torn down
+	reconnecting bool
+	lastTry      time.Time
+	lastErr      error
+	closed       bool
+}
+
+// Open validates cfg, loads the module, logs in to the token and detects
+// which mechanisms it can use for each algorithm.
+func Open(ctx context.Context, cfg Config) (*HSM, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	c, err := openConn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := &HSM{cfg: cfg, log: cfg.Logger, conn: c}
+	if cfg.SkipProbe {
+		return h, nil
+	}
+	h.caps, err = h.detect(ctx)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("detect token capabilities: %w", err)
+	}
+	h.caps.log(h.log, cfg.tokenName())
+	return h, nil
+}
+
+// Capabilities reports what Open detected.
+func (h *HSM) Capabilities() Capabilities { return h.caps }
+
+// Close logs out and releases the module. Later calls fail with ErrClosed.
+func (h *HSM) Close() {
+	h.mu.Lock()
+	c := h.conn
+	h.conn, h.closed = nil, true
+	h.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}
+
+// Ping checks that the token answers and the login holds.
+func (h *HSM) Ping(ctx context.Context) error {
+	return h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		info, err := c.mod.GetSessionInfo(s)
+		if err != nil {
+			return err
+		}
+		if info.State != pkcs11.CKS_RW_USER_FUNCTIONS && info.State != pkcs11.CKS_RO_USER_FUNCTIONS {
+			return pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
+		}
+		return nil
+	})
+}
+
+// acquire returns the live conn, read-locked for one operation, or rebuilds
+// it if the token was lost and the retry interval has passed.
+func (h *HSM) acquire() (*conn, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if c := h.conn; c != nil {
+		c.inflight.RLock()
+		h.mu.Unlock()
+		return c, nil
+	}
+	if h.closing || h.reconnecting || time.Since(h.lastTry) < h.cfg.RetryInterval {
+		err := h.lastErr
+		h.mu.Unlock()
+		return nil, unavailable(err)
+	}
+	h.reconnecting, h.lastTry = true, time.Now()
+	h.mu.Unlock()
+
+	c, err := openConn(h.cfg)
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reconnecting = false
+	if err != nil {
+		h.lastErr = err
+		h.log.Warn("hsm: reconnect failed", "token", h.cfg.tokenName(), "err", err)
+		return nil, unavailable(err)
+	}
+	if h.closed {
+		go c.close()
+		return nil, ErrClosed
+	}
+	h.log.Info("hsm: token connection restored", "token", h.cfg.tokenName())
+	h.conn, h.lastErr = c, nil
+	c.inflight.RLock()
+	return c, nil
+}
+
+// markDown drops a conn whose token went away and tears it down once the
+// calls still running on it have returned.
+func (h *HSM) markDown(c *conn, cause error) {
+	h.mu.Lock()
+	if h.conn != c {
+		h.mu.Unlock()
+		return
+	}
+	h.conn, h.closing, h.lastErr = nil, true, cause
+	h.lastTry = time.Time{} // the first call after teardown may try at once
+	h.mu.Unlock()
+	h.log.Warn("hsm: token lost; reconnecting on next use", "token", h.cfg.tokenName(), "err", cause)
+	c.close()
+	h.mu.Lock()
+	h.closing = false
+	h.mu.Unlock()
+}
+
+func unavailable(cause error) error {
+	if cause == nil {
+		return ErrUnavailable
+	}
+	if errors.Is(cause, ErrUnavailable) {
+		return cause
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
+}
+
+// do runs fn with a session. A lost login is restored and a dead session
+// replaced, each with one retry; a lost token marks the conn down and
+// returns ErrUnavailable.
+func (h *HSM) do(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) error) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
+		var c *conn
+		if c, err = h.acquire(); err != nil {
+			return err
+		}
+		var s pkcs11.SessionHandle
+		if s, err = c.pool.get(ctx); err != nil {
+			c.inflight.RUnlock()
+			if classify(err) == failDevice {
+				h.markDown(c, err)
+				return unavailable(err)
+			}
+			return err
+		}
+		err = fn(c, s)
+		switch classify(err) {
+		case failNone:
+			c.pool.put(s)
+			c.inflight.RUnlock()
+			return err
+		case failNotLoggedIn:
+			lerr := c.login(s)
+			c.pool.put(s)
+			c.inflight.RUnlock()
+			if lerr != nil {
+				return lerr
+			}
+			h.log.Info("hsm: logged in again", "token", h.cfg.tokenName())
+		case failSession:
+			c.pool.discard(s)
+			c.inflight.RUnlock()
+		case failDevice:
+			c.pool.discard(s)
+			c.inflight.RUnlock()
+			h.markDown(c, err)
+			return unavailable(err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,44 @@
+package hsm_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/softhsm"
+)
+
+func TestMain(m *testing.M) { os.Exit(softhsm.Main(m)) }
+
+// openToken makes a fresh SoftHSM token and opens it.
+func openToken(t testing.TB) (*hsm.HSM, *softhsm.Token) {
+	t.Helper()
+	tok := softhsm.New(t)
+	h, err := hsm.Open(context.Background(), configFor(tok))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(h.Close)
+	return h, tok
+}
+
+func configFor(tok *softhsm.Token) hsm.Config {
+	return hsm.Config{
+		Module:        tok.Module,
+		TokenLabel:    tok.Label,
+		PIN:           tok.PIN,
+		RetryInterval: 50 * time.Millisecond,
+		SessionWait:   2 * time.Second,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,75 @@
+package hsm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/miekg/pkcs11"
+)
+
+// GenerateKeyPair makes a wrapping key pair inside the token.
+func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec) (KeyPair, error) {
+	var kp KeyPair
+	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		var err error
+		switch spec {
+		case RSA2048:
+			kp, err = c.generateRSA(s)
+		case SM2:
+			kp, err = c.generateSM2(s)
+		default:
+			err = fmt.Errorf("%w: key spec %s", ErrUnsupported, spec)
+		}
+		return err
+	})
+	return kp, err
+}
+
+// Decrypt decrypts ciphertext with wrapping key id.
+func (h *HSM) Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext []byte) ([]byte, error) {
+	switch alg {
+	case RSAPKCS1v15, RSAOAEPSHA1, RSAOAEPSHA256:
+		return h.decryptRSA(ctx, id, alg, ciphertext)
+	case SM2PKE:
+		if h.caps.Decrypt[SM2PKE] == PathNone {
+			return nil, fmt.Errorf("%w: SM2PKE", ErrUnsupported)
+		}
+		return h.decryptSM2(ctx, id, ciphertext)
+	}
+	return nil, fmt.Errorf("%w: algorithm %s", ErrUnsupported, alg)
+}
+
+// Delete destroys every object whose CKA_ID is id (both halves of a pair).
+func (h *HSM) Delete(ctx context.Context, id KeyID) error {
+	raw, err := id.bytes()
+	if err != nil {
+		return err
+	}
+	return h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		handles, err := c.find(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, raw)})
+		if err != nil {
+			return err
+		}
+		if len(handles) == 0 {
+			return fmt.Errorf("%w: key %s", ErrNotFound, id)
+		}
+		c.keys.drop(id)
+		for _, o := range handles {
+			if err := c.mod.DestroyObject(s, o); err != nil {
+				return fmt.Errorf("destroy key %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Random returns n bytes from the token's generator.
+func (h *HSM) Random(ctx context.Context, n int) ([]byte, error) {
+	var out []byte
+	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		var err error
+		out, err = c.mod.GenerateRandom(s, n)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,166 @@
+package hsm
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/ThalesGroup/crypto11"
+	"github.com/miekg/pkcs11"
+)
+
+const rsaBits = 2048
+
+// newKeyID returns a random CKA_ID and its KeyID.
+func newKeyID() ([]byte, KeyID, error) {
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, "", fmt.Errorf("key id: %w", err)
+	}
+	return raw, KeyID(hex.EncodeToString(raw)), nil
+}
+
+// generateRSA makes an RSA-2048 wrapping pair with crypto11. The private half
+// is sensitive, never extractable and may only decrypt and unwrap.
+func (c *conn) generateRSA(s pkcs11.SessionHandle) (KeyPair, error) {
+	raw, id, err := newKeyID()
+	if err != nil {
+		return KeyPair{}, err
+	}
+	label := []byte("keyport-wrap-rsa-" + string(id))
+	pub, err := crypto11.NewAttributeSetWithIDAndLabel(raw, label)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	priv := pub.Copy()
+	pub.AddIfNotPresent([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
+		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, false),
+		pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
+	})
+	priv.AddIfNotPresent(privateKeyUsage(true))
+	pair, err := c.c11.GenerateRSAKeyPairWithAttributes(pub, priv, rsaBits)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("generate RSA key pair: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pair.Public())
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("encode RSA public key: %w", err)
+	}
+	// Cache the handle now, so that the first decryption does not search.
+	handles, err := c.find(s, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+	})
+	if err != nil || len(handles) != 1 {
+		return KeyPair{}, fmt.Errorf("find new RSA key %s: %d handles: %w", id, len(handles), err)
+	}
+	c.keys.put(id, &keyEntry{handle: handles[0], class: pkcs11.CKO_PRIVATE_KEY, keyType: pkcs11.CKK_RSA, rsa: pair})
+	return KeyPair{ID: id, Spec: RSA2048, PublicDER: der}, nil
+}
+
+// privateKeyUsage is the usage template of every wrapping private key:
+// nothing but decryption (and unwrap or derive where the algorithm needs it).
+func privateKeyUsage(rsaKey bool) []*pkcs11.Attribute {
+	return []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, rsaKey),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, !rsaKey),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN_RECOVER, false),
+	}
+}
+
+// decryptRSA decrypts with the path detected at start-up for alg: the token's
+// own mechanism through crypto11, or raw RSA in the token and OAEP decoding here.
+func (h *HSM) decryptRSA(ctx context.Context, id KeyID, alg Algorithm, ct []byte) ([]byte, error) {
+	if len(ct) != rsaBits/8 {
+		return nil, ErrBadCiphertext
+	}
+	var out []byte
+	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		e, err := c.key(s, id)
+		if err != nil {
+			return err
+		}
+		if e.keyType != pkcs11.CKK_RSA {
+			return fmt.Errorf("%w: key %s is not an RSA key", ErrUnsupported, id)
+		}
+		switch h.caps.Decrypt[alg] {
+		case PathNative:
+			out, err = e.rsa.Decrypt(nil, ct, rsaOptions(alg))
+			return err
+		case PathRawRSA:
+			out, err = c.rawRSA(s, e.handle, ct)
+			if err != nil {
+				return err
+			}
+			msg, derr := oaepDecode(sha256.New(), out, nil)
+			if derr != nil {
+				wipe(out)
+				return derr
+			}
+			out = msg
+			return nil
+		}
+		return fmt.Errorf("%w: %s", ErrUnsupported, alg)
+	})
+	return out, decryptError(err)
+}
+
+func rsaOptions(alg Algorithm) crypto.DecrypterOpts {
+	switch alg {
+	case RSAOAEPSHA1:
+		return &rsa.OAEPOptions{Hash: crypto.SHA1}
+	case RSAOAEPSHA256:
+		return &rsa.OAEPOptions{Hash: crypto.SHA256}
+	}
+	return &rsa.PKCS1v15DecryptOptions{}
+}
+
+// rawRSA computes c^d mod n in the token (CKM_RSA_X_509), left-padded to k bytes.
+func (c *conn) rawRSA(s pkcs11.SessionHandle, key pkcs11.ObjectHandle, ct []byte) ([]byte, error) {
+	if err := c.mod.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_X_509, nil)}, key); err != nil {
+		return nil, err
+	}
+	out, err := c.mod.Decrypt(s, ct)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) < len(ct) {
+		padded := make([]byte, len(ct))
+		copy(padded[len(ct)-len(out):], out)
+		wipe(out)
+		out = padded
+	}
+	return out, nil
+}
+
+// decryptError funnels every decryption failure into ErrBadCiphertext, except
+// those that say nothing about the ciphertext: the token is away, the key is
+// unknown, the algorithm unsupported.
+func decryptError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrNotFound),
+		errors.Is(err, ErrUnsupported), errors.Is(err, ErrClosed):
+		return err
+	}
+	return ErrBadCiphertext
+}
+
+// wipe zeroes a buffer that held key material.
+func wipe(b []byte) {
+	clear(b)
+}

@@ -1,0 +1,224 @@
+package hsm
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm3"
+	"github.com/miekg/pkcs11"
+)
+
+var (
+	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	oidSM2Curve    = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301}
+	// sm2ECParams is CKA_EC_PARAMS for the SM2 curve: DER of its OID.
+	sm2ECParams = mustMarshal(oidSM2Curve)
+)
+
+func mustMarshal(v any) []byte {
+	b, err := asn1.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// generateSM2 makes an EC key pair on the SM2 curve with miekg/pkcs11, as
+// crypto11 knows no custom curves. The private half may only derive (the
+// ECDH decryption path) or, with a vendor mechanism configured, decrypt.
+func (c *conn) generateSM2(s pkcs11.SessionHandle) (KeyPair, error) {
+	raw, id, err := newKeyID()
+	if err != nil {
+		return KeyPair{}, err
+	}
+	label := "keyport-wrap-sm2-" + string(id)
+	pubTmpl := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams),
+		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, false),
+	}
+	privTmpl := append([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
+		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+	}, privateKeyUsage(false)...)
+	if c.cfg.SM2Mechanism == 0 {
+		privTmpl = setAttr(privTmpl, pkcs11.CKA_DECRYPT, false)
+	}
+	pubH, privH, err := c.mod.GenerateKeyPair(s,
+		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}, pubTmpl, privTmpl)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("generate SM2 key pair: %w", err)
+	}
+	der, err := c.sm2PublicDER(s, pubH)
+	if err != nil {
+		_ = c.mod.DestroyObject(s, privH)
+		_ = c.mod.DestroyObject(s, pubH)
+		return KeyPair{}, err
+	}
+	c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: pkcs11.CKK_EC})
+	return KeyPair{ID: id, Spec: SM2, PublicDER: der}, nil
+}
+
+func setAttr(tmpl []*pkcs11.Attribute, typ uint, v bool) []*pkcs11.Attribute {
+	for i, a := range tmpl {
+		if a.Type == typ {
+			tmpl[i] = pkcs11.NewAttribute(typ, v)
+		}
+	}
+	return tmpl
+}
+
+// sm2PublicDER reads CKA_EC_POINT and encodes it as a SubjectPublicKeyInfo
+// with id-ecPublicKey and the SM2 curve OID, which gmsm's smx509 and OpenSSL
+// 3 parse as an SM2 key.
+func (c *conn) sm2PublicDER(s pkcs11.SessionHandle, pub pkcs11.ObjectHandle) ([]byte, error) {
+	attrs, err := c.mod.GetAttributeValue(s, pub, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil)})
+	if err != nil {
+		return nil, fmt.Errorf("read SM2 public point: %w", err)
+	}
+	point := attrs[0].Value
+	var inner []byte
+	if rest, err := asn1.Unmarshal(point, &inner); err == nil && len(rest) == 0 {
+		point = inner // the token wrapped the point in an OCTET STRING, as PKCS#11 asks
+	}
+	if len(point) != 1+2*sm2FieldBytes || point[0] != 4 {
+		return nil, fmt.Errorf("SM2 public point has unexpected form (%d bytes)", len(point))
+	}
+	type algorithmIdentifier struct {
+		Algorithm  asn1.ObjectIdentifier
+		Parameters asn1.ObjectIdentifier
+	}
+	type spki struct {
+		Algorithm algorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	return asn1.Marshal(spki{
+		Algorithm: algorithmIdentifier{oidECPublicKey, oidSM2Curve},
+		PublicKey: asn1.BitString{Bytes: point, BitLength: 8 * len(point)},
+	})
+}
+
+// decryptSM2 decrypts SM2PKE. By default the token computes the ECDH shared
+// point's x coordinate d·C1 (CKM_ECDH1_DERIVE, CKD_NULL), so the private
+// scalar never leaves it; y2 follows from the curve equation (the C3 check
+// tells the two roots apart), and the SM3 KDF and check run here.
+func (h *HSM) decryptSM2(ctx context.Context, id KeyID, ct []byte) ([]byte, error) {
+	parsed, err := parseSM2Ciphertext(ct)
+	if err != nil {
+		return nil, ErrBadCiphertext
+	}
+	var out []byte
+	err = h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		e, err := c.key(s, id)
+		if err != nil {
+			return err
+		}
+		if e.keyType != pkcs11.CKK_EC {
+			return fmt.Errorf("%w: key %s is not an SM2 key", ErrUnsupported, id)
+		}
+		if c.cfg.SM2Mechanism != 0 {
+			if err := c.mod.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(c.cfg.SM2Mechanism, nil)}, e.handle); err != nil {
+				return err
+			}
+			out, err = c.mod.Decrypt(s, parsed.plain())
+			return err
+		}
+		x2, err := c.ecdhX(s, e.handle, parsed.point())
+		if err != nil {
+			return err
+		}
+		defer wipe(x2)
+		out, err = sm2Finish(x2, parsed)
+		return err
+	})
+	return out, decryptError(err)
+}
+
+// ecdhX returns the x coordinate of d·P for the private key d in the token.
+func (c *conn) ecdhX(s pkcs11.SessionHandle, priv pkcs11.ObjectHandle, point []byte) ([]byte, error) {
+	params := pkcs11.NewECDH1DeriveParams(pkcs11.CKD_NULL, nil, point)
+	derived, err := c.mod.DeriveKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_ECDH1_DERIVE, params)}, priv,
+		[]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, sm2FieldBytes),
+		})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = c.mod.DestroyObject(s, derived) }()
+	attrs, err := c.mod.GetAttributeValue(s, derived, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+	if err != nil {
+		return nil, err
+	}
+	v := attrs[0].Value
+	if len(v) > sm2FieldBytes {
+		return nil, errSM2Ciphertext
+	}
+	x := make([]byte, sm2FieldBytes)
+	copy(x[sm2FieldBytes-len(v):], v)
+	wipe(v)
+	return x, nil
+}
+
+// sm2Finish completes SM2 decryption from x2 (GB/T 32918.4 §7.1 B4–B6):
+// t = KDF(x2||y2, len(C2)), M = C2 xor t, and C3 must equal SM3(x2||M||y2).
+func sm2Finish(x2 []byte, ct *sm2Ciphertext) ([]byte, error) {
+	params := sm2.P256().Params()
+	x := new(big.Int).SetBytes(x2)
+	// y² = x³ - 3x + b (mod p)
+	rhs := new(big.Int).Mul(x, x)
+	rhs.Mul(rhs, x)
+	threeX := new(big.Int).Lsh(x, 1)
+	threeX.Add(threeX, x)
+	rhs.Sub(rhs, threeX)
+	rhs.Add(rhs, params.B)
+	rhs.Mod(rhs, params.P)
+	y := new(big.Int).ModSqrt(rhs, params.P)
+	if y == nil {
+		return nil, errSM2Ciphertext
+	}
+	z := make([]byte, 2*sm2FieldBytes)
+	defer wipe(z)
+	copy(z, x2)
+	for _, cand := range []*big.Int{y, new(big.Int).Sub(params.P, y)} {
+		cand.FillBytes(z[sm2FieldBytes:])
+		t := sm3.Kdf(z, len(ct.c2))
+		if allZero(t) {
+			return nil, errSM2Ciphertext
+		}
+		m := make([]byte, len(ct.c2))
+		subtle.XORBytes(m, ct.c2, t)
+		wipe(t)
+		d := sm3.New()
+		d.Write(x2)
+		d.Write(m)
+		d.Write(z[sm2FieldBytes:])
+		if subtle.ConstantTimeCompare(d.Sum(nil), ct.c3) == 1 {
+			return m, nil
+		}
+		wipe(m)
+	}
+	return nil, errSM2Ciphertext
+}
+
+func allZero(b []byte) bool {
+	var acc byte
+	for _, v := range b {
+		acc |= v
+	}
+	return acc == 0
+}

@@ -1,0 +1,123 @@
+// Package hsm is Keyport's only door to PKCS#11. It generates wrapping key
+// pairs inside the token, decrypts with them, keeps named master keys and
+// imported key material as non-extractable token objects, and hides sessions,
+// handles, logins and reconnects from the layer above, which sees Token.
+package hsm
+
+import (
+	"context"
+	"fmt"
+)
+
+// KeyID names a token object pair or secret key without exposing handles: the
+// hex form of its CKA_ID.
+type KeyID string
+
+// KeySpec is the kind of wrapping key pair.
+type KeySpec int
+
+const (
+	RSA2048 KeySpec = iota + 1
+	SM2
+)
+
+func (s KeySpec) String() string {
+	switch s {
+	case RSA2048:
+		return "RSA_2048"
+	case SM2:
+		return "EC_SM2"
+	}
+	return fmt.Sprintf("KeySpec(%d)", int(s))
+}
+
+// Algorithm is how key material was encrypted to a wrapping public key.
+type Algorithm int
+
+const (
+	RSAPKCS1v15 Algorithm = iota + 1
+	RSAOAEPSHA1
+	RSAOAEPSHA256
+	SM2PKE
+	algorithmEnd
+)
+
+// Algorithms lists every algorithm, for tests and start-up logs.
+func Algorithms() []Algorithm {
+	out := make([]Algorithm, 0, algorithmEnd-1)
+	for a := Algorithm(1); a < algorithmEnd; a++ {
+		out = append(out, a)
+	}
+	return out
+}
+
+func (a Algorithm) String() string {
+	switch a {
+	case RSAPKCS1v15:
+		return "RSAES_PKCS1_V1_5"
+	case RSAOAEPSHA1:
+		return "RSAES_OAEP_SHA_1"
+	case RSAOAEPSHA256:
+		return "RSAES_OAEP_SHA_256"
+	case SM2PKE:
+		return "SM2PKE"
+	}
+	return fmt.Sprintf("Algorithm(%d)", int(a))
+}
+
+// Spec is the key pair kind an algorithm needs.
+func (a Algorithm) Spec() KeySpec {
+	if a == SM2PKE {
+		return SM2
+	}
+	return RSA2048
+}
+
+// KeyPair is a wrapping key pair whose private half stays in the token.
+type KeyPair struct {
+	ID        KeyID
+	Spec      KeySpec
+	PublicDER []byte // SubjectPublicKeyInfo, DER
+}
+
+// SecretKind is the kind of a named secret key.
+type SecretKind int
+
+const (
+	AES256     SecretKind = iota + 1 // AES-256-GCM sealing
+	HMACSHA256                       // HMAC-SHA256
+)
+
+// ImportRequest asks for key material, encrypted to a wrapping key, to become
+// a non-extractable AES key object in the token.
+type ImportRequest struct {
+	WrappingKey KeyID
+	Algorithm   Algorithm
+	Ciphertext  []byte
+	Size        int    // material length the key spec demands, in bytes
+	Label       string // CKA_LABEL of the new object
+}
+
+// Token is what the service needs from an HSM. Every method takes a context
+// whose deadline bounds waiting for a session, and opaque key IDs.
+type Token interface {
+	// GenerateKeyPair makes a wrapping key pair inside the token.
+	GenerateKeyPair(ctx context.Context, spec KeySpec) (KeyPair, error)
+	// Decrypt decrypts with a wrapping private key. Any failure caused by the
+	// ciphertext is ErrBadCiphertext and nothing else.
+	Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext []byte) ([]byte, error)
+	// ImportAES turns encrypted material into a non-extractable AES object.
+	ImportAES(ctx context.Context, req ImportRequest) (KeyID, error)
+	// SecretKey finds the named secret key, creating it on first use.
+	SecretKey(ctx context.Context, label string, kind SecretKind) (KeyID, error)
+	// Seal encrypts with AES-256-GCM under a token AES key: nonce || ciphertext || tag.
+	Seal(ctx context.Context, id KeyID, plaintext, aad []byte) ([]byte, error)
+	// Open reverses Seal; any failure is ErrBadCiphertext.
+	Open(ctx context.Context, id KeyID, sealed, aad []byte) ([]byte, error)
+	// MAC computes HMAC-SHA256 under a token HMAC key.
+	MAC(ctx context.Context, id KeyID, data []byte) ([]byte, error)
+	// Delete destroys every object with this id.
+	Delete(ctx context.Context, id KeyID) error
+}
+
+var _ Token = (*HSM)(nil)
