@@ -1,6 +1,6 @@
 module github.com/keyport-kms/keyport
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/ThalesGroup/crypto11 v1.5.0

@@ -35,7 +35,7 @@ func (p Path) String() string {
 // Capabilities is what start-up found the token can do.
 type Capabilities struct {
 	Decrypt map[Algorithm]Path // how each algorithm decrypts
-	Unwrap  map[Algorithm]bool // whether C_UnwrapKey works with it, keeping material out of the process
+	Unwrap  map[Algorithm]bool // whether C_UnwrapKey works with it and reports the length, keeping material out of the process
 	SM2Keys bool               // EC key generation on the SM2 curve works
 }
 
@@ -119,7 +119,11 @@ func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {
 			pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
 		})
 		if err == nil {
-			caps.Unwrap[alg] = true
+			// Only a token that reports the unwrapped length lets us check the
+			// material against the key spec without seeing it. SoftHSM2 leaves
+			// CKA_VALUE_LEN at 0, so there material is decrypted instead.
+			attrs, aerr := c.mod.GetAttributeValue(s, key, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, nil)})
+			caps.Unwrap[alg] = aerr == nil && attrUint(attrs[0]) == uint(len(msg))
 			_ = c.mod.DestroyObject(s, key)
 		}
 	}

@@ -64,13 +64,25 @@ func openConn(cfg Config) (*conn, error) {
 	return c, nil
 }
 
-// login logs the application in again, after the token forgot the login.
-func (c *conn) login(s pkcs11.SessionHandle) error {
+// relogin logs the application in again if the token forgot the login.
+func (c *conn) relogin(s pkcs11.SessionHandle) error {
+	if in, err := c.loggedIn(s); err == nil && in {
+		return nil
+	}
 	err := c.mod.Login(s, pkcs11.CKU_USER, c.cfg.PIN)
 	if err != nil && !isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
 		return loginError(err, c.cfg.tokenName())
 	}
 	return nil
+}
+
+// loggedIn reports whether the application is logged in as the user.
+func (c *conn) loggedIn(s pkcs11.SessionHandle) (bool, error) {
+	info, err := c.mod.GetSessionInfo(s)
+	if err != nil {
+		return false, err
+	}
+	return info.State == pkcs11.CKS_RW_USER_FUNCTIONS || info.State == pkcs11.CKS_RO_USER_FUNCTIONS, nil
 }
 
 func (c *conn) close() {

@@ -41,6 +41,7 @@ const (
 	failNone        failure = iota // success, or an error about the request itself
 	failNotLoggedIn                // log in again and retry
 	failSession                    // the session is dead: close it, retry on another
+	failHandle                     // a cached handle is stale, or the login was lost and hides the object
 	failDevice                     // the token or module is gone: rebuild the connection
 )
 
@@ -54,6 +55,8 @@ func classify(err error) failure {
 		return failNotLoggedIn
 	case pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED:
 		return failSession
+	case pkcs11.CKR_KEY_HANDLE_INVALID, pkcs11.CKR_OBJECT_HANDLE_INVALID:
+		return failHandle
 	case pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_TOKEN_NOT_PRESENT,
 		pkcs11.CKR_TOKEN_NOT_RECOGNIZED, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED,
 		pkcs11.CKR_SLOT_ID_INVALID, pkcs11.CKR_DEVICE_MEMORY:

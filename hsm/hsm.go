@@ -70,14 +70,11 @@ func (h *HSM) Close() {
 // Ping checks that the token answers and the login holds.
 func (h *HSM) Ping(ctx context.Context) error {
 	return h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		info, err := c.mod.GetSessionInfo(s)
-		if err != nil {
-			return err
+		in, err := c.loggedIn(s)
+		if err == nil && !in {
+			err = pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
 		}
-		if info.State != pkcs11.CKS_RW_USER_FUNCTIONS && info.State != pkcs11.CKS_RO_USER_FUNCTIONS {
-			return pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
-		}
-		return nil
+		return err
 	})
 }
 
@@ -150,12 +147,22 @@ func unavailable(cause error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
 }
 
-// do runs fn with a session. A lost login is restored and a dead session
-// replaced, each with one retry; a lost token marks the conn down and
-// returns ErrUnavailable.
+// do runs fn with a session and mends what the token lets go of between
+// calls, retrying the call after each repair:
+//   - a lost login (CKR_USER_NOT_LOGGED_IN, or a private key's handle turning
+//     invalid because logging out hid it) → log in again;
+//   - a stale handle → forget the cached handles, find them again;
+//   - a dead session → close it and take another; a second dead session
+//     means sessions held elsewhere (crypto11's) are dead too → rebuild;
+//   - a lost token → rebuild the connection, failing fast with ErrUnavailable
+//     until it is back.
+//
+// A call that still fails after the repairs is ErrUnavailable, never a
+// decryption error.
 func (h *HSM) do(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) error) error {
+	const attempts = 4 // enough for: dead session, lost login, dead crypto11 sessions → rebuild
 	var err error
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 		}
@@ -173,28 +180,40 @@ func (h *HSM) do(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) e
 			return err
 		}
 		err = fn(c, s)
-		switch classify(err) {
+		kind := classify(err)
+		switch kind {
 		case failNone:
 			c.pool.put(s)
 			c.inflight.RUnlock()
 			return err
-		case failNotLoggedIn:
-			lerr := c.login(s)
+		case failNotLoggedIn, failHandle:
+			lerr := c.relogin(s)
+			if kind == failHandle {
+				c.keys.reset()
+			}
+			if classify(lerr) == failSession {
+				c.pool.discard(s) // the session died with the login; the next attempt takes another
+				c.inflight.RUnlock()
+				break
+			}
 			c.pool.put(s)
 			c.inflight.RUnlock()
 			if lerr != nil {
-				return lerr
+				return unavailable(lerr)
 			}
-			h.log.Info("hsm: logged in again", "token", h.cfg.tokenName())
 		case failSession:
 			c.pool.discard(s)
 			c.inflight.RUnlock()
+			if attempt > 0 {
+				h.markDown(c, err)
+			}
 		case failDevice:
 			c.pool.discard(s)
 			c.inflight.RUnlock()
 			h.markDown(c, err)
 			return unavailable(err)
 		}
+		h.log.Debug("hsm: retrying after repair", "attempt", attempt+1, "err", err)
 	}
-	return err
+	return unavailable(err)
 }

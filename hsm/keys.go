@@ -37,6 +37,14 @@ func (k *keyCache) put(id KeyID, e *keyEntry) {
 	k.mu.Unlock()
 }
 
+// reset forgets every handle: after a handle turned out stale, the others
+// may be too.
+func (k *keyCache) reset() {
+	k.mu.Lock()
+	clear(k.m)
+	k.mu.Unlock()
+}
+
 func (k *keyCache) drop(id KeyID) {
 	k.mu.Lock()
 	delete(k.m, id)
@@ -92,6 +100,13 @@ func (c *conn) key(s pkcs11.SessionHandle, id KeyID) (*keyEntry, error) {
 		}
 		c.keys.put(id, e)
 		return e, nil
+	}
+	// Private objects are invisible without a login: a miss while logged
+	// out is a lost login, which do repairs, not an unknown key.
+	if in, err := c.loggedIn(s); err != nil {
+		return nil, err
+	} else if !in {
+		return nil, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
 	}
 	return nil, fmt.Errorf("%w: key %s", ErrNotFound, id)
 }

@@ -24,7 +24,7 @@ type Object struct {
 // Objects lists every object the logged-in user can see. It searches the
 // token and so belongs to the admin CLI, not to a request path.
 func (h *HSM) Objects(ctx context.Context) ([]Object, error) {
-	var out []Object
+	out := []Object{}
 	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		out = out[:0]
 		handles, err := c.find(s, nil)

@@ -39,11 +39,7 @@ func (c *conn) generateRSA(s pkcs11.SessionHandle) (KeyPair, error) {
 		return KeyPair{}, err
 	}
 	priv := pub.Copy()
-	pub.AddIfNotPresent([]*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
-		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, false),
-		pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
-	})
+	pub.AddIfNotPresent(publicKeyUsage)
 	priv.AddIfNotPresent(privateKeyUsage(true))
 	pair, err := c.c11.GenerateRSAKeyPairWithAttributes(pub, priv, rsaBits)
 	if err != nil {
@@ -63,6 +59,15 @@ func (c *conn) generateRSA(s pkcs11.SessionHandle) (KeyPair, error) {
 	}
 	c.keys.put(id, &keyEntry{handle: handles[0], class: pkcs11.CKO_PRIVATE_KEY, keyType: pkcs11.CKK_RSA, rsa: pair})
 	return KeyPair{ID: id, Spec: RSA2048, PublicDER: der}, nil
+}
+
+// publicKeyUsage is the usage template of every wrapping public key: users
+// encrypt to it outside the token, so inside it may do nothing.
+var publicKeyUsage = []*pkcs11.Attribute{
+	pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, false),
+	pkcs11.NewAttribute(pkcs11.CKA_VERIFY, false),
+	pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
+	pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
 }
 
 // privateKeyUsage is the usage template of every wrapping private key:

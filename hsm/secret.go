@@ -15,7 +15,9 @@ const (
 
 // secretUsage is the template of every secret key this layer makes: token
 // object, sensitive, never extractable, and every usage not named in allow
-// set false explicitly (tokens default unset usages to true).
+// set false explicitly (tokens default unset usages to true). CKA_MODIFIABLE
+// is left alone: SoftHSM2 refuses it in a C_UnwrapKey template, and the
+// flags that matter can only be tightened once set.
 func secretUsage(allow ...uint) []*pkcs11.Attribute {
 	usages := []uint{pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT, pkcs11.CKA_WRAP, pkcs11.CKA_UNWRAP,
 		pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY, pkcs11.CKA_DERIVE}
@@ -25,7 +27,6 @@ func secretUsage(allow ...uint) []*pkcs11.Attribute {
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
 	}
 	for _, u := range usages {
 		on := false

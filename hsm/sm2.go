@@ -2,6 +2,7 @@ package hsm
 
 import (
 	"context"
+	"crypto/elliptic"
 	"crypto/subtle"
 	"encoding/asn1"
 	"fmt"
@@ -36,15 +37,14 @@ func (c *conn) generateSM2(s pkcs11.SessionHandle) (KeyPair, error) {
 		return KeyPair{}, err
 	}
 	label := "keyport-wrap-sm2-" + string(id)
-	pubTmpl := []*pkcs11.Attribute{
+	pubTmpl := append([]*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
-		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, false),
-	}
+	}, publicKeyUsage...)
 	privTmpl := append([]*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
@@ -177,24 +177,17 @@ func (c *conn) ecdhX(s pkcs11.SessionHandle, priv pkcs11.ObjectHandle, point []b
 // sm2Finish completes SM2 decryption from x2 (GB/T 32918.4 §7.1 B4–B6):
 // t = KDF(x2||y2, len(C2)), M = C2 xor t, and C3 must equal SM3(x2||M||y2).
 func sm2Finish(x2 []byte, ct *sm2Ciphertext) ([]byte, error) {
-	params := sm2.P256().Params()
-	x := new(big.Int).SetBytes(x2)
-	// y² = x³ - 3x + b (mod p)
-	rhs := new(big.Int).Mul(x, x)
-	rhs.Mul(rhs, x)
-	threeX := new(big.Int).Lsh(x, 1)
-	threeX.Add(threeX, x)
-	rhs.Sub(rhs, threeX)
-	rhs.Add(rhs, params.B)
-	rhs.Mod(rhs, params.P)
-	y := new(big.Int).ModSqrt(rhs, params.P)
+	// y2 is one of the two roots of the curve equation at x2; gmsm's fast
+	// field code finds the even one (02 || x2, SEC 1 decompression).
+	_, y := elliptic.UnmarshalCompressed(sm2.P256(), append([]byte{2}, x2...))
 	if y == nil {
 		return nil, errSM2Ciphertext
 	}
+	p := sm2.P256().Params().P
 	z := make([]byte, 2*sm2FieldBytes)
 	defer wipe(z)
 	copy(z, x2)
-	for _, cand := range []*big.Int{y, new(big.Int).Sub(params.P, y)} {
+	for _, cand := range []*big.Int{y, new(big.Int).Sub(p, y)} {
 		cand.FillBytes(z[sm2FieldBytes:])
 		t := sm3.Kdf(z, len(ct.c2))
 		if allZero(t) {

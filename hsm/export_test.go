@@ -1,0 +1,55 @@
+package hsm
+
+import (
+	"context"
+	"hash"
+
+	"github.com/miekg/pkcs11"
+)
+
+// Hooks for the external tests: raw access to the token beside the layer,
+// and ways to break the connection for real.
+
+// OAEPDecode exposes the OAEP decoder to fuzzing.
+func OAEPDecode(h hash.Hash, em, label []byte) ([]byte, error) { return oaepDecode(h, em, label) }
+
+// ParseSM2 exposes the SM2 ciphertext parser to fuzzing.
+func ParseSM2(b []byte) error { _, err := parseSM2Ciphertext(b); return err }
+
+// Raw runs fn with the layer's module context, a pooled session and the
+// handle of key id (0 if id is empty).
+func Raw(ctx context.Context, h *HSM, id KeyID, fn func(mod *pkcs11.Ctx, s pkcs11.SessionHandle, key pkcs11.ObjectHandle) error) error {
+	return h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		var key pkcs11.ObjectHandle
+		if id != "" {
+			e, err := c.key(s, id)
+			if err != nil {
+				return err
+			}
+			key = e.handle
+		}
+		return fn(c.mod, s, key)
+	})
+}
+
+// FinalizeModule resets the library under the layer, as a crashed or
+// restarted HSM client library would.
+func FinalizeModule(h *HSM) error {
+	h.mu.Lock()
+	c := h.conn
+	h.mu.Unlock()
+	// Between calls: finalising under a running call crashes SoftHSM2, and
+	// is outside the PKCS#11 contract anyway.
+	c.inflight.Lock()
+	defer c.inflight.Unlock()
+	return c.mod.Finalize()
+}
+
+// CloseAllSessions closes every session of the application, crypto11's
+// included, which also ends the login.
+func CloseAllSessions(h *HSM) error {
+	h.mu.Lock()
+	c := h.conn
+	h.mu.Unlock()
+	return c.mod.CloseAllSessions(c.slot)
+}

@@ -1,0 +1,184 @@
+// Package test holds Keyport's end-to-end tests: the built binary against
+// real SoftHSM2 tokens, as a user or operator runs it.
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/softhsm"
+)
+
+var keyportBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "keyport-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		keyportBin = filepath.Join(dir, "keyport")
+		out, err := exec.Command("go", "build", "-o", keyportBin, "../cmd/keyport").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build keyport: %v\n%s", err, out)
+			return 1
+		}
+		return softhsm.Main(m)
+	}())
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// keyport runs the built binary with env added to a clean environment
+// (PATH and SOFTHSM2_CONF only, so the caller's KEYPORT_* cannot leak in).
+func keyport(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(keyportBin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SOFTHSM2_CONF=" + os.Getenv("SOFTHSM2_CONF")}, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func (r result) expect(t *testing.T, code int, substr string) {
+	t.Helper()
+	if r.code != code || !strings.Contains(r.stdout+r.stderr, substr) {
+		t.Fatalf("exit %d, want %d with %q\nstdout: %s\nstderr: %s", r.code, code, substr, r.stdout, r.stderr)
+	}
+}
+
+// An operator's first session: list slots, make a token, use it, and get
+// each mistake explained.
+func TestHSMCommands(t *testing.T) {
+	softhsm.Require(t)
+	module, err := softhsm.FindModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := "cli-" + softhsm.RandomPIN()[:8]
+	soPIN, pin := softhsm.RandomPIN(), softhsm.RandomPIN()
+	mod := "KEYPORT_PKCS11_MODULE=" + module
+
+	keyport(t, []string{mod}, "hsm", "slots").expect(t, 0, "free")
+	keyport(t, []string{mod, "KEYPORT_SO_PIN=" + soPIN, "KEYPORT_PIN=" + pin}, "hsm", "init-token", "--label", label).
+		expect(t, 0, fmt.Sprintf("initialized token %q", label))
+	r := keyport(t, []string{mod}, "hsm", "slots", "--json")
+	var slots []hsm.Slot
+	if err := json.Unmarshal([]byte(r.stdout), &slots); err != nil {
+		t.Fatalf("slots --json: %v\n%s", err, r.stdout)
+	}
+	found := false
+	for _, s := range slots {
+		found = found || (s.Label == label && s.Initialized && s.Model == "SoftHSM v2")
+	}
+	if !found {
+		t.Fatalf("new token not listed as initialized: %+v", slots)
+	}
+	keyport(t, []string{mod, "KEYPORT_SO_PIN=" + soPIN, "KEYPORT_PIN=" + pin}, "hsm", "init-token", "--label", label).
+		expect(t, 1, "exists already")
+
+	// Make a wrapping key pair and a master key in the token, the way the
+	// service will, then look at them and purge the pair.
+	h, err := hsm.Open(context.Background(), hsm.Config{Module: module, TokenLabel: label, PIN: pin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := h.GenerateKeyPair(context.Background(), hsm.RSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.SecretKey(context.Background(), "keyport-master-seal", hsm.AES256); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+
+	tokenEnv := []string{mod, "KEYPORT_TOKEN_LABEL=" + label, "KEYPORT_PIN=" + pin}
+	r = keyport(t, tokenEnv, "hsm", "objects", "--json")
+	var objs []hsm.Object
+	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil || len(objs) != 3 {
+		t.Fatalf("objects --json: %v, %d objects\n%s%s", err, len(objs), r.stdout, r.stderr)
+	}
+	for _, o := range objs {
+		if o.Class != "public-key" && (!*o.Sensitive || *o.Extractable || !*o.NeverExtractable) {
+			t.Errorf("object %+v is not sensitive and never extractable", o)
+		}
+	}
+	keyport(t, tokenEnv, "hsm", "objects").expect(t, 0, "never-extractable")
+	master := ""
+	for _, o := range objs {
+		if o.Label == "keyport-master-seal" {
+			master = o.ID
+		}
+	}
+	keyport(t, tokenEnv, "hsm", "purge", "--id", master).expect(t, 1, "not a Keyport wrapping key")
+	keyport(t, tokenEnv, "hsm", "purge", "--id", string(kp.ID)).expect(t, 0, "deleted wrapping key "+string(kp.ID))
+	r = keyport(t, tokenEnv, "hsm", "objects", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil || len(objs) != 1 {
+		t.Fatalf("after purge: %v, %d objects\n%s", err, len(objs), r.stdout)
+	}
+
+	// The same token through a PIN file and through a pkcs11: URI.
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyport(t, []string{mod}, "hsm", "objects", "--token-label", label, "--pin-file", pinFile).expect(t, 0, "keyport-master-seal")
+	keyport(t, nil, "hsm", "objects", "--pkcs11-uri",
+		fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", label, module, pinFile)).expect(t, 0, "keyport-master-seal")
+
+	// Mistakes: each explained in one line, with the right exit status, and
+	// never echoing a PIN.
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		msg  string
+	}{
+		{"wrong PIN", []string{mod, "KEYPORT_TOKEN_LABEL=" + label, "KEYPORT_PIN=not-" + pin}, []string{"hsm", "objects"}, 1, `wrong PIN for token "` + label + `"`},
+		{"unknown label", []string{mod, "KEYPORT_TOKEN_LABEL=nope", "KEYPORT_PIN=" + pin}, []string{"hsm", "objects"}, 1, `token "nope" not found`},
+		{"bad module path", []string{"KEYPORT_PKCS11_MODULE=/nonexistent/lib.so", "KEYPORT_TOKEN_LABEL=" + label, "KEYPORT_PIN=" + pin}, []string{"hsm", "objects"}, 1, "PKCS#11 module /nonexistent/lib.so not found"},
+		{"not a library", []string{"KEYPORT_PKCS11_MODULE=/etc/hostname", "KEYPORT_TOKEN_LABEL=" + label, "KEYPORT_PIN=" + pin}, []string{"hsm", "objects"}, 1, "not a PKCS#11 library"},
+		{"slots, bad module", []string{"KEYPORT_PKCS11_MODULE=/nonexistent/lib.so"}, []string{"hsm", "slots"}, 1, "not found"},
+		{"no module", nil, []string{"hsm", "slots"}, 2, "no PKCS#11 module"},
+		{"no PIN", []string{mod, "KEYPORT_TOKEN_LABEL=" + label}, []string{"hsm", "objects"}, 2, "no user PIN"},
+		{"no token", []string{mod, "KEYPORT_PIN=" + pin}, []string{"hsm", "objects"}, 2, "no token selected"},
+		{"empty PIN file", []string{mod, "KEYPORT_TOKEN_LABEL=" + label}, []string{"hsm", "objects", "--pin-file", "/dev/null"}, 1, "is empty"},
+		{"init without label", []string{mod}, []string{"hsm", "init-token"}, 2, "--label is required"},
+		{"init without PINs, no terminal", []string{mod}, []string{"hsm", "init-token", "--label", "x"}, 2, "no SO PIN"},
+		{"purge without id", tokenEnv, []string{"hsm", "purge"}, 2, "at least one --id"},
+		{"unknown flag", nil, []string{"hsm", "objects", "--bogus"}, 2, "flag provided but not defined"},
+		{"unknown command", nil, []string{"hsm", "frobnicate"}, 2, `unknown command "frobnicate"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := keyport(t, tc.env, tc.args...)
+			r.expect(t, tc.code, tc.msg)
+			if strings.Contains(r.stdout+r.stderr, pin) || strings.Contains(r.stdout+r.stderr, soPIN) {
+				t.Fatalf("output shows a PIN:\n%s%s", r.stdout, r.stderr)
+			}
+			if strings.Contains(r.stderr, "CKR_") {
+				t.Fatalf("message shows a raw PKCS#11 code: %s", r.stderr)
+			}
+		})
+	}
+}
