@@ -1,6 +1,6 @@
 module github.com/keyport-kms/keyport
 
-go 1.26.0
+go 1.25.0
 
 require (
 	github.com/ThalesGroup/crypto11 v1.5.0
@@ -8,7 +8,7 @@ require (
 	github.com/miekg/pkcs11 v1.1.2
 	github.com/urfave/cli/v2 v2.27.7
 	golang.org/x/crypto v0.54.0
-	golang.org/x/term v0.47.0
+	golang.org/x/term v0.45.0
 )
 
 require (
@@ -18,5 +18,5 @@ require (
 	github.com/stretchr/testify v1.11.1 // indirect
 	github.com/thales-e-security/pool v0.0.2 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )
