@@ -2,6 +2,7 @@ package hsm_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -9,11 +10,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/emmansun/gmsm/sm2"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/softhsm"
 )
 
 // wrap encrypts msg to a wrapping public key the way a cloud user would.
@@ -122,4 +125,44 @@ func flip(b []byte, i int) []byte {
 	c := append([]byte{}, b...)
 	c[i] ^= 0x01
 	return c
+}
+
+// Many goroutines share a small pool: every call gets a session in turn
+// and every result is right.
+func TestConcurrentDecrypt(t *testing.T) {
+	tok := softhsm.New(t)
+	cfg := configFor(tok)
+	cfg.MaxSessions = 3
+	h, err := hsm.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx := ctxT(t)
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				alg := hsm.Algorithms()[(g+i)%3] // the three RSA algorithms
+				msg := []byte(fmt.Sprintf("goroutine %02d message %02d......", g, i))
+				got, err := h.Decrypt(ctx, kp.ID, alg, wrap(t, kp, alg, msg))
+				if err != nil || !bytes.Equal(got, msg) {
+					errs <- fmt.Errorf("g%d i%d %s: %q, %v", g, i, alg, got, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
