@@ -12,25 +12,26 @@ import (
 // material never enters this process; otherwise (OAEP-SHA-256 and SM2PKE on
 // SoftHSM2) it is decrypted, created as an object and the buffer wiped.
 // The material length is checked here: tokens accept any length as "AES".
-func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (KeyID, error) {
+func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error) {
 	if req.Size != 16 && req.Size != 24 && req.Size != 32 {
-		return "", fmt.Errorf("%w: AES key size %d", ErrUnsupported, req.Size)
+		return Imported{}, fmt.Errorf("%w: AES key size %d", ErrUnsupported, req.Size)
 	}
 	if h.caps.Unwrap[req.Algorithm] {
 		return h.unwrapAES(ctx, req)
 	}
 	material, err := h.Decrypt(ctx, req.WrappingKey, req.Algorithm, req.Ciphertext)
 	if err != nil {
-		return "", err
+		return Imported{}, err
 	}
 	defer wipe(material)
 	if len(material) != req.Size {
-		return "", ErrBadCiphertext
+		return Imported{}, ErrBadCiphertext
 	}
 	raw, id, err := newKeyID()
 	if err != nil {
-		return "", err
+		return Imported{}, err
 	}
+	out := Imported{ID: id}
 	err = h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		tmpl := append(materialTemplate(raw, req.Label), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material))
 		handle, err := c.mod.CreateObject(s, tmpl)
@@ -38,22 +39,36 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (KeyID, error) {
 			return fmt.Errorf("create AES key object: %w", err)
 		}
 		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})
-		return nil
+		out.CheckValue, err = c.checkValue(s, handle)
+		return err
 	})
 	if err != nil {
-		return "", err
+		return Imported{}, err
 	}
-	return id, nil
+	return out, nil
 }
 
-func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (KeyID, error) {
+// checkValue encrypts a zero block with AES-ECB under key, in the token.
+func (c *conn) checkValue(s pkcs11.SessionHandle, key pkcs11.ObjectHandle) ([]byte, error) {
+	if err := c.mod.EncryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}, key); err != nil {
+		return nil, fmt.Errorf("key check value: %w", err)
+	}
+	kcv, err := c.mod.Encrypt(s, make([]byte, 16))
+	if err != nil {
+		return nil, fmt.Errorf("key check value: %w", err)
+	}
+	return kcv, nil
+}
+
+func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error) {
 	if len(req.Ciphertext) != rsaBits/8 {
-		return "", ErrBadCiphertext
+		return Imported{}, ErrBadCiphertext
 	}
 	raw, id, err := newKeyID()
 	if err != nil {
-		return "", err
+		return Imported{}, err
 	}
+	out := Imported{ID: id}
 	err = h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		e, err := c.key(s, req.WrappingKey)
 		if err != nil {
@@ -72,12 +87,15 @@ func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (KeyID, error) {
 			return ErrBadCiphertext
 		}
 		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})
+		if out.CheckValue, err = c.checkValue(s, handle); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err) // the import itself succeeded
+		}
 		return nil
 	})
 	if err = decryptError(err); err != nil {
-		return "", err
+		return Imported{}, err
 	}
-	return id, nil
+	return out, nil
 }
 
 // materialTemplate describes an imported material key: AES, token object,

@@ -112,17 +112,23 @@ func TestImportAESEveryAlgorithm(t *testing.T) {
 				kp := pairs[alg.Spec()]
 				material := make([]byte, size)
 				_, _ = rand.Read(material)
-				id, err := h.ImportAES(ctx, hsm.ImportRequest{
+				imp, err := h.ImportAES(ctx, hsm.ImportRequest{
 					WrappingKey: kp.ID, Algorithm: alg, Ciphertext: wrap(t, kp, alg, material), Size: size, Label: "material",
 				})
 				if err != nil {
 					t.Fatal(err)
 				}
+				id := imp.ID
+				block, _ := aes.NewCipher(material)
+				kcv := make([]byte, 16)
+				block.Encrypt(kcv, kcv)
+				if !bytes.Equal(imp.CheckValue, kcv) {
+					t.Fatalf("check value %x, want AES(material, 0) = %x", imp.CheckValue, kcv)
+				}
 				sealed, err := h.Seal(ctx, id, []byte("plaintext"), []byte("aad"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				block, _ := aes.NewCipher(material)
 				gcm, _ := cipher.NewGCM(block)
 				pt, err := gcm.Open(nil, sealed[:12], sealed[12:], []byte("aad"))
 				if err != nil || string(pt) != "plaintext" {

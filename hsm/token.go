@@ -98,6 +98,14 @@ type ImportRequest struct {
 	Label       string // CKA_LABEL of the new object
 }
 
+// Imported is a material key made by ImportAES. CheckValue is AES-ECB of a
+// zero block under the key (the classic key check value), computed inside
+// the token, so that material can be compared without being seen.
+type Imported struct {
+	ID         KeyID
+	CheckValue []byte
+}
+
 // Token is what the service needs from an HSM. Every method takes a context
 // whose deadline bounds waiting for a session, and opaque key IDs.
 type Token interface {
@@ -106,8 +114,9 @@ type Token interface {
 	// Decrypt decrypts with a wrapping private key. Any failure caused by the
 	// ciphertext is ErrBadCiphertext and nothing else.
 	Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext []byte) ([]byte, error)
-	// ImportAES turns encrypted material into a non-extractable AES object.
-	ImportAES(ctx context.Context, req ImportRequest) (KeyID, error)
+	// ImportAES turns encrypted material into a non-extractable AES object
+	// and returns it with its check value.
+	ImportAES(ctx context.Context, req ImportRequest) (Imported, error)
 	// SecretKey finds the named secret key, creating it on first use.
 	SecretKey(ctx context.Context, label string, kind SecretKind) (KeyID, error)
 	// Seal encrypts with AES-256-GCM under a token AES key: nonce || ciphertext || tag.

@@ -1,0 +1,167 @@
+package service
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+
+	"github.com/emmansun/gmsm/sm4"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service/store"
+)
+
+// Encrypt encrypts up to 6 KiB under an Enabled key, binding the
+// encryption context.
+func (s *Service) Encrypt(ctx context.Context, req EncryptRequest) (*EncryptResponse, error) {
+	if len(req.Plaintext) == 0 || len(req.Plaintext) > MaxPlaintext {
+		return nil, errorf(KindInvalidParameter, "Plaintext must be 1 to %d bytes", MaxPlaintext)
+	}
+	if contextSize(req.Context) > MaxContextBytes {
+		return nil, errorf(KindInvalidParameter, "EncryptionContext is larger than %d bytes", MaxContextBytes)
+	}
+	k, err := s.usableKey(ctx, req.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := s.seal(ctx, k, req.Plaintext, req.Context)
+	if err != nil {
+		return nil, err
+	}
+	return &EncryptResponse{KeyID: k.ID, KeyVersionID: k.VersionID, CiphertextBlob: blob}, nil
+}
+
+// Decrypt decrypts a blob made by Encrypt or GenerateDataKey; the blob
+// names its key.
+func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) (*DecryptResponse, error) {
+	h, header, sealed, err := parseBlob(req.CiphertextBlob)
+	if err != nil {
+		return nil, wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
+	}
+	k, err := s.usableKey(ctx, h.keyID)
+	if err != nil {
+		return nil, err
+	}
+	if h.keyVersionID != k.VersionID || h.cipher != cipherFor(k) {
+		return nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to this key version")
+	}
+	aad := append(header, canonicalContext(req.Context)...)
+	var pt []byte
+	if inToken(k) {
+		pt, err = s.tok.Open(ctx, hsm.KeyID(k.HSMObject), sealed, aad)
+		if errors.Is(err, hsm.ErrBadCiphertext) {
+			return nil, errorf(KindInvalidCiphertext, "the ciphertext does not decrypt with this key and EncryptionContext")
+		}
+		if err != nil {
+			return nil, hsmError("decrypt", err)
+		}
+	} else {
+		err = s.withMaterial(ctx, k, func(a cipher.AEAD) error {
+			var oerr error
+			pt, oerr = a.Open(nil, sealed[:nonceSize], sealed[nonceSize:], aad)
+			if oerr != nil {
+				return errorf(KindInvalidCiphertext, "the ciphertext does not decrypt with this key and EncryptionContext")
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &DecryptResponse{KeyID: k.ID, KeyVersionID: k.VersionID, Plaintext: pt}, nil
+}
+
+// GenerateDataKey returns a fresh random data key in the clear and
+// encrypted under the CMK.
+func (s *Service) GenerateDataKey(ctx context.Context, req GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
+	n := req.NumberOfBytes
+	switch {
+	case n < 0 || n > MaxDataKeyBytes:
+		return nil, errorf(KindInvalidParameter, "NumberOfBytes must be from 1 to %d", MaxDataKeyBytes)
+	case n > 0:
+	case req.KeySpec == "" || req.KeySpec == "AES_256":
+		n = 32
+	case req.KeySpec == "AES_128":
+		n = 16
+	default:
+		return nil, errorf(KindInvalidParameter, "KeySpec %q is not supported; use AES_256 or AES_128", req.KeySpec)
+	}
+	dk := make([]byte, n)
+	if _, err := rand.Read(dk); err != nil {
+		return nil, wrapErr(KindInternal, err, "generate data key")
+	}
+	enc, err := s.Encrypt(ctx, EncryptRequest{KeyID: req.KeyID, Plaintext: dk, Context: req.Context})
+	if err != nil {
+		return nil, err
+	}
+	return &GenerateDataKeyResponse{KeyID: enc.KeyID, KeyVersionID: enc.KeyVersionID, Plaintext: dk, CiphertextBlob: enc.CiphertextBlob}, nil
+}
+
+// usableKey loads a key that may encrypt and decrypt now.
+func (s *Service) usableKey(ctx context.Context, keyID string) (*store.Key, error) {
+	k, err := s.getKey(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if st := s.state(k); st != StateEnabled {
+		return nil, stateError(st)
+	}
+	return k, nil
+}
+
+func cipherFor(k *store.Key) byte {
+	if KeySpec(k.Spec) == SpecSM4 {
+		return cipherSM4
+	}
+	return cipherAES256
+}
+
+// seal encrypts pt into a blob: inside the token for token-held material,
+// else with the unsealed material for this one operation.
+func (s *Service) seal(ctx context.Context, k *store.Key, pt []byte, ec map[string]string) ([]byte, error) {
+	header := blobHeader{cipher: cipherFor(k), keyID: k.ID, keyVersionID: k.VersionID}.marshal()
+	aad := append(append([]byte{}, header...), canonicalContext(ec)...)
+	if inToken(k) {
+		sealed, err := s.tok.Seal(ctx, hsm.KeyID(k.HSMObject), pt, aad)
+		if err != nil {
+			return nil, hsmError("encrypt", err)
+		}
+		return append(header, sealed...), nil
+	}
+	var blob []byte
+	err := s.withMaterial(ctx, k, func(a cipher.AEAD) error {
+		nonce := make([]byte, nonceSize)
+		if _, err := rand.Read(nonce); err != nil {
+			return wrapErr(KindInternal, err, "nonce")
+		}
+		blob = a.Seal(append(header, nonce...), nonce, pt, aad)
+		return nil
+	})
+	return blob, err
+}
+
+// withMaterial unseals the key's material, runs fn with its GCM and wipes
+// the material.
+func (s *Service) withMaterial(ctx context.Context, k *store.Key, fn func(cipher.AEAD) error) error {
+	m, err := s.openMaterial(ctx, k)
+	if err != nil {
+		return err
+	}
+	defer clear(m)
+	var block cipher.Block
+	if KeySpec(k.Spec) == SpecSM4 {
+		block, err = sm4.NewCipher(m)
+	} else {
+		block, err = aes.NewCipher(m)
+	}
+	if err != nil {
+		return wrapErr(KindInternal, err, "key %s material", k.ID)
+	}
+	a, err := cipher.NewGCM(block)
+	if err != nil {
+		return wrapErr(KindInternal, err, "GCM")
+	}
+	return fn(a)
+}

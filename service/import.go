@@ -1,0 +1,251 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service/store"
+)
+
+// GetParametersForImport issues a wrapping public key and an import token
+// bound to one EXTERNAL key, one algorithm and one expiry. Every call
+// returns a public key no other call returned.
+func (s *Service) GetParametersForImport(ctx context.Context, req GetParametersForImportRequest) (*ImportParameters, error) {
+	pair, ok := wrapping[req.Algorithm]
+	switch {
+	case req.Spec == "":
+		return nil, errorf(KindInvalidParameter, "WrappingKeySpec is required")
+	case req.Algorithm == "":
+		return nil, errorf(KindInvalidParameter, "WrappingAlgorithm is required")
+	case req.Spec != WrappingRSA2048 && req.Spec != WrappingSM2:
+		return nil, errorf(KindInvalidParameter, "WrappingKeySpec %q is not supported; use RSA_2048 or EC_SM2", req.Spec)
+	case !ok:
+		return nil, errorf(KindInvalidParameter, "WrappingAlgorithm %q is not supported", req.Algorithm)
+	case pair.spec != req.Spec:
+		return nil, errorf(KindInvalidParameter, "WrappingAlgorithm %s does not go with WrappingKeySpec %s", req.Algorithm, req.Spec)
+	}
+	k, err := s.getKey(ctx, req.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if Origin(k.Origin) != OriginExternal {
+		return nil, errorf(KindUnsupportedOrigin, "key material can be imported only into keys whose Origin is EXTERNAL")
+	}
+	if req.Spec == WrappingSM2 {
+		if ProtectionLevel(k.Protection) != ProtectionHSM {
+			return nil, errorf(KindUnsupportedProtectionLevel, "EC_SM2 / SM2PKE wrapping is allowed only for keys whose ProtectionLevel is HSM")
+		}
+		if !s.sm2 {
+			return nil, errorf(KindUnsupportedAlgorithm, "this HSM cannot decrypt SM2PKE")
+		}
+	}
+	expires := s.now().UTC().Add(s.opt.ImportTokenTTL).Truncate(time.Second)
+	w, err := s.pool.claim(ctx, req.Spec, func(w *store.WrappingKey) {
+		w.KeyID, w.Algorithm, w.Expires = k.ID, string(req.Algorithm), expires
+	})
+	if err != nil {
+		return nil, err
+	}
+	token, err := s.issueToken(ctx, importToken{keyID: k.ID, wrappingKey: w.ID, algorithm: req.Algorithm, expires: expires})
+	if err != nil {
+		return nil, err
+	}
+	return &ImportParameters{KeyID: k.ID, PublicKey: w.PublicDER, ImportToken: token, Expires: expires}, nil
+}
+
+// ImportKeyMaterial decrypts wrapped material in the HSM and gives it to
+// the key: as a token object for HSM-level AES keys, sealed otherwise. The
+// first import fixes the material's fingerprint; later ones must match it.
+func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRequest) error {
+	t, err := s.verifyToken(ctx, req.ImportToken)
+	if err != nil {
+		return err
+	}
+	if req.KeyID == "" {
+		return errorf(KindInvalidParameter, "KeyId is required")
+	}
+	if t.keyID != req.KeyID {
+		return errorf(KindInvalidImportToken, "ImportToken was issued for another key")
+	}
+	if req.Algorithm != "" && req.Algorithm != t.algorithm {
+		return errorf(KindInvalidImportToken, "ImportToken was issued for another wrapping algorithm")
+	}
+	if !s.now().Before(t.expires) {
+		return errorf(KindExpiredImportToken, "ImportToken expired at %s", t.expires.Format(time.RFC3339))
+	}
+	if !req.MaterialExpires.IsZero() && !s.now().Before(req.MaterialExpires) {
+		return errorf(KindInvalidParameter, "KeyMaterialExpireUnix is in the past")
+	}
+	k, err := s.getKey(ctx, req.KeyID)
+	if err != nil {
+		return err
+	}
+	if Origin(k.Origin) != OriginExternal {
+		return errorf(KindUnsupportedOrigin, "key material can be imported only into keys whose Origin is EXTERNAL")
+	}
+	if KeyState(k.State) == StatePendingDeletion {
+		return stateError(StatePendingDeletion)
+	}
+	w, err := s.st.GetIssued(ctx, t.wrappingKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(KindInvalidImportToken, "ImportToken is no longer valid")
+	}
+	if err != nil {
+		return storeError("get wrapping key", err)
+	}
+	if w.KeyID != t.keyID || WrappingAlgorithm(w.Algorithm) != t.algorithm || w.Failures >= s.opt.MaxDecryptFailures {
+		return errorf(KindInvalidImportToken, "ImportToken is no longer valid")
+	}
+	if len(req.EncryptedMaterial) == 0 {
+		return errorf(KindInvalidParameter, "EncryptedKeyMaterial is required")
+	}
+
+	m, err := s.unwrapMaterial(ctx, k, w, req.EncryptedMaterial)
+	if errors.Is(err, hsm.ErrBadCiphertext) {
+		s.recordFailure(ctx, w.ID)
+		return errorf(KindInvalidKeyMaterial, "EncryptedKeyMaterial does not decrypt to %d bytes of key material with this import token", KeySpec(k.Spec).MaterialSize())
+	}
+	if err != nil {
+		return err
+	}
+	fp, err := s.fingerprint(ctx, KeySpec(k.Spec), m.kcv)
+	if err != nil {
+		s.destroyMaterial(ctx, m.object)
+		return err
+	}
+	keep, replaced := false, "" // whether the key took the new material (else it had the same already)
+	_, err = s.st.UpdateKey(ctx, k.ID, func(k *store.Key) error {
+		if s.deleted(k) {
+			return errorf(KindNotFound, "key %s not found", k.ID)
+		}
+		if KeyState(k.State) == StatePendingDeletion {
+			return stateError(StatePendingDeletion)
+		}
+		if k.Fingerprint != nil && !bytes.Equal(k.Fingerprint, fp) {
+			return errorf(KindMaterialNotMatch, "the key material differs from the material this key had before")
+		}
+		if !k.HasMaterial() || s.materialExpired(k) {
+			keep, replaced = true, k.HSMObject // expired material not yet collected is replaced
+			k.Fingerprint = fp
+			k.SealedMat, k.HSMObject = m.sealed, m.object
+			k.MaterialGen++
+		}
+		k.MaterialExp = req.MaterialExpires.UTC()
+		if KeyState(k.State) == StatePendingImport {
+			k.State = string(StateEnabled) // a Disabled key stays Disabled
+		}
+		return nil
+	})
+	if err != nil || !keep {
+		s.destroyMaterial(ctx, m.object)
+	} else {
+		s.destroyMaterial(ctx, replaced)
+	}
+	if err != nil {
+		return storeError("import key material", err)
+	}
+	s.log.Info("key material imported", "key_id", k.ID, "algorithm", t.algorithm, "new_material", keep)
+	return nil
+}
+
+// newMaterial is material ready for a key: a token object or a sealed
+// copy, and its check value.
+type newMaterial struct {
+	object string
+	sealed []byte
+	kcv    []byte
+}
+
+// unwrapMaterial decrypts with the wrapping key in the HSM; any failure
+// caused by the ciphertext is hsm.ErrBadCiphertext, wrong length included.
+func (s *Service) unwrapMaterial(ctx context.Context, k *store.Key, w *store.WrappingKey, ct []byte) (newMaterial, error) {
+	alg := wrapping[WrappingAlgorithm(w.Algorithm)].alg
+	size := KeySpec(k.Spec).MaterialSize()
+	if inToken(k) {
+		imp, err := s.tok.ImportAES(ctx, hsm.ImportRequest{
+			WrappingKey: hsm.KeyID(w.ID), Algorithm: alg, Ciphertext: ct, Size: size, Label: materialLabel(k.ID),
+		})
+		if err != nil {
+			return newMaterial{}, importError(err)
+		}
+		return newMaterial{object: string(imp.ID), kcv: imp.CheckValue}, nil
+	}
+	m, err := s.tok.Decrypt(ctx, hsm.KeyID(w.ID), alg, ct)
+	if err != nil {
+		return newMaterial{}, importError(err)
+	}
+	defer clear(m)
+	if len(m) != size {
+		return newMaterial{}, hsm.ErrBadCiphertext
+	}
+	kcv, err := checkValue(KeySpec(k.Spec), m)
+	if err != nil {
+		return newMaterial{}, wrapErr(KindInternal, err, "check value")
+	}
+	sealed, err := s.sealMaterial(ctx, k, m)
+	if err != nil {
+		return newMaterial{}, err
+	}
+	return newMaterial{sealed: sealed, kcv: kcv}, nil
+}
+
+func importError(err error) error {
+	switch {
+	case errors.Is(err, hsm.ErrBadCiphertext):
+		return hsm.ErrBadCiphertext
+	case errors.Is(err, hsm.ErrNotFound):
+		return errorf(KindInvalidImportToken, "ImportToken is no longer valid")
+	}
+	return hsmError("decrypt key material", err)
+}
+
+// recordFailure counts a failed decryption against the wrapping key and
+// destroys it at the limit, which burns every token issued with it.
+func (s *Service) recordFailure(ctx context.Context, wrappingKey string) {
+	w, err := s.st.UpdateIssued(ctx, wrappingKey, func(w *store.WrappingKey) error {
+		w.Failures++
+		return nil
+	})
+	if err != nil {
+		s.log.Error("count failed decryption", "wrapping_key", wrappingKey, "err", err)
+		return
+	}
+	if w.Failures >= s.opt.MaxDecryptFailures {
+		s.log.Warn("wrapping key destroyed after repeated failed decryptions", "wrapping_key", wrappingKey, "key_id", w.KeyID, "failures", w.Failures)
+		s.destroyWrapping(ctx, wrappingKey)
+	}
+}
+
+// DeleteKeyMaterial destroys an EXTERNAL key's material; the key returns
+// to PendingImport and keeps its fingerprint, so only the same material
+// can come back.
+func (s *Service) DeleteKeyMaterial(ctx context.Context, keyID string) error {
+	k, err := s.getKey(ctx, keyID)
+	if err != nil {
+		return err
+	}
+	if Origin(k.Origin) != OriginExternal {
+		return errorf(KindUnsupportedOrigin, "key material can be deleted only from keys whose Origin is EXTERNAL")
+	}
+	var object string
+	_, err = s.st.UpdateKey(ctx, keyID, func(k *store.Key) error {
+		if KeyState(k.State) == StatePendingDeletion {
+			return errorf(KindStateConflict, "the key is pending deletion")
+		}
+		object = k.HSMObject
+		if k.HasMaterial() {
+			k.MaterialGen++
+		}
+		k.SealedMat, k.HSMObject, k.MaterialExp = nil, "", time.Time{}
+		k.State = string(StatePendingImport)
+		return nil
+	})
+	if err != nil {
+		return storeError("delete key material", err)
+	}
+	s.destroyMaterial(ctx, object)
+	return nil
+}

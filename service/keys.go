@@ -1,0 +1,269 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service/store"
+)
+
+// newUUID returns a random (version 4) UUID, the form KeyIds take.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// CreateKey makes a CMK. An EXTERNAL key starts in PendingImport; any
+// other gets material now: in the token for an HSM-level AES key, sealed
+// by the master key otherwise.
+func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMetadata, error) {
+	if req.Spec == "" {
+		req.Spec = SpecAES256
+	}
+	if req.Usage == "" {
+		req.Usage = UsageEncryptDecrypt
+	}
+	if req.Origin == "" {
+		req.Origin = OriginKMS
+	}
+	if req.Protection == "" {
+		req.Protection = ProtectionSoftware
+	}
+	switch {
+	case req.Spec.MaterialSize() == 0:
+		return nil, errorf(KindInvalidParameter, "KeySpec %q is not supported; use Aliyun_AES_256 or Aliyun_SM4", req.Spec)
+	case req.Usage != UsageEncryptDecrypt:
+		return nil, errorf(KindInvalidParameter, "KeyUsage %q is not supported; use ENCRYPT/DECRYPT", req.Usage)
+	case req.Origin != OriginKMS && req.Origin != OriginExternal:
+		return nil, errorf(KindInvalidParameter, "Origin %q is not supported; use Aliyun_KMS or EXTERNAL", req.Origin)
+	case req.Protection != ProtectionSoftware && req.Protection != ProtectionHSM:
+		return nil, errorf(KindInvalidParameter, "ProtectionLevel %q is not supported; use SOFTWARE or HSM", req.Protection)
+	case len(req.Description) > MaxDescriptionSize:
+		return nil, errorf(KindInvalidParameter, "Description is longer than %d bytes", MaxDescriptionSize)
+	}
+	k := &store.Key{
+		ID: newUUID(), VersionID: newUUID(),
+		Spec: string(req.Spec), Usage: string(req.Usage), Origin: string(req.Origin), Protection: string(req.Protection),
+		Description: req.Description, Created: s.now().UTC(), State: string(StatePendingImport),
+	}
+	if req.Origin == OriginKMS {
+		if err := s.generateMaterial(ctx, k); err != nil {
+			return nil, err
+		}
+		k.State = string(StateEnabled)
+	}
+	if err := s.st.CreateKey(ctx, k); err != nil {
+		s.destroyMaterial(ctx, k.HSMObject)
+		return nil, storeError("create key", err)
+	}
+	s.log.Info("key created", "key_id", k.ID, "spec", k.Spec, "origin", k.Origin, "protection", k.Protection)
+	return s.metadata(k), nil
+}
+
+// generateMaterial gives a Keyport-origin key its material.
+func (s *Service) generateMaterial(ctx context.Context, k *store.Key) error {
+	if inToken(k) {
+		id, err := s.tok.SecretKey(ctx, materialLabel(k.ID), hsm.AES256)
+		if err != nil {
+			return hsmError("generate key material", err)
+		}
+		k.HSMObject = string(id)
+		return nil
+	}
+	m := make([]byte, KeySpec(k.Spec).MaterialSize())
+	defer clear(m)
+	if _, err := rand.Read(m); err != nil {
+		return wrapErr(KindInternal, err, "generate key material")
+	}
+	sealed, err := s.sealMaterial(ctx, k, m)
+	if err != nil {
+		return err
+	}
+	k.SealedMat = sealed
+	return nil
+}
+
+// DescribeKey returns a key's metadata.
+func (s *Service) DescribeKey(ctx context.Context, keyID string) (*KeyMetadata, error) {
+	k, err := s.getKey(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	return s.metadata(k), nil
+}
+
+// ListKeys returns one page of keys in creation order.
+func (s *Service) ListKeys(ctx context.Context, req ListKeysRequest) (*ListKeysResponse, error) {
+	if req.PageNumber == 0 {
+		req.PageNumber = 1
+	}
+	if req.PageSize == 0 {
+		req.PageSize = 10
+	}
+	if req.PageNumber < 1 {
+		return nil, errorf(KindInvalidParameter, "PageNumber must be 1 or more")
+	}
+	if req.PageSize < 1 || req.PageSize > 100 {
+		return nil, errorf(KindInvalidParameter, "PageSize must be from 1 to 100")
+	}
+	keys, total, err := s.st.ListKeys(ctx, (req.PageNumber-1)*req.PageSize, req.PageSize)
+	if err != nil {
+		return nil, storeError("list keys", err)
+	}
+	out := &ListKeysResponse{TotalCount: total, PageNumber: req.PageNumber, PageSize: req.PageSize, Keys: []KeyMetadata{}}
+	for _, k := range keys {
+		out.Keys = append(out.Keys, *s.metadata(k))
+	}
+	return out, nil
+}
+
+// EnableKey moves a Disabled key to Enabled.
+func (s *Service) EnableKey(ctx context.Context, keyID string) error {
+	return s.transition(ctx, keyID, "enable key", func(k *store.Key, state KeyState) error {
+		switch state {
+		case StateEnabled, StateDisabled:
+			k.State = string(StateEnabled)
+			return nil
+		}
+		return stateError(state)
+	})
+}
+
+// DisableKey moves an Enabled key to Disabled.
+func (s *Service) DisableKey(ctx context.Context, keyID string) error {
+	return s.transition(ctx, keyID, "disable key", func(k *store.Key, state KeyState) error {
+		switch state {
+		case StateEnabled, StateDisabled:
+			k.State = string(StateDisabled)
+			return nil
+		}
+		return stateError(state)
+	})
+}
+
+// ScheduleKeyDeletion puts a key in PendingDeletion for days (7–366).
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days int) (*KeyMetadata, error) {
+	if days < MinDeletionDays || days > MaxDeletionDays {
+		return nil, errorf(KindInvalidParameter, "PendingWindowInDays must be from %d to %d", MinDeletionDays, MaxDeletionDays)
+	}
+	var out *store.Key
+	err := s.transition(ctx, keyID, "schedule key deletion", func(k *store.Key, state KeyState) error {
+		if state == StatePendingDeletion {
+			return errorf(KindPendingDeletion, "key %s is already pending deletion", keyID)
+		}
+		k.State = string(StatePendingDeletion)
+		k.DeleteDate = s.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
+		out = k
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.metadata(out), nil
+}
+
+// CancelKeyDeletion takes a key out of PendingDeletion: back to Enabled if
+// it has material, as the clouds do, else to PendingImport.
+func (s *Service) CancelKeyDeletion(ctx context.Context, keyID string) error {
+	return s.transition(ctx, keyID, "cancel key deletion", func(k *store.Key, state KeyState) error {
+		if state != StatePendingDeletion {
+			return errorf(KindStateConflict, "key %s is not pending deletion", keyID)
+		}
+		k.DeleteDate = time.Time{}
+		k.State = string(StateEnabled)
+		if !k.HasMaterial() || s.materialExpired(k) {
+			k.State = string(StatePendingImport)
+		}
+		return nil
+	})
+}
+
+// transition applies a state change in one store transaction.
+func (s *Service) transition(ctx context.Context, keyID, op string, fn func(k *store.Key, state KeyState) error) error {
+	if _, err := s.getKey(ctx, keyID); err != nil {
+		return err
+	}
+	_, err := s.st.UpdateKey(ctx, keyID, func(k *store.Key) error {
+		if s.deleted(k) {
+			return errorf(KindNotFound, "key %s not found", keyID)
+		}
+		return fn(k, s.state(k))
+	})
+	if err != nil {
+		return storeError(op, err)
+	}
+	return nil
+}
+
+func stateError(state KeyState) error {
+	switch state {
+	case StatePendingImport:
+		return errorf(KindPendingImport, "the key has no key material; import it first")
+	case StatePendingDeletion:
+		return errorf(KindPendingDeletion, "the key is pending deletion")
+	case StateDisabled:
+		return errorf(KindDisabled, "the key is disabled")
+	}
+	return errorf(KindStateConflict, "the key is %s", state)
+}
+
+// getKey loads a key that still exists: one past its deletion date is gone
+// even before the collector destroys it.
+func (s *Service) getKey(ctx context.Context, keyID string) (*store.Key, error) {
+	if keyID == "" {
+		return nil, errorf(KindInvalidParameter, "KeyId is required")
+	}
+	k, err := s.st.GetKey(ctx, keyID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && s.deleted(k)) {
+		return nil, errorf(KindNotFound, "key %s not found", keyID)
+	}
+	if err != nil {
+		return nil, storeError("get key", err)
+	}
+	return k, nil
+}
+
+func (s *Service) deleted(k *store.Key) bool {
+	return KeyState(k.State) == StatePendingDeletion && !k.DeleteDate.IsZero() && !s.now().Before(k.DeleteDate)
+}
+
+func (s *Service) materialExpired(k *store.Key) bool {
+	return !k.MaterialExp.IsZero() && !s.now().Before(k.MaterialExp)
+}
+
+// state is the key's state as of now: expired material behaves as deleted
+// on every use, before the collector has destroyed it.
+func (s *Service) state(k *store.Key) KeyState {
+	st := KeyState(k.State)
+	if (st == StateEnabled || st == StateDisabled) && (!k.HasMaterial() || s.materialExpired(k)) {
+		return StatePendingImport
+	}
+	return st
+}
+
+func (s *Service) metadata(k *store.Key) *KeyMetadata {
+	m := &KeyMetadata{
+		KeyID: k.ID, KeyVersionID: k.VersionID, Spec: KeySpec(k.Spec), Usage: KeyUsage(k.Usage),
+		Origin: Origin(k.Origin), Protection: ProtectionLevel(k.Protection), Description: k.Description,
+		State: s.state(k), Created: k.Created, DeleteDate: k.DeleteDate,
+	}
+	if k.HasMaterial() && !s.materialExpired(k) {
+		m.MaterialExpires = k.MaterialExp
+	}
+	return m
+}
+
+// inToken says whether the key's material is a token object: HSM-level AES
+// keys. SM4 material is sealed at every level, as the token has no SM4.
+func inToken(k *store.Key) bool {
+	return ProtectionLevel(k.Protection) == ProtectionHSM && KeySpec(k.Spec) == SpecAES256
+}
+
+func materialLabel(keyID string) string { return "keyport-material-" + keyID }

@@ -1,0 +1,87 @@
+// Package store keeps Keyport's metadata: keys, their sealed material and
+// fingerprints, and the wrapping keys issued or pooled. It never holds
+// anything that decrypts without the HSM. Store is narrow enough that a
+// PostgreSQL implementation can stand beside the embedded bbolt one.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound: no record with that id.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrExists: a record with that id exists already.
+var ErrExists = errors.New("store: exists")
+
+// ErrPoolEmpty: no pooled wrapping key of that spec.
+var ErrPoolEmpty = errors.New("store: wrapping key pool empty")
+
+// Key is one CMK. Enumerations are kept as the strings the service defines.
+type Key struct {
+	ID          string    `json:"id"`
+	VersionID   string    `json:"version_id"`
+	Spec        string    `json:"spec"`
+	Usage       string    `json:"usage"`
+	Origin      string    `json:"origin"`
+	Protection  string    `json:"protection"`
+	Description string    `json:"description,omitempty"`
+	Created     time.Time `json:"created"`
+	State       string    `json:"state"`
+	DeleteDate  time.Time `json:"delete_date,omitzero"`
+	StateBefore string    `json:"state_before,omitempty"` // state to return to when deletion is cancelled
+	MaterialExp time.Time `json:"material_expires,omitzero"`
+	Fingerprint []byte    `json:"fingerprint,omitempty"`     // HMAC in the HSM over the material's check value
+	SealedMat   []byte    `json:"sealed_material,omitempty"` // material sealed by the HSM master key
+	HSMObject   string    `json:"hsm_object,omitempty"`      // id of the material's token object
+	MaterialGen int       `json:"material_gen"`              // bumped on every change of material presence
+}
+
+// HasMaterial reports whether the key holds material now.
+func (k *Key) HasMaterial() bool { return len(k.SealedMat) > 0 || k.HSMObject != "" }
+
+// WrappingKey is an HSM key pair, pooled or issued to one import.
+type WrappingKey struct {
+	ID        string    `json:"id"` // hsm.KeyID
+	Spec      string    `json:"spec"`
+	PublicDER []byte    `json:"public_der"`
+	Created   time.Time `json:"created"`
+	// Set when issued:
+	KeyID     string    `json:"key_id,omitempty"`
+	Algorithm string    `json:"algorithm,omitempty"`
+	Expires   time.Time `json:"expires,omitzero"`
+	Failures  int       `json:"failures,omitempty"` // failed decryptions so far
+}
+
+// Store is the service's persistence. Every method is atomic; UpdateX runs
+// fn inside one write transaction, so fn must be quick and touch no HSM.
+type Store interface {
+	CreateKey(ctx context.Context, k *Key) error
+	GetKey(ctx context.Context, id string) (*Key, error)
+	UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error)
+	DeleteKey(ctx context.Context, id string) error
+	// ListKeys returns keys in creation order, and how many there are.
+	ListKeys(ctx context.Context, offset, limit int) ([]*Key, int, error)
+	// EachKey calls fn for every key until it returns false.
+	EachKey(ctx context.Context, fn func(*Key) bool) error
+
+	// AddPooled stores a fresh wrapping key in the pool of its spec.
+	AddPooled(ctx context.Context, w *WrappingKey) error
+	// ClaimPooled moves one pooled key of spec out of the pool, lets bind
+	// fill in the issue fields, and stores it as issued.
+	ClaimPooled(ctx context.Context, spec string, bind func(*WrappingKey)) (*WrappingKey, error)
+	CountPooled(ctx context.Context, spec string) (int, error)
+	// PutIssued stores a wrapping key issued without the pool.
+	PutIssued(ctx context.Context, w *WrappingKey) error
+	GetIssued(ctx context.Context, id string) (*WrappingKey, error)
+	UpdateIssued(ctx context.Context, id string, fn func(*WrappingKey) error) (*WrappingKey, error)
+	// DeleteWrapping removes a wrapping key, pooled or issued.
+	DeleteWrapping(ctx context.Context, id string) error
+	// EachWrapping calls fn for every wrapping key, pooled ones with an
+	// empty KeyID, until it returns false.
+	EachWrapping(ctx context.Context, fn func(*WrappingKey) bool) error
+
+	Close() error
+}

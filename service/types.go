@@ -1,0 +1,211 @@
+package service
+
+import (
+	"time"
+
+	"github.com/keyport-kms/keyport/hsm"
+)
+
+// KeySpec is the kind of a CMK's material.
+type KeySpec string
+
+const (
+	SpecAES256 KeySpec = "Aliyun_AES_256" // 32 bytes of material, AES-256-GCM
+	SpecSM4    KeySpec = "Aliyun_SM4"     // 16 bytes of material, SM4-GCM
+)
+
+// MaterialSize is how many bytes of material the spec takes.
+func (s KeySpec) MaterialSize() int {
+	switch s {
+	case SpecAES256:
+		return 32
+	case SpecSM4:
+		return 16
+	}
+	return 0
+}
+
+// KeyUsage is what a CMK may do; only ENCRYPT/DECRYPT exists here.
+type KeyUsage string
+
+const UsageEncryptDecrypt KeyUsage = "ENCRYPT/DECRYPT"
+
+// Origin is where a CMK's material came from.
+type Origin string
+
+const (
+	OriginKMS      Origin = "Aliyun_KMS" // made by Keyport
+	OriginExternal Origin = "EXTERNAL"   // imported by the user (BYOK)
+)
+
+// ProtectionLevel says where the material lives.
+type ProtectionLevel string
+
+const (
+	ProtectionSoftware ProtectionLevel = "SOFTWARE" // sealed by an HSM master key, used in process for one operation
+	ProtectionHSM      ProtectionLevel = "HSM"      // a non-extractable token object where the token can do the cipher
+)
+
+// KeyState is a CMK's state.
+type KeyState string
+
+const (
+	StateEnabled         KeyState = "Enabled"
+	StateDisabled        KeyState = "Disabled"
+	StatePendingImport   KeyState = "PendingImport"
+	StatePendingDeletion KeyState = "PendingDeletion"
+)
+
+// WrappingKeySpec is the kind of wrapping public key asked for.
+type WrappingKeySpec string
+
+const (
+	WrappingRSA2048 WrappingKeySpec = "RSA_2048"
+	WrappingSM2     WrappingKeySpec = "EC_SM2"
+)
+
+// WrappingAlgorithm is how material is encrypted to the wrapping key.
+type WrappingAlgorithm string
+
+const (
+	AlgRSAPKCS1v15   WrappingAlgorithm = "RSAES_PKCS1_V1_5"
+	AlgRSAOAEPSHA1   WrappingAlgorithm = "RSAES_OAEP_SHA_1"
+	AlgRSAOAEPSHA256 WrappingAlgorithm = "RSAES_OAEP_SHA_256"
+	AlgSM2PKE        WrappingAlgorithm = "SM2PKE"
+)
+
+// wrapping pairs each algorithm with the one spec it works with.
+var wrapping = map[WrappingAlgorithm]struct {
+	spec WrappingKeySpec
+	alg  hsm.Algorithm
+}{
+	AlgRSAPKCS1v15:   {WrappingRSA2048, hsm.RSAPKCS1v15},
+	AlgRSAOAEPSHA1:   {WrappingRSA2048, hsm.RSAOAEPSHA1},
+	AlgRSAOAEPSHA256: {WrappingRSA2048, hsm.RSAOAEPSHA256},
+	AlgSM2PKE:        {WrappingSM2, hsm.SM2PKE},
+}
+
+func hsmSpec(s WrappingKeySpec) hsm.KeySpec {
+	if s == WrappingSM2 {
+		return hsm.SM2
+	}
+	return hsm.RSA2048
+}
+
+// CreateKeyRequest asks for a new CMK. Empty fields take the cloud's
+// defaults: Aliyun_AES_256, ENCRYPT/DECRYPT, Aliyun_KMS, SOFTWARE.
+type CreateKeyRequest struct {
+	Spec        KeySpec
+	Usage       KeyUsage
+	Origin      Origin
+	Protection  ProtectionLevel
+	Description string
+}
+
+// KeyMetadata describes a CMK as the APIs show it.
+type KeyMetadata struct {
+	KeyID           string
+	KeyVersionID    string
+	Spec            KeySpec
+	Usage           KeyUsage
+	Origin          Origin
+	Protection      ProtectionLevel
+	Description     string
+	State           KeyState
+	Created         time.Time
+	DeleteDate      time.Time // zero unless PendingDeletion
+	MaterialExpires time.Time // zero: never, or no material
+}
+
+// ListKeysRequest pages through keys; PageNumber from 1, PageSize 1–100.
+type ListKeysRequest struct {
+	PageNumber int
+	PageSize   int
+}
+
+// ListKeysResponse is one page of keys.
+type ListKeysResponse struct {
+	Keys       []KeyMetadata
+	TotalCount int
+	PageNumber int
+	PageSize   int
+}
+
+// GetParametersForImportRequest asks for a wrapping public key and token.
+type GetParametersForImportRequest struct {
+	KeyID     string
+	Spec      WrappingKeySpec
+	Algorithm WrappingAlgorithm
+}
+
+// ImportParameters are what the user wraps material with and sends back.
+type ImportParameters struct {
+	KeyID       string
+	PublicKey   []byte // SubjectPublicKeyInfo, DER
+	ImportToken string
+	Expires     time.Time
+}
+
+// ImportKeyMaterialRequest carries wrapped material. Algorithm is optional:
+// the token names it; if given it must agree.
+type ImportKeyMaterialRequest struct {
+	KeyID             string
+	EncryptedMaterial []byte
+	ImportToken       string
+	MaterialExpires   time.Time // zero: never
+	Algorithm         WrappingAlgorithm
+}
+
+// EncryptRequest encrypts up to MaxPlaintext bytes under a key.
+type EncryptRequest struct {
+	KeyID     string
+	Plaintext []byte
+	Context   map[string]string
+}
+
+// EncryptResponse carries the self-describing ciphertext blob.
+type EncryptResponse struct {
+	KeyID          string
+	KeyVersionID   string
+	CiphertextBlob []byte
+}
+
+// DecryptRequest needs no key id: the blob names its key.
+type DecryptRequest struct {
+	CiphertextBlob []byte
+	Context        map[string]string
+}
+
+// DecryptResponse carries the plaintext and the key that decrypted it.
+type DecryptResponse struct {
+	KeyID        string
+	KeyVersionID string
+	Plaintext    []byte
+}
+
+// GenerateDataKeyRequest asks for a data key of NumberOfBytes (1–1024) or,
+// if zero, of KeySpec AES_256 (the default) or AES_128.
+type GenerateDataKeyRequest struct {
+	KeyID         string
+	KeySpec       string
+	NumberOfBytes int
+	Context       map[string]string
+}
+
+// GenerateDataKeyResponse is the data key in the clear and encrypted.
+type GenerateDataKeyResponse struct {
+	KeyID          string
+	KeyVersionID   string
+	Plaintext      []byte
+	CiphertextBlob []byte
+}
+
+// Limits the service enforces.
+const (
+	MaxPlaintext       = 6 * 1024
+	MaxDataKeyBytes    = 1024
+	MinDeletionDays    = 7
+	MaxDeletionDays    = 366
+	MaxContextBytes    = 8 * 1024
+	MaxDescriptionSize = 8 * 1024
+)
