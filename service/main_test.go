@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,11 +179,20 @@ func (e *env) importMaterial(t testing.TB, keyID string, alg service.WrappingAlg
 	}
 }
 
-func countObjects(t testing.TB, h *hsm.HSM) int {
+// countObjects counts the token objects whose label starts with prefix
+// (all with ""). The pool refills in the background, so tests that count
+// while it may run count material objects only.
+func countObjects(t testing.TB, h *hsm.HSM, prefix string) int {
 	t.Helper()
 	objs, err := h.Objects(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(objs)
+	n := 0
+	for _, o := range objs {
+		if strings.HasPrefix(o.Label, prefix) {
+			n++
+		}
+	}
+	return n
 }

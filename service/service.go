@@ -31,7 +31,8 @@ type Options struct {
 	ImportTokenTTL time.Duration    // lifetime of import tokens; 24h by default
 
 	// Wrapping-key pool: pairs made ahead of demand per spec, and how many
-	// key generations run at once. Defaults: 8 RSA, 4 SM2, 2 at once.
+	// key generations run at once. Defaults: 8 RSA, 4 SM2, 2 at once; a
+	// negative size keeps no pool for that spec (admin commands).
 	PoolRSA, PoolSM2 int
 	PoolParallelism  int
 	// MaxDecryptFailures bounds failed decryptions per wrapping key before it
@@ -113,8 +114,11 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	if err := s.reconcile(ctx); err != nil {
 		return nil, fmt.Errorf("reconcile token objects: %w", err)
 	}
-	targets := map[WrappingKeySpec]int{WrappingRSA2048: opt.PoolRSA}
-	if s.sm2 {
+	targets := map[WrappingKeySpec]int{}
+	if opt.PoolRSA > 0 {
+		targets[WrappingRSA2048] = opt.PoolRSA
+	}
+	if s.sm2 && opt.PoolSM2 > 0 {
 		targets[WrappingSM2] = opt.PoolSM2
 	}
 	s.pool = newPool(s, targets, opt.PoolParallelism)

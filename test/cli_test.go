@@ -12,8 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
 )
 
@@ -180,5 +183,60 @@ func TestHSMCommands(t *testing.T) {
 				t.Fatalf("message shows a raw PKCS#11 code: %s", r.stderr)
 			}
 		})
+	}
+}
+
+// `hsm purge --expired` destroys the wrapping keys of expired import tokens
+// that the service recorded, and what a crash left on the token.
+func TestPurgeExpired(t *testing.T) {
+	tok := softhsm.New(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	h, err := hsm.Open(ctx, hsm.Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, CollectEvery: -1, ImportTokenTTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := svc.CreateKey(ctx, service.CreateKeyRequest{Origin: service.OriginExternal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := svc.GetParametersForImport(ctx, service.GetParametersForImportRequest{KeyID: md.KeyID, Spec: service.WrappingRSA2048, Algorithm: service.AlgRSAOAEPSHA256}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphan, err := h.GenerateKeyPair(ctx, hsm.RSA2048) // made, never recorded: as after a crash
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	st.Close()
+	h.Close()
+	time.Sleep(1100 * time.Millisecond)
+
+	env := []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN}
+	keyport(t, env, "hsm", "purge", "--expired").expect(t, 2, "no data directory")
+	keyport(t, env, "hsm", "purge", "--expired", "--id", "x").expect(t, 2, "not both")
+	keyport(t, append(env, "KEYPORT_DATA_DIR="+dir), "hsm", "purge", "--expired").expect(t, 0, "destroyed 2 expired wrapping keys")
+	r := keyport(t, env, "hsm", "objects", "--json")
+	var objs []hsm.Object
+	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.IsWrappingKey() {
+			t.Errorf("wrapping key %s (%s) survived the purge", o.ID, o.Label)
+		}
+		if o.ID == string(orphan.ID) {
+			t.Errorf("orphan %s survived the purge", o.ID)
+		}
 	}
 }

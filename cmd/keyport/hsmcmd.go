@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service"
 )
 
 func hsmCommand() *cli.Command {
@@ -45,9 +46,11 @@ func hsmCommand() *cli.Command {
 			},
 			{
 				Name:  "purge",
-				Usage: "delete wrapping key pairs by id",
+				Usage: "delete wrapping key pairs by id, or every expired one with --expired",
 				Flags: append(tokenFlags(),
-					&cli.StringSliceFlag{Name: "id", Usage: "id of a wrapping key pair to delete (repeatable)"}),
+					&cli.StringSliceFlag{Name: "id", Usage: "id of a wrapping key pair to delete (repeatable)"},
+					&cli.BoolFlag{Name: "expired", Usage: "destroy what has expired: wrapping keys of expired import tokens, expired key material, keys past their deletion date, and objects a crash left behind (needs --data-dir; run with the server stopped)"},
+					dataDirFlag()),
 				Action: hsmPurge,
 			},
 		},
@@ -194,8 +197,14 @@ func flagWords(o hsm.Object) string {
 
 func hsmPurge(c *cli.Context) error {
 	ids := c.StringSlice("id")
+	if c.Bool("expired") {
+		if len(ids) > 0 {
+			return usagef("purge: give --id or --expired, not both")
+		}
+		return purgeExpired(c)
+	}
 	if len(ids) == 0 {
-		return usagef("purge: give at least one --id (see `keyport hsm objects`)")
+		return usagef("purge: give at least one --id (see `keyport hsm objects`) or --expired")
 	}
 	h, err := openAdmin(c)
 	if err != nil {
@@ -237,4 +246,24 @@ func writeJSON(c *cli.Context, v any) error {
 	enc := json.NewEncoder(c.App.Writer)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// purgeExpired runs the service's collector once, with no pool.
+func purgeExpired(c *cli.Context) error {
+	cfg, err := hsmConfig(c)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(c.Context, cfg, c.String("data-dir"), service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	stats, err := st.svc.Collect(c.Context)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "destroyed %d expired wrapping keys, %d expired key materials, %d deleted keys\n",
+		stats.WrappingKeys, stats.Materials, stats.Keys)
+	return nil
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/store"
+)
+
+func dataDirFlag() cli.Flag {
+	return &cli.StringFlag{Name: "data-dir", EnvVars: []string{"KEYPORT_DATA_DIR"}, Usage: "directory of Keyport's store"}
+}
+
+// stack is an opened token, store and service, closed in reverse order.
+type stack struct {
+	hsm *hsm.HSM
+	st  *store.Bolt
+	svc *service.Service
+}
+
+func (s *stack) Close() {
+	if s.svc != nil {
+		s.svc.Close()
+	}
+	if s.st != nil {
+		s.st.Close()
+	}
+	if s.hsm != nil {
+		s.hsm.Close()
+	}
+}
+
+// openStack opens the token, then the store, then the service. The
+// configuration is validated before the HSM is touched.
+func openStack(ctx context.Context, cfg hsm.Config, dataDir string, opt service.Options) (*stack, error) {
+	if dataDir == "" {
+		return nil, usagef("no data directory: give --data-dir or set KEYPORT_DATA_DIR")
+	}
+	s := &stack{}
+	var err error
+	if s.hsm, err = hsm.Open(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if s.st, err = store.OpenBolt(dataDir); err != nil {
+		s.Close()
+		return nil, err
+	}
+	opt.Token, opt.Store = s.hsm, s.st
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if s.svc, err = service.New(ctx, opt); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("start service: %w", err)
+	}
+	return s, nil
+}

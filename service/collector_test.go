@@ -1,0 +1,42 @@
+package service_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyport-kms/keyport/service"
+)
+
+// 500 GetParametersForImport calls whose tokens then expire: the collector
+// brings the token's object count back to the bound of pool + live tokens +
+// key material + master keys.
+func TestCollectorBoundsTokenObjects(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Origin: service.OriginExternal, Protection: service.ProtectionHSM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.importMaterial(t, md.KeyID, service.AlgSM2PKE, make([]byte, 32))
+	const calls = 500
+	for i := 0; i < calls; i++ {
+		if _, err := e.svc.GetParametersForImport(ctx, service.GetParametersForImportRequest{KeyID: md.KeyID, Spec: service.WrappingSM2, Algorithm: service.AlgSM2PKE}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countObjects(t, e.h, "keyport-wrap-sm2-"); n < 2*calls {
+		t.Fatalf("%d SM2 wrapping objects before expiry, want at least %d", n, 2*calls)
+	}
+	e.clock.Advance(24*time.Hour + time.Second)
+	st, err := e.svc.Collect(ctx)
+	if err != nil || st.WrappingKeys != calls+1 {
+		t.Fatalf("collect: %+v %v", st, err)
+	}
+	const pool, masters, material = 2 + 2, 2, 1 // PoolRSA + PoolSM2 pairs, seal + MAC, one HSM-level key
+	if n := countObjects(t, e.h, ""); n > 2*pool+masters+material {
+		t.Fatalf("%d token objects after collection, bound %d", n, 2*pool+masters+material)
+	}
+	if _, err := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("still here")}); err != nil {
+		t.Fatalf("the key's material went with the wrapping keys: %v", err)
+	}
+}

@@ -1,0 +1,192 @@
+package service_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keyport-kms/keyport/service"
+)
+
+func TestKeyLifecycle(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Protection: service.ProtectionHSM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := md.KeyID
+	enc := func() error {
+		_, err := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: id, Plaintext: []byte("x")})
+		return err
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want service.Kind // of the step; -1 = success
+		st   service.KeyState
+		enc  service.Kind // of an Encrypt afterwards; -1 = success
+	}{
+		{"disable", func() error { return e.svc.DisableKey(ctx, id) }, -1, service.StateDisabled, service.KindDisabled},
+		{"disable again", func() error { return e.svc.DisableKey(ctx, id) }, -1, service.StateDisabled, service.KindDisabled},
+		{"enable", func() error { return e.svc.EnableKey(ctx, id) }, -1, service.StateEnabled, -1},
+		{"window too short", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 6); return err }, service.KindInvalidParameter, service.StateEnabled, -1},
+		{"window too long", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 367); return err }, service.KindInvalidParameter, service.StateEnabled, -1},
+		{"cancel when not pending", func() error { return e.svc.CancelKeyDeletion(ctx, id) }, service.KindStateConflict, service.StateEnabled, -1},
+		{"schedule", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 7); return err }, -1, service.StatePendingDeletion, service.KindPendingDeletion},
+		{"schedule again", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 7); return err }, service.KindPendingDeletion, service.StatePendingDeletion, service.KindPendingDeletion},
+		{"enable while pending", func() error { return e.svc.EnableKey(ctx, id) }, service.KindPendingDeletion, service.StatePendingDeletion, service.KindPendingDeletion},
+		{"cancel", func() error { return e.svc.CancelKeyDeletion(ctx, id) }, -1, service.StateEnabled, -1},
+	}
+	for _, s := range steps {
+		err := s.do()
+		if (s.want < 0) != (err == nil) || (s.want >= 0 && !errors.Is(err, s.want)) {
+			t.Fatalf("%s: %v, want %v", s.name, err, s.want)
+		}
+		got, _ := e.svc.DescribeKey(ctx, id)
+		if got.State != s.st {
+			t.Fatalf("%s: state %s, want %s", s.name, got.State, s.st)
+		}
+		if err := enc(); (s.enc < 0) != (err == nil) || (s.enc >= 0 && !errors.Is(err, s.enc)) {
+			t.Fatalf("%s: encrypt %v, want %v", s.name, err, s.enc)
+		}
+	}
+
+	// Past its deletion date the key is gone at once, and the collector
+	// destroys its token object.
+	md2, err := e.svc.ScheduleKeyDeletion(ctx, id, 7)
+	if err != nil || md2.DeleteDate.Sub(e.clock.Now()) != 7*24*time.Hour {
+		t.Fatalf("schedule: %+v %v", md2, err)
+	}
+	objects := countObjects(t, e.h, "keyport-material-")
+	e.clock.Advance(7*24*time.Hour + time.Second)
+	if _, err := e.svc.DescribeKey(ctx, id); !errors.Is(err, service.KindNotFound) {
+		t.Fatalf("after deletion date: %v", err)
+	}
+	if st, err := e.svc.Collect(ctx); err != nil || st.Keys != 1 {
+		t.Fatalf("collect: %+v %v", st, err)
+	}
+	if now := countObjects(t, e.h, "keyport-material-"); now != objects-1 {
+		t.Fatalf("material object of the deleted key remains: %d → %d", objects, now)
+	}
+	if err := e.svc.CancelKeyDeletion(ctx, id); !errors.Is(err, service.KindNotFound) {
+		t.Fatalf("cancel after deletion: %v", err)
+	}
+}
+
+func TestPendingImportTransitions(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Origin: service.OriginExternal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EnableKey(ctx, md.KeyID); !errors.Is(err, service.KindPendingImport) {
+		t.Fatalf("enable without material: %v", err)
+	}
+	if _, err := e.svc.ScheduleKeyDeletion(ctx, md.KeyID, 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DeleteKeyMaterial(ctx, md.KeyID); !errors.Is(err, service.KindStateConflict) {
+		t.Fatalf("delete material while pending deletion: %v", err)
+	}
+	if err := e.svc.CancelKeyDeletion(ctx, md.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.DescribeKey(ctx, md.KeyID); got.State != service.StatePendingImport {
+		t.Fatalf("cancelled deletion of a key without material: %s", got.State)
+	}
+	kms, _ := e.svc.CreateKey(ctx, service.CreateKeyRequest{})
+	if err := e.svc.DeleteKeyMaterial(ctx, kms.KeyID); !errors.Is(err, service.KindUnsupportedOrigin) {
+		t.Fatalf("delete material of a KMS key: %v", err)
+	}
+}
+
+func TestCreateKeyValidationAndList(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	for _, req := range []service.CreateKeyRequest{
+		{Spec: "RSA_2048"}, {Usage: "SIGN/VERIFY"}, {Origin: "Tencent"}, {Protection: "hsm"},
+	} {
+		if _, err := e.svc.CreateKey(ctx, req); !errors.Is(err, service.KindInvalidParameter) {
+			t.Fatalf("%+v: %v", req, err)
+		}
+	}
+	var ids []string
+	for i := 0; i < 12; i++ {
+		md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Description: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, md.KeyID)
+		e.clock.Advance(time.Millisecond)
+	}
+	page, err := e.svc.ListKeys(ctx, service.ListKeysRequest{PageNumber: 2, PageSize: 5})
+	if err != nil || page.TotalCount != 12 || len(page.Keys) != 5 || page.Keys[0].KeyID != ids[5] {
+		t.Fatalf("page 2: %+v %v", page, err)
+	}
+	if page, _ := e.svc.ListKeys(ctx, service.ListKeysRequest{PageNumber: 3, PageSize: 5}); len(page.Keys) != 2 {
+		t.Fatalf("page 3: %d keys", len(page.Keys))
+	}
+	for _, req := range []service.ListKeysRequest{{PageNumber: -1}, {PageSize: 101}, {PageSize: -1}} {
+		if _, err := e.svc.ListKeys(ctx, req); !errors.Is(err, service.KindInvalidParameter) {
+			t.Fatalf("%+v: %v", req, err)
+		}
+	}
+}
+
+func TestEncryptLimits(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	md, _ := e.svc.CreateKey(ctx, service.CreateKeyRequest{})
+	for name, tc := range map[string]struct {
+		req  service.EncryptRequest
+		kind service.Kind
+	}{
+		"empty":    {service.EncryptRequest{KeyID: md.KeyID}, service.KindInvalidParameter},
+		"too long": {service.EncryptRequest{KeyID: md.KeyID, Plaintext: make([]byte, 6*1024+1)}, service.KindInvalidParameter},
+		"no key":   {service.EncryptRequest{Plaintext: []byte("x")}, service.KindInvalidParameter},
+		"unknown":  {service.EncryptRequest{KeyID: "nope", Plaintext: []byte("x")}, service.KindNotFound},
+	} {
+		if _, err := e.svc.Encrypt(ctx, tc.req); !errors.Is(err, tc.kind) {
+			t.Errorf("%s: %v, want %v", name, err, tc.kind)
+		}
+	}
+	if _, err := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: md.KeyID, Plaintext: make([]byte, 6*1024)}); err != nil {
+		t.Fatalf("6 KiB: %v", err)
+	}
+	for _, tc := range []struct {
+		req  service.GenerateDataKeyRequest
+		n    int
+		kind service.Kind
+	}{
+		{service.GenerateDataKeyRequest{KeySpec: "AES_128"}, 16, -1},
+		{service.GenerateDataKeyRequest{NumberOfBytes: 1}, 1, -1},
+		{service.GenerateDataKeyRequest{NumberOfBytes: 1024}, 1024, -1},
+		{service.GenerateDataKeyRequest{NumberOfBytes: 1025}, 0, service.KindInvalidParameter},
+		{service.GenerateDataKeyRequest{KeySpec: "AES_512"}, 0, service.KindInvalidParameter},
+	} {
+		tc.req.KeyID = md.KeyID
+		dk, err := e.svc.GenerateDataKey(ctx, tc.req)
+		if tc.kind >= 0 {
+			if !errors.Is(err, tc.kind) {
+				t.Errorf("%+v: %v", tc.req, err)
+			}
+			continue
+		}
+		if err != nil || len(dk.Plaintext) != tc.n {
+			t.Errorf("%+v: %v", tc.req, err)
+		}
+	}
+	// Blobs that are not Keyport's, or are cut, are InvalidCiphertext.
+	enc, _ := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
+	for name, blob := range map[string][]byte{
+		"empty": nil, "junk": []byte("not a blob at all, not at all"), "cut": enc.CiphertextBlob[:len(enc.CiphertextBlob)-1],
+		"version": append([]byte{2}, enc.CiphertextBlob[1:]...),
+	} {
+		if _, err := e.svc.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob}); !errors.Is(err, service.KindInvalidCiphertext) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
