@@ -48,11 +48,11 @@ func TestForbiddenPairings(t *testing.T) {
 	hsmKey := create(service.OriginExternal, service.ProtectionHSM)
 	kmsKey := create(service.OriginKMS, service.ProtectionSoftware)
 	for _, tc := range []struct {
-		name  string
-		key   string
-		spec  service.WrappingKeySpec
-		alg   service.WrappingAlgorithm
-		kind  service.Kind
+		name string
+		key  string
+		spec service.WrappingKeySpec
+		alg  service.WrappingAlgorithm
+		kind service.Kind
 	}{
 		{"SM2PKE on SOFTWARE", software, service.WrappingSM2, service.AlgSM2PKE, service.KindUnsupportedProtectionLevel},
 		{"RSA spec with SM2PKE", hsmKey, service.WrappingRSA2048, service.AlgSM2PKE, service.KindInvalidParameter},
