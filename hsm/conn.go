@@ -3,6 +3,7 @@ package hsm
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/ThalesGroup/crypto11"
@@ -23,6 +24,13 @@ type conn struct {
 	keys keyCache
 
 	secretMu sync.Mutex // serialises find-or-create of named secret keys
+
+	// SoftHSM2 corrupts token objects created or destroyed concurrently
+	// (CKR_GENERAL_ERROR from C_GenerateKeyPair or C_CreateObject; SoftHSMv2
+	// issue #573), so on SoftHSM every token-object write takes writeMu.
+	// Real HSMs keep their parallelism.
+	serialWrites bool
+	writeMu      sync.Mutex
 
 	// inflight is read-locked by every operation; close takes it for writing
 	// so that the library is never finalised under a running call.
@@ -54,14 +62,25 @@ func openConn(cfg Config) (*conn, error) {
 		return nil, err
 	}
 	c := &conn{cfg: cfg, mod: mod, c11: c11, keys: keyCache{m: map[KeyID]*keyEntry{}}}
-	slot, _, err := findSlot(mod, &cfg)
+	slot, info, err := findSlot(mod, &cfg)
 	if err != nil {
 		c.close()
 		return nil, err
 	}
 	c.slot = slot
+	c.serialWrites = strings.HasPrefix(info.Model, "SoftHSM")
 	c.pool = newSessionPool(mod, slot, cfg.MaxSessions, cfg.SessionWait)
 	return c, nil
+}
+
+// write runs fn, which creates or destroys token objects, one at a time on
+// tokens that need it.
+func (c *conn) write(fn func() error) error {
+	if c.serialWrites {
+		c.writeMu.Lock()
+		defer c.writeMu.Unlock()
+	}
+	return fn()
 }
 
 // relogin logs the application in again if the token forgot the login.

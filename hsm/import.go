@@ -34,7 +34,8 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error
 	out := Imported{ID: id}
 	err = h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		tmpl := append(materialTemplate(raw, req.Label), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material))
-		handle, err := c.mod.CreateObject(s, tmpl)
+		var handle pkcs11.ObjectHandle
+		err := c.write(func() (err error) { handle, err = c.mod.CreateObject(s, tmpl); return err })
 		if err != nil {
 			return fmt.Errorf("create AES key object: %w", err)
 		}
@@ -77,13 +78,17 @@ func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error
 		if e.keyType != pkcs11.CKK_RSA {
 			return fmt.Errorf("%w: key %s is not an RSA key", ErrUnsupported, req.WrappingKey)
 		}
-		handle, err := c.mod.UnwrapKey(s, rsaMechanism(req.Algorithm), e.handle, req.Ciphertext, materialTemplate(raw, req.Label))
+		var handle pkcs11.ObjectHandle
+		err = c.write(func() (err error) {
+			handle, err = c.mod.UnwrapKey(s, rsaMechanism(req.Algorithm), e.handle, req.Ciphertext, materialTemplate(raw, req.Label))
+			return err
+		})
 		if err != nil {
 			return err
 		}
 		attrs, err := c.mod.GetAttributeValue(s, handle, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, nil)})
 		if err != nil || attrUint(attrs[0]) != uint(req.Size) {
-			_ = c.mod.DestroyObject(s, handle)
+			_ = c.write(func() error { return c.mod.DestroyObject(s, handle) })
 			return ErrBadCiphertext
 		}
 		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})

@@ -54,12 +54,14 @@ func (h *HSM) Delete(ctx context.Context, id KeyID) error {
 			return fmt.Errorf("%w: key %s", ErrNotFound, id)
 		}
 		c.keys.drop(id)
-		for _, o := range handles {
-			if err := c.mod.DestroyObject(s, o); err != nil {
-				return fmt.Errorf("destroy key %s: %w", id, err)
+		return c.write(func() error {
+			for _, o := range handles {
+				if err := c.mod.DestroyObject(s, o); err != nil {
+					return fmt.Errorf("destroy key %s: %w", id, err)
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 

@@ -91,7 +91,11 @@ func (h *HSM) SecretKey(ctx context.Context, label string, kind SecretKind) (Key
 			pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
 			pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
 			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
-		handle, err := c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
+		var handle pkcs11.ObjectHandle
+		err = c.write(func() (err error) {
+			handle, err = c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("generate secret key %q: %w", label, err)
 		}
