@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"math/big"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
@@ -81,14 +80,10 @@ func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {
 		return fmt.Errorf("generate probe RSA key: %w", err)
 	}
 	defer func() { _ = c.mod.DestroyObject(s, privH); _ = c.mod.DestroyObject(s, pubH) }()
-	attrs, err := c.mod.GetAttributeValue(s, pubH, []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_MODULUS, nil),
-		pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, nil),
-	})
+	pub, err := c.rsaPublic(s, pubH)
 	if err != nil {
-		return fmt.Errorf("read probe RSA key: %w", err)
+		return err
 	}
-	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(attrs[0].Value), E: int(new(big.Int).SetBytes(attrs[1].Value).Int64())}
 
 	msg := make([]byte, 32)
 	_, _ = rand.Read(msg)

@@ -2,8 +2,11 @@ package hsm
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/miekg/pkcs11"
@@ -19,6 +22,7 @@ type Object struct {
 	Extractable      *bool  `json:"extractable,omitempty"`
 	NeverExtractable *bool  `json:"never_extractable,omitempty"`
 	AlwaysSensitive  *bool  `json:"always_sensitive,omitempty"`
+	PublicKey        []byte `json:"public_key,omitempty"` // SubjectPublicKeyInfo (DER) of RSA and SM2 public keys
 }
 
 // Objects lists every object the logged-in user can see. It searches the
@@ -48,6 +52,9 @@ func (h *HSM) Objects(ctx context.Context) ([]Object, error) {
 					return fmt.Errorf("read key type: %w", err)
 				}
 				obj.KeyType = keyTypeName(attrUint(kt[0]))
+			}
+			if class == pkcs11.CKO_PUBLIC_KEY {
+				obj.PublicKey = c.publicDER(s, o, obj.KeyType)
 			}
 			if class == pkcs11.CKO_PRIVATE_KEY || class == pkcs11.CKO_SECRET_KEY {
 				flags, err := c.mod.GetAttributeValue(s, o, []*pkcs11.Attribute{
@@ -101,3 +108,39 @@ func keyTypeName(t uint) string {
 
 // IsWrappingKey tells a Keyport wrapping key by its label.
 func (o Object) IsWrappingKey() bool { return strings.HasPrefix(o.Label, "keyport-wrap-") }
+
+// publicDER encodes a public key object as SubjectPublicKeyInfo, or nil for
+// a kind this layer does not make.
+func (c *conn) publicDER(s pkcs11.SessionHandle, o pkcs11.ObjectHandle, keyType string) []byte {
+	switch keyType {
+	case "RSA":
+		pub, err := c.rsaPublic(s, o)
+		if err != nil {
+			return nil
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil
+		}
+		return der
+	case "EC":
+		der, err := c.sm2PublicDER(s, o)
+		if err != nil {
+			return nil // not an SM2 key
+		}
+		return der
+	}
+	return nil
+}
+
+// rsaPublic reads an RSA public key object.
+func (c *conn) rsaPublic(s pkcs11.SessionHandle, o pkcs11.ObjectHandle) (*rsa.PublicKey, error) {
+	attrs, err := c.mod.GetAttributeValue(s, o, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_MODULUS, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, nil),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read RSA public key: %w", err)
+	}
+	return &rsa.PublicKey{N: new(big.Int).SetBytes(attrs[0].Value), E: int(new(big.Int).SetBytes(attrs[1].Value).Int64())}, nil
+}

@@ -27,6 +27,8 @@ const (
 	KindStateConflict                          // the state does not allow this change
 	KindInvalidCiphertext                      // a ciphertext blob that is malformed or does not authenticate
 	KindUnavailable                            // the HSM is away; try again
+	KindUnknownAccessKey                       // no credential with that id
+	KindAccessKeyDisabled                      // the credential is disabled
 	kindEnd
 )
 
@@ -47,6 +49,8 @@ var kindNames = [...]string{
 	KindStateConflict:              "key state does not allow this",
 	KindInvalidCiphertext:          "invalid ciphertext",
 	KindUnavailable:                "HSM unavailable",
+	KindUnknownAccessKey:           "access key not found",
+	KindAccessKeyDisabled:          "access key disabled",
 }
 
 // Kinds lists every Kind, for the dialects' completeness tests.

@@ -162,3 +162,29 @@ func storeError(op string, err error) error {
 	}
 	return wrapErr(KindInternal, err, "%s: store", op)
 }
+
+// pinger is implemented by hsm.HSM.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Ready reports whether the service can take requests: the HSM answers and
+// is logged in, the store reads, and the pool holds a wrapping key of every
+// spec it keeps.
+func (s *Service) Ready(ctx context.Context) error {
+	if p, ok := s.tok.(pinger); ok {
+		if err := p.Ping(ctx); err != nil {
+			return hsmError("HSM", err)
+		}
+	}
+	st, err := s.PoolStats(ctx)
+	if err != nil {
+		return err
+	}
+	for spec := range s.pool.targets {
+		if st.Pooled[spec] == 0 {
+			return errorf(KindUnavailable, "the %s wrapping-key pool is empty", spec)
+		}
+	}
+	return nil
+}

@@ -50,7 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-level", Value: "warn", EnvVars: []string{"KEYPORT_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"KEYPORT_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 		},
 		Before: func(c *cli.Context) error {
 			var level slog.Level
@@ -67,6 +67,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			serveCommand(),
 			hsmCommand(),
+			accessKeyCommand(),
 		},
 	}
 	markUsageErrors(app.Commands)
@@ -82,17 +83,6 @@ func markUsageErrors(cmds []*cli.Command) {
 			c.Action = unknownCommand
 		}
 		markUsageErrors(c.Subcommands)
-	}
-}
-
-func serveCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "serve",
-		Usage: "run the KMS server",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "dev", Usage: "run on a throwaway SoftHSM2 token under ./.keyport-dev"}},
-		Action: func(c *cli.Context) error {
-			return errors.New("serve: not implemented yet: the KMS core and HTTP API land in later issues; `keyport hsm` works today")
-		},
 	}
 }
 

@@ -16,14 +16,15 @@ import (
 
 // SchemaVersion is the layout this code writes. Open migrates older data
 // directories forward and refuses newer ones.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bMeta      = []byte("meta")
 	bKeys      = []byte("keys")
-	bKeysOrder = []byte("keys_order") // created (8 bytes, big-endian ns) || id → id
-	bPool      = []byte("pool")       // one nested bucket per spec: id → WrappingKey
-	bIssued    = []byte("issued")     // id → WrappingKey
+	bKeysOrder = []byte("keys_order")  // created (8 bytes, big-endian ns) || id → id
+	bPool      = []byte("pool")        // one nested bucket per spec: id → WrappingKey
+	bIssued    = []byte("issued")      // id → WrappingKey
+	bAccess    = []byte("access_keys") // id → AccessKey
 	kSchema    = []byte("schema_version")
 )
 
@@ -36,6 +37,10 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 		}
 		return nil
+	},
+	func(tx *bolt.Tx) error { // 1 → 2: access keys
+		_, err := tx.CreateBucketIfNotExists(bAccess)
+		return err
 	},
 }
 
@@ -332,4 +337,63 @@ func (s *Bolt) EachWrapping(_ context.Context, fn func(*WrappingKey) bool) error
 		}
 	}
 	return nil
+}
+
+func (s *Bolt) PutAccessKey(_ context.Context, a *AccessKey) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAccess)
+		if b.Get([]byte(a.ID)) != nil {
+			return ErrExists
+		}
+		return put(b, a.ID, a)
+	})
+}
+
+func (s *Bolt) GetAccessKey(_ context.Context, id string) (a *AccessKey, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		a, err = get[AccessKey](tx.Bucket(bAccess), id)
+		return err
+	})
+	return a, err
+}
+
+func (s *Bolt) UpdateAccessKey(_ context.Context, id string, fn func(*AccessKey) error) (a *AccessKey, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAccess)
+		if a, err = get[AccessKey](b, id); err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+		return put(b, id, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (s *Bolt) DeleteAccessKey(_ context.Context, id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAccess)
+		if b.Get([]byte(id)) == nil {
+			return ErrNotFound
+		}
+		return b.Delete([]byte(id))
+	})
+}
+
+func (s *Bolt) ListAccessKeys(_ context.Context) (out []*AccessKey, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bAccess).ForEach(func(_, v []byte) error {
+			a := new(AccessKey)
+			if err := json.Unmarshal(v, a); err != nil {
+				return err
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	return out, err
 }

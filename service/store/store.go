@@ -55,6 +55,15 @@ type WrappingKey struct {
 	Failures  int       `json:"failures,omitempty"` // failed decryptions so far
 }
 
+// AccessKey is an API credential. The secret is sealed by the HSM.
+type AccessKey struct {
+	ID           string    `json:"id"`
+	SealedSecret []byte    `json:"sealed_secret"`
+	Created      time.Time `json:"created"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	Description  string    `json:"description,omitempty"`
+}
+
 // Store is the service's persistence. Every method is atomic; UpdateX runs
 // fn inside one write transaction, so fn must be quick and touch no HSM.
 type Store interface {
@@ -82,6 +91,12 @@ type Store interface {
 	// EachWrapping calls fn for every wrapping key, pooled ones with an
 	// empty KeyID, until it returns false.
 	EachWrapping(ctx context.Context, fn func(*WrappingKey) bool) error
+
+	PutAccessKey(ctx context.Context, a *AccessKey) error
+	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)
+	UpdateAccessKey(ctx context.Context, id string, fn func(*AccessKey) error) (*AccessKey, error)
+	DeleteAccessKey(ctx context.Context, id string) error
+	ListAccessKeys(ctx context.Context) ([]*AccessKey, error)
 
 	Close() error
 }

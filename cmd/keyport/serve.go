@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/aliyun"
+	"github.com/keyport-kms/keyport/service/server"
+	"github.com/keyport-kms/keyport/service/wire"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the KMS server (Alibaba Cloud KMS API on one listener)",
+		Flags: append(tokenFlags(),
+			dataDirFlag(),
+			&cli.BoolFlag{Name: "dev", Usage: "run on a SoftHSM2 token and data directory under ./.keyport-dev, made on first run, and print how to call the server"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", EnvVars: []string{"KEYPORT_LISTEN"}, Usage: "address to listen on"},
+			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"KEYPORT_TLS_CERT"}, Usage: "serve HTTPS with this certificate (PEM)"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"KEYPORT_TLS_KEY"}, Usage: "private key of --tls-cert (PEM)"},
+			&cli.Float64Flag{Name: "rate-limit", Value: 100, EnvVars: []string{"KEYPORT_RATE_LIMIT"}, Usage: "requests per second per access key (0: no limit)"},
+			&cli.StringFlag{Name: "region", Value: "cn-hangzhou", EnvVars: []string{"KEYPORT_REGION"}, Usage: "region shown in key ARNs"},
+			&cli.StringFlag{Name: "account-id", Value: "1", EnvVars: []string{"KEYPORT_ACCOUNT_ID"}, Usage: "account id shown in key ARNs and as Creator"},
+			&cli.IntFlag{Name: "pool-rsa", Value: 8, EnvVars: []string{"KEYPORT_POOL_RSA"}, Usage: "RSA-2048 wrapping key pairs kept ready"},
+			&cli.IntFlag{Name: "pool-sm2", Value: 4, EnvVars: []string{"KEYPORT_POOL_SM2"}, Usage: "SM2 wrapping key pairs kept ready"},
+			&cli.DurationFlag{Name: "import-token-ttl", Value: 24 * time.Hour, EnvVars: []string{"KEYPORT_IMPORT_TOKEN_TTL"}, Usage: "lifetime of import tokens"},
+			&cli.StringFlag{Name: "address-file", Usage: "write the bound address here once listening (for scripts using --listen 127.0.0.1:0)"},
+		),
+		Action: serve,
+	}
+}
+
+func serve(c *cli.Context) error {
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	log := slog.Default()
+
+	var dev *devEnv
+	if c.Bool("dev") {
+		var err error
+		if dev, err = prepareDev(c); err != nil {
+			return err
+		}
+	}
+	cfg, err := hsmConfig(c)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
+		return usagef("give --tls-cert and --tls-key together")
+	}
+	ln, err := net.Listen("tcp", c.String("listen"))
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.String("listen"), err)
+	}
+	defer ln.Close()
+
+	st, err := openStack(ctx, cfg, c.String("data-dir"), service.Options{
+		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	handler := server.Handler(server.Config{
+		Service: st.svc,
+		Aliyun: aliyun.New(aliyun.Config{
+			Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"),
+			Limiter: wire.NewLimiter(c.Float64("rate-limit"), time.Now), Logger: log,
+		}),
+		Logger: log,
+	})
+	addr := ln.Addr().String()
+	if f := c.String("address-file"); f != "" {
+		if err := os.WriteFile(f, []byte(addr), 0o600); err != nil {
+			return fmt.Errorf("address file: %w", err)
+		}
+	}
+	scheme := "http"
+	if c.String("tls-cert") != "" {
+		scheme = "https"
+	}
+	if dev != nil {
+		if err := dev.announce(ctx, c, st.svc, scheme, addr); err != nil {
+			return err
+		}
+	}
+	log.Info("keyport serving", "address", addr, "scheme", scheme, "token", cfg.TokenLabel)
+	err = server.Serve(ctx, ln, handler, c.String("tls-cert"), c.String("tls-key"), 30*time.Second, log)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}

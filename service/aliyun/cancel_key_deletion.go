@@ -1,0 +1,11 @@
+package aliyun
+
+import "context"
+
+func cancelKeyDeletion(ctx context.Context, h *Handler, p params) (withRequestID, error) {
+	id, err := p.required("KeyId")
+	if err != nil {
+		return nil, err
+	}
+	return &empty{}, h.cfg.Service.CancelKeyDeletion(ctx, id)
+}

@@ -1,0 +1,81 @@
+package aliyun
+
+import (
+	"net/http"
+
+	"github.com/keyport-kms/keyport/service"
+)
+
+// apiError is an error in Alibaba Cloud's terms.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// kindCodes maps every service Kind to Alibaba Cloud KMS's code and status.
+// TestEveryKindMapped keeps it complete.
+var kindCodes = map[service.Kind]struct {
+	status int
+	code   string
+}{
+	service.KindInternal:                   {http.StatusInternalServerError, "InternalFailure"},
+	service.KindInvalidParameter:           {http.StatusBadRequest, "InvalidParameter"},
+	service.KindNotFound:                   {http.StatusNotFound, "Forbidden.KeyNotFound"},
+	service.KindUnsupportedOrigin:          {http.StatusBadRequest, "Unsupported.Origin"},
+	service.KindUnsupportedProtectionLevel: {http.StatusBadRequest, "Unsupported.ProtectionLevel"},
+	service.KindUnsupportedAlgorithm:       {http.StatusBadRequest, "Rejected.UnsupportedOperation"},
+	service.KindInvalidImportToken:         {http.StatusBadRequest, "InvalidImportToken"},
+	service.KindExpiredImportToken:         {http.StatusBadRequest, "ExpiredImportToken"},
+	service.KindInvalidKeyMaterial:         {http.StatusBadRequest, "InvalidKeyMaterial"},
+	service.KindMaterialNotMatch:           {http.StatusBadRequest, "InvalidKeyMaterial"},
+	service.KindDisabled:                   {http.StatusConflict, "Rejected.Disabled"},
+	service.KindPendingImport:              {http.StatusConflict, "Rejected.PendingImport"},
+	service.KindPendingDeletion:            {http.StatusConflict, "Rejected.PendingDeletion"},
+	service.KindStateConflict:              {http.StatusConflict, "Rejected.StateModifiedFailed"},
+	service.KindInvalidCiphertext:          {http.StatusBadRequest, "InvalidParameter"},
+	service.KindUnavailable:                {http.StatusServiceUnavailable, "ServiceUnavailableTemporary"},
+	service.KindUnknownAccessKey:           {http.StatusNotFound, "InvalidAccessKeyId.NotFound"},
+	service.KindAccessKeyDisabled:          {http.StatusBadRequest, "InvalidAccessKeyId.Inactive"},
+}
+
+// toAPIError turns any error into what the caller is told. An internal
+// error's cause is logged by the handler, never sent.
+func toAPIError(err error) *apiError {
+	if ae, ok := err.(*apiError); ok {
+		return ae
+	}
+	kind := service.KindOf(err)
+	c, ok := kindCodes[kind]
+	if !ok {
+		c = kindCodes[service.KindInternal]
+	}
+	msg := service.PublicMessage(err)
+	if kind == service.KindInternal {
+		msg = "an internal error occurred; the request id identifies it in Keyport's log"
+	}
+	return &apiError{Status: c.status, Code: c.code, Message: msg}
+}
+
+// Protocol errors, before the service is reached.
+func missingParameter(name string) *apiError {
+	return &apiError{http.StatusBadRequest, "MissingParameter", "the input parameter " + name + " that is mandatory for processing this request is not supplied"}
+}
+
+func invalidParameter(name, why string) *apiError {
+	return &apiError{http.StatusBadRequest, "InvalidParameter", "the parameter " + name + " is not valid: " + why}
+}
+
+var (
+	errSignature = &apiError{http.StatusBadRequest, "IncompleteSignature", "the request signature does not conform to Alibaba Cloud standards"}
+	errTimestamp = &apiError{http.StatusBadRequest, "IllegalTimestamp", "the Timestamp or x-acs-date is missing, malformed, or more than 15 minutes from the server's time"}
+	errNonceUsed = &apiError{http.StatusBadRequest, "SignatureNonceUsed", "the SignatureNonce has been used before"}
+	errThrottled = &apiError{http.StatusBadRequest, "Throttling", "request was denied due to request throttling; slow down"}
+	errBodySize  = &apiError{http.StatusBadRequest, "InvalidParameter", "the request body is larger than 64 KiB"}
+)
+
+func unknownAction(action string) *apiError {
+	return &apiError{http.StatusBadRequest, "InvalidAction.NotFound", "the action " + action + " is not supported by Keyport's KMS API"}
+}

@@ -1,0 +1,235 @@
+// Package aliyun serves Alibaba Cloud KMS's API (version 2016-01-20) over
+// the service: RPC signature v1 and ACS3-HMAC-SHA256, JSON or XML. It only
+// translates requests, responses and errors; the rules are the service's.
+package aliyun
+
+import (
+	"context"
+	"crypto/hmac"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/wire"
+)
+
+// APIVersion is the only version served.
+const APIVersion = "2016-01-20"
+
+// MaxBody bounds a request body.
+const MaxBody = 64 << 10
+
+// Clock skew allowed for Timestamp and x-acs-date.
+const skew = 15 * time.Minute
+
+// Config wires a Handler.
+type Config struct {
+	Service   *service.Service
+	Region    string // in ARNs; default "cn-hangzhou"
+	AccountID string // in ARNs and as Creator; default "1"
+	Nonces    *wire.Nonces
+	Limiter   *wire.Limiter
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Handler serves the Alibaba Cloud dialect.
+type Handler struct {
+	cfg Config
+}
+
+// New makes a Handler; Nonces and Limiter default to a 15-minute window and
+// 100 requests a second.
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Region == "" {
+		cfg.Region = "cn-hangzhou"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "1"
+	}
+	if cfg.Nonces == nil {
+		cfg.Nonces = wire.NewNonces(skew, cfg.Now)
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg}
+}
+
+// IsACS3 tells an ACS3-signed request by its Authorization scheme (not by
+// x-acs-action, which older clients send with a v1 signature too).
+func IsACS3(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Authorization"), acs3Scheme+" ")
+}
+
+// request is a parsed, not yet authenticated, request.
+type request struct {
+	r      *http.Request
+	query  map[string]string // the query string alone (ACS3 signs it)
+	params params            // query and form body together
+	body   []byte
+	acs3   bool
+	xml    bool
+	action string
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.Now()
+	reqID := wire.NewRequestID()
+	w.Header().Set("x-acs-request-id", reqID)
+	req, err := parse(w, r)
+	var credential string
+	if err == nil {
+		credential, err = h.authenticate(r.Context(), req)
+	}
+	if err == nil && !h.cfg.Limiter.Allow(credential) {
+		err = errThrottled
+	}
+	var out withRequestID
+	if err == nil {
+		act, ok := actions[req.action]
+		if !ok {
+			err = unknownAction(req.action)
+		} else {
+			out, err = act(r.Context(), h, req.params)
+		}
+	}
+	status := http.StatusOK
+	if err != nil {
+		ae := toAPIError(err)
+		status = ae.Status
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		h.cfg.Logger.Log(r.Context(), level, "aliyun request failed", "request_id", reqID, "action", req.action,
+			"access_key_id", credential, "code", ae.Code, "err", err) // service errors carry no secrets
+		write(w, status, req.xml, "Error", &errorBody{RequestID: reqID, HostID: r.Host, Code: ae.Code, Message: ae.Message,
+			Recommend: "https://github.com/keyport-kms/keyport#errors"})
+		return
+	}
+	out.setRequestID(reqID)
+	write(w, status, req.xml, req.action+"Response", out)
+	h.cfg.Logger.Debug("aliyun request", "request_id", reqID, "action", req.action, "access_key_id", credential,
+		"duration", h.cfg.Now().Sub(start))
+}
+
+// parse reads parameters from the query and a form body, refusing a
+// parameter given twice, and works out the action and response format.
+func parse(w http.ResponseWriter, r *http.Request) (*request, error) {
+	req := &request{r: r, acs3: IsACS3(r), query: map[string]string{}, params: params{}}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return req, errBodySize
+	}
+	req.body = body
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return req, invalidParameter("query string", "it is not URL-encoded")
+	}
+	for k, v := range q {
+		if len(v) != 1 {
+			return req, invalidParameter(k, "given more than once")
+		}
+		req.query[k], req.params[k] = v[0], v[0]
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" && len(body) > 0 {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return req, invalidParameter("request body", "it is not URL-encoded")
+		}
+		for k, v := range form {
+			if _, dup := req.params[k]; dup || len(v) != 1 {
+				return req, invalidParameter(k, "given more than once")
+			}
+			req.params[k] = v[0]
+		}
+	}
+	if req.acs3 {
+		req.action = r.Header.Get("x-acs-action")
+		if req.action == "" {
+			return req, missingParameter("x-acs-action")
+		}
+		return req, nil
+	}
+	req.xml = !strings.EqualFold(req.params["Format"], "json") // the API's default is XML
+	req.action = req.params["Action"]
+	if req.action == "" {
+		return req, missingParameter("Action")
+	}
+	return req, nil
+}
+
+// authenticate checks the signature, timestamp, version and nonce, and
+// returns the access key id.
+func (h *Handler) authenticate(ctx context.Context, req *request) (string, error) {
+	var ak, signature, nonce, stamp, version string
+	var a acs3Auth
+	if req.acs3 {
+		var err error
+		if a, err = parseACS3(req.r.Header.Get("Authorization")); err != nil {
+			return "", errSignature
+		}
+		signed := map[string]bool{}
+		for _, hd := range a.signedHeaders {
+			signed[strings.ToLower(hd)] = true
+		}
+		for _, must := range []string{"host", "x-acs-action", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"} {
+			if !signed[must] {
+				return "", &apiError{http.StatusBadRequest, "IncompleteSignature", "SignedHeaders must include " + must}
+			}
+		}
+		ak, signature = a.credential, a.signature
+		nonce, stamp, version = req.r.Header.Get("x-acs-signature-nonce"), req.r.Header.Get("x-acs-date"), req.r.Header.Get("x-acs-version")
+	} else {
+		for _, name := range []string{"AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp", "Version"} {
+			if req.params[name] == "" {
+				return "", missingParameter(name)
+			}
+		}
+		if req.params["SignatureMethod"] != "HMAC-SHA1" || req.params["SignatureVersion"] != "1.0" {
+			return "", invalidParameter("SignatureMethod", "only HMAC-SHA1, SignatureVersion 1.0, is accepted")
+		}
+		ak, signature = req.params["AccessKeyId"], req.params["Signature"]
+		nonce, stamp, version = req.params["SignatureNonce"], req.params["Timestamp"], req.params["Version"]
+	}
+	if nonce == "" {
+		return "", missingParameter("SignatureNonce")
+	}
+	t, err := time.Parse(time.RFC3339, stamp)
+	if err != nil || t.Sub(h.cfg.Now()).Abs() > skew {
+		return "", errTimestamp
+	}
+	if version != APIVersion {
+		return "", &apiError{http.StatusBadRequest, "InvalidVersion", "Keyport serves KMS API version " + APIVersion}
+	}
+	secret, err := h.cfg.Service.AccessKeySecret(ctx, ak)
+	if err != nil {
+		return ak, err
+	}
+	defer clear(secret)
+	var want string
+	if req.acs3 {
+		want = acs3Signature(secret, acs3StringToSign(req.r, req.query, a.signedHeaders, req.body))
+	} else {
+		want = rpcSignature(secret, rpcStringToSign(req.r.Method, req.params))
+	}
+	if !hmac.Equal([]byte(want), []byte(signature)) {
+		return ak, errSignature
+	}
+	if !h.cfg.Nonces.Use(ak, nonce) {
+		return ak, errNonceUsed
+	}
+	return ak, nil
+}
