@@ -4,48 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
-	"github.com/emmansun/gmsm/sm2"
-
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/test/byok"
 )
 
 // wrap encrypts msg to a wrapping public key the way a cloud user would.
 func wrap(t testing.TB, kp hsm.KeyPair, alg hsm.Algorithm, msg []byte) []byte {
 	t.Helper()
-	var ct []byte
-	var err error
-	switch alg {
-	case hsm.SM2PKE:
-		pub, perr := hsm.ParseSM2PublicKey(kp.PublicDER)
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		ct, err = sm2.Encrypt(rand.Reader, pub, msg, nil)
-	default:
-		k, perr := x509.ParsePKIXPublicKey(kp.PublicDER)
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		pub := k.(*rsa.PublicKey)
-		switch alg {
-		case hsm.RSAPKCS1v15:
-			ct, err = rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
-		case hsm.RSAOAEPSHA1:
-			ct, err = rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, msg, nil)
-		case hsm.RSAOAEPSHA256:
-			ct, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, msg, nil)
-		}
-	}
+	ct, err := byok.Wrap(kp.PublicDER, alg.String(), msg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,6 @@ package service_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/x509"
 	"io"
 	"log/slog"
 	"os"
@@ -15,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/sm2"
-
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/test/byok"
 )
 
 func TestMain(m *testing.M) {
@@ -105,50 +100,21 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // wrapMaterial encrypts material to an import public key as a cloud user
-// does with their SDK's documentation: crypto/rsa or gmsm.
-// t may be nil in the durability child, where a failure panics.
+// does; t may be nil in the durability child, where a failure panics.
 func wrapMaterial(t testing.TB, publicDER []byte, alg service.WrappingAlgorithm, material []byte) []byte {
-	fatal := func(err error) {
+	out, err := byok.Wrap(publicDER, string(alg), material)
+	if err != nil {
 		if t == nil {
 			panic(err)
 		}
 		t.Helper()
 		t.Fatal(err)
 	}
-	var out []byte
-	var err error
-	if alg == service.AlgSM2PKE {
-		pub, perr := hsm.ParseSM2PublicKey(publicDER)
-		if perr != nil {
-			fatal(perr)
-		}
-		out, err = sm2.Encrypt(rand.Reader, pub, material, nil)
-	} else {
-		k, perr := x509.ParsePKIXPublicKey(publicDER)
-		if perr != nil {
-			fatal(perr)
-		}
-		pub := k.(*rsa.PublicKey)
-		switch alg {
-		case service.AlgRSAPKCS1v15:
-			out, err = rsa.EncryptPKCS1v15(rand.Reader, pub, material)
-		case service.AlgRSAOAEPSHA1:
-			out, err = rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, material, nil)
-		case service.AlgRSAOAEPSHA256:
-			out, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, material, nil)
-		}
-	}
-	if err != nil {
-		fatal(err)
-	}
 	return out
 }
 
 func specFor(alg service.WrappingAlgorithm) service.WrappingKeySpec {
-	if alg == service.AlgSM2PKE {
-		return service.WrappingSM2
-	}
-	return service.WrappingRSA2048
+	return service.WrappingKeySpec(byok.Spec(string(alg)))
 }
 
 // importNew creates an EXTERNAL key and imports fresh material into it.

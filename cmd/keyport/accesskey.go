@@ -10,7 +10,9 @@ import (
 )
 
 func accessKeyCommand() *cli.Command {
-	flags := append(tokenFlags(), dataDirFlag())
+	// A fresh slice each time: appending to one shared slice would let the
+	// subcommands overwrite each other's last flag.
+	flags := func(more ...cli.Flag) []cli.Flag { return append(append(tokenFlags(), dataDirFlag()), more...) }
 	idFlag := &cli.StringFlag{Name: "id", Usage: "the AccessKeyId"}
 	return &cli.Command{
 		Name:  "access-key",
@@ -19,13 +21,13 @@ func accessKeyCommand() *cli.Command {
 			{
 				Name:   "create",
 				Usage:  "make a credential and print it; the secret is shown this once",
-				Flags:  append(flags, &cli.BoolFlag{Name: "json"}),
+				Flags:  flags(&cli.BoolFlag{Name: "json"}),
 				Action: accessKeyCreate,
 			},
-			{Name: "list", Usage: "list credentials (never secrets)", Flags: append(flags, &cli.BoolFlag{Name: "json"}), Action: accessKeyList},
-			{Name: "disable", Usage: "refuse a credential's requests", Flags: append(flags, idFlag), Action: accessKeySet(true)},
-			{Name: "enable", Usage: "accept a disabled credential again", Flags: append(flags, idFlag), Action: accessKeySet(false)},
-			{Name: "delete", Usage: "delete a credential", Flags: append(flags, idFlag), Action: accessKeyDelete},
+			{Name: "list", Usage: "list credentials (never secrets)", Flags: flags(&cli.BoolFlag{Name: "json"}), Action: accessKeyList},
+			{Name: "disable", Usage: "refuse a credential's requests", Flags: flags(idFlag), Action: accessKeySet(true)},
+			{Name: "enable", Usage: "accept a disabled credential again", Flags: flags(idFlag), Action: accessKeySet(false)},
+			{Name: "delete", Usage: "delete a credential", Flags: flags(idFlag), Action: accessKeyDelete},
 		},
 	}
 }

@@ -97,8 +97,8 @@ func parseACS3(header string) (acs3Auth, error) {
 
 // acs3StringToSign builds the canonical request from what was received and
 // hashes it: method, path, canonical query, the signed headers (lower-case
-// names, trimmed values, several values sorted and joined by commas), the
-// signed header list and the hex SHA-256 of the body.
+// names, trimmed values, several values sorted and joined by commas), a
+// blank line, the signed header list and the hex SHA-256 of the body.
 func acs3StringToSign(r *http.Request, query map[string]string, signed []string, body []byte) string {
 	var b strings.Builder
 	b.WriteString(r.Method + "\n")
@@ -120,7 +120,9 @@ func acs3StringToSign(r *http.Request, query map[string]string, signed []string,
 		sort.Strings(vals)
 		b.WriteString(h + ":" + strings.Join(vals, ",") + "\n")
 	}
-	b.WriteString(strings.Join(signed, ";") + "\n")
+	// Each canonical header ends with \n, and the header block is followed
+	// by \n too: the SDKs' canonical request has a blank line here.
+	b.WriteString("\n" + strings.Join(signed, ";") + "\n")
 	sum := sha256.Sum256(body)
 	b.WriteString(hex.EncodeToString(sum[:]))
 	digest := sha256.Sum256([]byte(b.String()))

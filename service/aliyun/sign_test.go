@@ -59,8 +59,8 @@ func TestParseACS3(t *testing.T) {
 	}
 }
 
-// ACS3 canonicalisation against a request built by hand the way the
-// darabonba SDK builds one (values from its GetAuthorization).
+// ACS3 canonicalisation against a canonical request written out by hand
+// the way the darabonba SDK's GetAuthorization builds one.
 func TestACS3StringToSign(t *testing.T) {
 	r := httptest.NewRequest("POST", "/?KeyId=k%201&Action=x", nil)
 	r.Host = "127.0.0.1:8080"
@@ -72,7 +72,7 @@ func TestACS3StringToSign(t *testing.T) {
 	}
 	got := acs3StringToSign(r, q, []string{"host", "x-acs-action", "x-acs-date"}, nil)
 	// Canonical request, by hand:
-	cr := "POST\n/\nAction=x&KeyId=k%201\nhost:127.0.0.1:8080\nx-acs-action:DescribeKey\nx-acs-date:2024-01-01T00:00:00Z\nhost;x-acs-action;x-acs-date\n" +
+	cr := "POST\n/\nAction=x&KeyId=k%201\nhost:127.0.0.1:8080\nx-acs-action:DescribeKey\nx-acs-date:2024-01-01T00:00:00Z\n\nhost;x-acs-action;x-acs-date\n" +
 		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	want := acs3Scheme + "\n" + sha256hex(cr)
 	if got != want {

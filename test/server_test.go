@@ -1,0 +1,109 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyport-kms/keyport/softhsm"
+)
+
+// server is a running `keyport serve` on its own token and data directory.
+type server struct {
+	addr   string
+	ak, sk string
+	tok    *softhsm.Token
+	dir    string
+	env    []string
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+	done   chan error
+}
+
+// startServer makes a token, an access key (through the CLI, as an operator
+// does) and runs the built binary on 127.0.0.1:0 until the test ends.
+func startServer(t *testing.T, extra ...string) *server {
+	t.Helper()
+	tok := softhsm.New(t)
+	s := &server{tok: tok, dir: t.TempDir()}
+	s.env = []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN, "KEYPORT_DATA_DIR=" + s.dir}
+	r := keyport(t, s.env, "access-key", "create", "--json")
+	var ak struct{ AccessKeyId, AccessKeySecret string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ak) != nil {
+		t.Fatalf("access-key create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	s.ak, s.sk = ak.AccessKeyId, ak.AccessKeySecret
+	s.start(t, extra...)
+	return s
+}
+
+func (s *server) start(t *testing.T, extra ...string) {
+	t.Helper()
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--address-file", addrFile, "--pool-rsa", "2", "--pool-sm2", "2"}, extra...)
+	s.cmd = exec.Command(keyportBin, args...)
+	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SOFTHSM2_CONF=" + os.Getenv("SOFTHSM2_CONF")}, s.env...)
+	s.stderr = &strings.Builder{}
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() { s.stop(t) })
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
+			s.addr = string(b)
+			if resp, err := http.Get("http://" + s.addr + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("server exited during start-up: %v\n%s", err, s.stderr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("server not ready within 60 s:\n%s", s.stderr)
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (s *server) stop(t *testing.T) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("server did not exit cleanly on SIGTERM: %v\n%s", err, s.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("server did not stop within 30 s of SIGTERM")
+	}
+	s.cmd = nil
+	if strings.Contains(s.stderr.String(), s.sk) || strings.Contains(s.stderr.String(), s.tok.PIN) {
+		t.Errorf("the server's log shows a secret or PIN")
+	}
+}
+
+func (s *server) url(path string) string { return fmt.Sprintf("http://%s%s", s.addr, path) }
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
