@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -47,9 +48,18 @@ func startServer(t *testing.T, extra ...string) *server {
 
 func (s *server) start(t *testing.T, extra ...string) {
 	t.Helper()
+	s.startIn(t, "", nil, extra...)
+}
+
+// startIn runs the server in dir (the test's own if empty), its stdout
+// going to stdout if given.
+func (s *server) startIn(t *testing.T, dir string, stdout io.Writer, extra ...string) {
+	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--address-file", addrFile, "--pool-rsa", "2", "--pool-sm2", "2"}, extra...)
 	s.cmd = exec.Command(keyportBin, args...)
+	s.cmd.Dir = dir
+	s.cmd.Stdout = stdout
 	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SOFTHSM2_CONF=" + os.Getenv("SOFTHSM2_CONF")}, s.env...)
 	s.stderr = &strings.Builder{}
 	s.cmd.Stderr = s.stderr
@@ -95,7 +105,7 @@ func (s *server) stop(t *testing.T) {
 		t.Errorf("server did not stop within 30 s of SIGTERM")
 	}
 	s.cmd = nil
-	if strings.Contains(s.stderr.String(), s.sk) || strings.Contains(s.stderr.String(), s.tok.PIN) {
+	if (s.sk != "" && strings.Contains(s.stderr.String(), s.sk)) || (s.tok.PIN != "" && strings.Contains(s.stderr.String(), s.tok.PIN)) {
 		t.Errorf("the server's log shows a secret or PIN")
 	}
 }

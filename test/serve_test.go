@@ -1,0 +1,148 @@
+package test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+
+	"github.com/keyport-kms/keyport/softhsm"
+)
+
+// Start-up mistakes end with one clear line and exit status 1.
+func TestServeConfigErrors(t *testing.T) {
+	tok := softhsm.New(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	notADir := filepath.Join(t.TempDir(), "file")
+	_ = os.WriteFile(notADir, nil, 0o600)
+	good := []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN, "KEYPORT_DATA_DIR=" + t.TempDir()}
+	with := func(kv ...string) []string {
+		env := append([]string{}, good...)
+		for _, s := range kv {
+			k, _, _ := strings.Cut(s, "=")
+			for i := range env {
+				if strings.HasPrefix(env[i], k+"=") {
+					env[i] = s
+				}
+			}
+		}
+		return env
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		msg  string
+	}{
+		{"missing module", with("KEYPORT_PKCS11_MODULE=/nonexistent/libsofthsm2.so"), nil, "PKCS#11 module /nonexistent/libsofthsm2.so not found"},
+		{"wrong PIN", with("KEYPORT_PIN=wrong"), nil, "wrong PIN"},
+		{"unknown token", with("KEYPORT_TOKEN_LABEL=nope"), nil, `token "nope" not found`},
+		{"unwritable data dir", with("KEYPORT_DATA_DIR=" + filepath.Join(notADir, "data")), nil, "data dir"},
+		{"port in use", good, []string{"--listen", busy.Addr().String()}, "address already in use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := keyport(t, tc.env, append([]string{"serve"}, tc.args...)...)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			last := lines[len(lines)-1]
+			if r.code != 1 || !strings.Contains(last, tc.msg) || !strings.HasPrefix(last, "keyport: ") {
+				t.Fatalf("exit %d, last line %q; want 1 and %q\n%s", r.code, last, tc.msg, r.stderr)
+			}
+		})
+	}
+}
+
+// Requests beyond the per-key rate get Throttling.
+func TestThrottling(t *testing.T) {
+	s := startServer(t, "--rate-limit", "5")
+	c := newV1(t, s, s.sk)
+	throttled := 0
+	for i := 0; i < 20; i++ {
+		lk := kms.CreateListKeysRequest()
+		c.prep(lk.RpcRequest)
+		if _, err := c.c.ListKeys(lk); err != nil {
+			serverError(t, err, 400, "Throttling")
+			throttled++
+		}
+	}
+	if throttled < 10 {
+		t.Fatalf("%d of 20 back-to-back requests throttled at 5/s", throttled)
+	}
+	time.Sleep(time.Second)
+	lk := kms.CreateListKeysRequest()
+	c.prep(lk.RpcRequest)
+	if _, err := c.c.ListKeys(lk); err != nil {
+		t.Fatalf("after a second: %v", err)
+	}
+}
+
+// `serve --dev` makes its token, data directory and access key on first run
+// and reuses them on the next, printing a working credential each time.
+func TestServeDev(t *testing.T) {
+	softhsm.Require(t)
+	dir := t.TempDir()
+	run := func() string {
+		t.Helper()
+		s := &server{dir: dir, env: nil, tok: &softhsm.Token{}}
+		out := &syncBuffer{}
+		s.startIn(t, dir, out, "--dev")
+		defer s.stop(t)
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), "AccessKeySecret:") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		text := out.String()
+		ak := field(text, "AccessKeyId:")
+		sk := field(text, "AccessKeySecret:")
+		s.ak = ak
+		c := newV1(t, s, sk)
+		lk := kms.CreateListKeysRequest()
+		c.prep(lk.RpcRequest)
+		if _, err := c.c.ListKeys(lk); err != nil {
+			t.Fatalf("the printed credential does not work: %v\n%s", err, text)
+		}
+		return ak
+	}
+	first := run()
+	if second := run(); second != first {
+		t.Fatalf("second run made a new access key: %s then %s", first, second)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".keyport-dev", "data", "keyport.db")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func field(text, label string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), label); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// syncBuffer is a strings.Builder safe to read while a child writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
