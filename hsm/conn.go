@@ -25,12 +25,13 @@ type conn struct {
 
 	secretMu sync.Mutex // serialises find-or-create of named secret keys
 
-	// SoftHSM2 corrupts token objects created or destroyed concurrently
-	// (CKR_GENERAL_ERROR from C_GenerateKeyPair or C_CreateObject; SoftHSMv2
-	// issue #573), so on SoftHSM every token-object write takes writeMu.
-	// Real HSMs keep their parallelism.
+	// SoftHSM2 corrupts token objects created or destroyed while other
+	// threads touch the token (CKR_GENERAL_ERROR from C_GenerateKeyPair, and
+	// object files left unreadable; SoftHSMv2 issue #573). On SoftHSM a call
+	// that creates or destroys token objects therefore runs alone, and
+	// every other call shares objMu. Real HSMs keep their parallelism.
 	serialWrites bool
-	writeMu      sync.Mutex
+	objMu        sync.RWMutex
 
 	// inflight is read-locked by every operation; close takes it for writing
 	// so that the library is never finalised under a running call.
@@ -73,12 +74,17 @@ func openConn(cfg Config) (*conn, error) {
 	return c, nil
 }
 
-// write runs fn, which creates or destroys token objects, one at a time on
-// tokens that need it.
-func (c *conn) write(fn func() error) error {
-	if c.serialWrites {
-		c.writeMu.Lock()
-		defer c.writeMu.Unlock()
+// exclusive runs fn alone if it writes token objects on a token that
+// needs it, else shared with other calls.
+func (c *conn) exclusive(write bool, fn func() error) error {
+	switch {
+	case !c.serialWrites:
+	case write:
+		c.objMu.Lock()
+		defer c.objMu.Unlock()
+	default:
+		c.objMu.RLock()
+		defer c.objMu.RUnlock()
 	}
 	return fn()
 }

@@ -160,6 +160,15 @@ func unavailable(cause error) error {
 // A call that still fails after the repairs is ErrUnavailable, never a
 // decryption error.
 func (h *HSM) do(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) error) error {
+	return h.run(ctx, false, fn)
+}
+
+// doWrite is do for calls that create or destroy token objects.
+func (h *HSM) doWrite(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) error) error {
+	return h.run(ctx, true, fn)
+}
+
+func (h *HSM) run(ctx context.Context, write bool, fn func(c *conn, s pkcs11.SessionHandle) error) error {
 	const attempts = 4 // enough for: dead session, lost login, dead crypto11 sessions → rebuild
 	var err error
 	for attempt := 0; attempt < attempts; attempt++ {
@@ -179,7 +188,7 @@ func (h *HSM) do(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) e
 			}
 			return err
 		}
-		err = fn(c, s)
+		err = c.exclusive(write, func() error { return fn(c, s) })
 		kind := classify(err)
 		switch kind {
 		case failNone:

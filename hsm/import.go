@@ -32,10 +32,9 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error
 		return Imported{}, err
 	}
 	out := Imported{ID: id}
-	err = h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+	err = h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		tmpl := append(materialTemplate(raw, req.Label), pkcs11.NewAttribute(pkcs11.CKA_VALUE, material))
-		var handle pkcs11.ObjectHandle
-		err := c.write(func() (err error) { handle, err = c.mod.CreateObject(s, tmpl); return err })
+		handle, err := c.mod.CreateObject(s, tmpl)
 		if err != nil {
 			return fmt.Errorf("create AES key object: %w", err)
 		}
@@ -70,7 +69,7 @@ func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error
 		return Imported{}, err
 	}
 	out := Imported{ID: id}
-	err = h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+	err = h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		e, err := c.key(s, req.WrappingKey)
 		if err != nil {
 			return err
@@ -78,17 +77,13 @@ func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error
 		if e.keyType != pkcs11.CKK_RSA {
 			return fmt.Errorf("%w: key %s is not an RSA key", ErrUnsupported, req.WrappingKey)
 		}
-		var handle pkcs11.ObjectHandle
-		err = c.write(func() (err error) {
-			handle, err = c.mod.UnwrapKey(s, rsaMechanism(req.Algorithm), e.handle, req.Ciphertext, materialTemplate(raw, req.Label))
-			return err
-		})
+		handle, err := c.mod.UnwrapKey(s, rsaMechanism(req.Algorithm), e.handle, req.Ciphertext, materialTemplate(raw, req.Label))
 		if err != nil {
 			return err
 		}
 		attrs, err := c.mod.GetAttributeValue(s, handle, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, nil)})
 		if err != nil || attrUint(attrs[0]) != uint(req.Size) {
-			_ = c.write(func() error { return c.mod.DestroyObject(s, handle) })
+			_ = c.mod.DestroyObject(s, handle)
 			return ErrBadCiphertext
 		}
 		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})

@@ -42,7 +42,12 @@ func (h *HSM) Objects(ctx context.Context) ([]Object, error) {
 				pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil),
 			})
 			if err != nil {
-				return fmt.Errorf("read object: %w", err)
+				if classify(err) != failNone {
+					return err
+				}
+				// One damaged object must not hide the others from an operator.
+				out = append(out, Object{Class: "unreadable", Label: err.Error()})
+				continue
 			}
 			class := attrUint(attrs[0])
 			obj := Object{ID: hex.EncodeToString(attrs[1].Value), Label: string(attrs[2].Value), Class: className(class)}

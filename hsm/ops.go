@@ -10,7 +10,7 @@ import (
 // GenerateKeyPair makes a wrapping key pair inside the token.
 func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec) (KeyPair, error) {
 	var kp KeyPair
-	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+	err := h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		var err error
 		switch spec {
 		case RSA2048:
@@ -45,7 +45,7 @@ func (h *HSM) Delete(ctx context.Context, id KeyID) error {
 	if err != nil {
 		return err
 	}
-	return h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+	return h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		handles, err := c.find(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, raw)})
 		if err != nil {
 			return err
@@ -54,14 +54,12 @@ func (h *HSM) Delete(ctx context.Context, id KeyID) error {
 			return fmt.Errorf("%w: key %s", ErrNotFound, id)
 		}
 		c.keys.drop(id)
-		return c.write(func() error {
-			for _, o := range handles {
-				if err := c.mod.DestroyObject(s, o); err != nil {
-					return fmt.Errorf("destroy key %s: %w", id, err)
-				}
+		for _, o := range handles {
+			if err := c.mod.DestroyObject(s, o); err != nil {
+				return fmt.Errorf("destroy key %s: %w", id, err)
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 }
 

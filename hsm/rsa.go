@@ -41,8 +41,7 @@ func (c *conn) generateRSA(s pkcs11.SessionHandle) (KeyPair, error) {
 	priv := pub.Copy()
 	pub.AddIfNotPresent(publicKeyUsage)
 	priv.AddIfNotPresent(privateKeyUsage(true))
-	var pair crypto11.SignerDecrypter
-	err = c.write(func() (err error) { pair, err = c.c11.GenerateRSAKeyPairWithAttributes(pub, priv, rsaBits); return err })
+	pair, err := c.c11.GenerateRSAKeyPairWithAttributes(pub, priv, rsaBits)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("generate RSA key pair: %w", err)
 	}

@@ -45,7 +45,7 @@ func (h *HSM) SecretKey(ctx context.Context, label string, kind SecretKind) (Key
 		return "", fmt.Errorf("secret key: empty label")
 	}
 	var id KeyID
-	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+	err := h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		c.secretMu.Lock() // create-once within the process
 		defer c.secretMu.Unlock()
 		handles, err := c.find(s, []*pkcs11.Attribute{
@@ -91,11 +91,7 @@ func (h *HSM) SecretKey(ctx context.Context, label string, kind SecretKind) (Key
 			pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
 			pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
 			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
-		var handle pkcs11.ObjectHandle
-		err = c.write(func() (err error) {
-			handle, err = c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
-			return err
-		})
+		handle, err := c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
 		if err != nil {
 			return fmt.Errorf("generate secret key %q: %w", label, err)
 		}

@@ -54,18 +54,15 @@ func (c *conn) generateSM2(s pkcs11.SessionHandle) (KeyPair, error) {
 	if c.cfg.SM2Mechanism == 0 {
 		privTmpl = setAttr(privTmpl, pkcs11.CKA_DECRYPT, false)
 	}
-	var pubH, privH pkcs11.ObjectHandle
-	err = c.write(func() (err error) {
-		pubH, privH, err = c.mod.GenerateKeyPair(s,
-			[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}, pubTmpl, privTmpl)
-		return err
-	})
+	pubH, privH, err := c.mod.GenerateKeyPair(s,
+		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}, pubTmpl, privTmpl)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("generate SM2 key pair: %w", err)
 	}
 	der, err := c.sm2PublicDER(s, pubH)
 	if err != nil {
-		_ = c.write(func() error { _ = c.mod.DestroyObject(s, privH); return c.mod.DestroyObject(s, pubH) })
+		_ = c.mod.DestroyObject(s, privH)
+		_ = c.mod.DestroyObject(s, pubH)
 		return KeyPair{}, err
 	}
 	c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: pkcs11.CKK_EC})

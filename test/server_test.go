@@ -82,6 +82,7 @@ func (s *server) startIn(t *testing.T, dir string, stdout io.Writer, extra ...st
 		}
 		select {
 		case err := <-s.done:
+			s.cmd = nil // nothing left to stop
 			t.Fatalf("server exited during start-up: %v\n%s", err, s.stderr)
 		case <-time.After(50 * time.Millisecond):
 		}
