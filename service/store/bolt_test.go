@@ -142,3 +142,63 @@ func TestInUse(t *testing.T) {
 		t.Fatal("opened a store held by another handle")
 	}
 }
+
+func TestAccessKeys(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	if err := s.PutAccessKey(ctx, &AccessKey{ID: "a", SealedSecret: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAccessKey(ctx, &AccessKey{ID: "a"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if a, err := s.UpdateAccessKey(ctx, "a", func(a *AccessKey) error { a.Disabled = true; return nil }); err != nil || !a.Disabled {
+		t.Fatalf("%+v %v", a, err)
+	}
+	if keys, _ := s.ListAccessKeys(ctx); len(keys) != 1 || !keys[0].Disabled {
+		t.Fatalf("%+v", keys)
+	}
+	if err := s.DeleteAccessKey(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetAccessKey(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted: %v", err)
+	}
+	if err := s.DeleteAccessKey(ctx, "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+// A store written by schema 1 (before access keys) opens and migrates.
+func TestMigrateFromSchema1(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(dir+"/keyport.db", 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, _ := tx.CreateBucket(bMeta)
+		if err := migrations[0](tx); err != nil {
+			return err
+		}
+		b := tx.Bucket(bKeys)
+		_ = b.Put([]byte("k1"), []byte(`{"id":"k1","state":"Enabled"}`))
+		return meta.Put(kSchema, []byte("1"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if k, err := s.GetKey(ctx, "k1"); err != nil || k.State != "Enabled" {
+		t.Fatalf("old key: %+v %v", k, err)
+	}
+	if err := s.PutAccessKey(ctx, &AccessKey{ID: "new"}); err != nil {
+		t.Fatalf("access keys after migration: %v", err)
+	}
+}
