@@ -10,6 +10,8 @@ require (
 	github.com/aliyun/alibaba-cloud-sdk-go v1.63.107
 	github.com/emmansun/gmsm v0.44.1
 	github.com/miekg/pkcs11 v1.1.2
+	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common v1.3.210
+	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms v1.0.1000
 	github.com/urfave/cli/v2 v2.27.7
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/crypto v0.54.0

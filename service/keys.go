@@ -47,11 +47,13 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		return nil, errorf(KindInvalidParameter, "ProtectionLevel %q is not supported; use SOFTWARE or HSM", req.Protection)
 	case len(req.Description) > MaxDescriptionSize:
 		return nil, errorf(KindInvalidParameter, "Description is longer than %d bytes", MaxDescriptionSize)
+	case len(req.Alias) > 60:
+		return nil, errorf(KindInvalidParameter, "Alias is longer than 60 characters")
 	}
 	k := &store.Key{
 		ID: newUUID(), VersionID: newUUID(),
 		Spec: string(req.Spec), Usage: string(req.Usage), Origin: string(req.Origin), Protection: string(req.Protection),
-		Description: req.Description, Created: s.now().UTC(), State: string(StatePendingImport),
+		Description: req.Description, Alias: req.Alias, Created: s.now().UTC(), State: string(StatePendingImport),
 	}
 	if req.Origin == OriginKMS {
 		if err := s.generateMaterial(ctx, k); err != nil {
@@ -107,13 +109,17 @@ func (s *Service) ListKeys(ctx context.Context, req ListKeysRequest) (*ListKeysR
 	if req.PageSize == 0 {
 		req.PageSize = 10
 	}
-	if req.PageNumber < 1 {
-		return nil, errorf(KindInvalidParameter, "PageNumber must be 1 or more")
+	if req.PageNumber < 1 || req.Offset < 0 {
+		return nil, errorf(KindInvalidParameter, "PageNumber must be 1 or more, and Offset 0 or more")
 	}
-	if req.PageSize < 1 || req.PageSize > 100 {
-		return nil, errorf(KindInvalidParameter, "PageSize must be from 1 to 100")
+	if req.PageSize < 1 || req.PageSize > MaxPageSize {
+		return nil, errorf(KindInvalidParameter, "PageSize must be from 1 to %d", MaxPageSize)
 	}
-	keys, total, err := s.st.ListKeys(ctx, (req.PageNumber-1)*req.PageSize, req.PageSize)
+	offset := (req.PageNumber - 1) * req.PageSize
+	if req.Offset > 0 {
+		offset = req.Offset
+	}
+	keys, total, err := s.st.ListKeys(ctx, offset, req.PageSize)
 	if err != nil {
 		return nil, storeError("list keys", err)
 	}
@@ -251,7 +257,7 @@ func (s *Service) state(k *store.Key) KeyState {
 func (s *Service) metadata(k *store.Key) *KeyMetadata {
 	m := &KeyMetadata{
 		KeyID: k.ID, KeyVersionID: k.VersionID, Spec: KeySpec(k.Spec), Usage: KeyUsage(k.Usage),
-		Origin: Origin(k.Origin), Protection: ProtectionLevel(k.Protection), Description: k.Description,
+		Origin: Origin(k.Origin), Protection: ProtectionLevel(k.Protection), Description: k.Description, Alias: k.Alias,
 		State: s.state(k), Created: k.Created, DeleteDate: k.DeleteDate,
 	}
 	if k.HasMaterial() && !s.materialExpired(k) {

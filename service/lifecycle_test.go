@@ -129,7 +129,10 @@ func TestCreateKeyValidationAndList(t *testing.T) {
 	if page, _ := e.svc.ListKeys(ctx, service.ListKeysRequest{PageNumber: 3, PageSize: 5}); len(page.Keys) != 2 {
 		t.Fatalf("page 3: %d keys", len(page.Keys))
 	}
-	for _, req := range []service.ListKeysRequest{{PageNumber: -1}, {PageSize: 101}, {PageSize: -1}} {
+	if page, _ := e.svc.ListKeys(ctx, service.ListKeysRequest{Offset: 11, PageSize: 5}); len(page.Keys) != 1 || page.Keys[0].KeyID != ids[11] {
+		t.Fatalf("offset 11: %+v", page)
+	}
+	for _, req := range []service.ListKeysRequest{{PageNumber: -1}, {PageSize: 201}, {PageSize: -1}, {Offset: -1}} {
 		if _, err := e.svc.ListKeys(ctx, req); !errors.Is(err, service.KindInvalidParameter) {
 			t.Fatalf("%+v: %v", req, err)
 		}

@@ -100,6 +100,7 @@ type CreateKeyRequest struct {
 	Origin      Origin
 	Protection  ProtectionLevel
 	Description string
+	Alias       string // a name shown by dialects that have one (Tencent Cloud)
 }
 
 // KeyMetadata describes a CMK as the APIs show it.
@@ -111,16 +112,19 @@ type KeyMetadata struct {
 	Origin          Origin
 	Protection      ProtectionLevel
 	Description     string
+	Alias           string
 	State           KeyState
 	Created         time.Time
 	DeleteDate      time.Time // zero unless PendingDeletion
 	MaterialExpires time.Time // zero: never, or no material
 }
 
-// ListKeysRequest pages through keys; PageNumber from 1, PageSize 1–100.
+// ListKeysRequest pages through keys: PageNumber from 1 and PageSize 1–200
+// (10 by default), or, when Offset is set, from that offset.
 type ListKeysRequest struct {
 	PageNumber int
 	PageSize   int
+	Offset     int
 }
 
 // ListKeysResponse is one page of keys.
@@ -208,4 +212,5 @@ const (
 	MaxDeletionDays    = 366
 	MaxContextBytes    = 8 * 1024
 	MaxDescriptionSize = 8 * 1024
+	MaxPageSize        = 200
 )

@@ -16,13 +16,14 @@ import (
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
 	"github.com/keyport-kms/keyport/service/server"
+	"github.com/keyport-kms/keyport/service/tencent"
 	"github.com/keyport-kms/keyport/service/wire"
 )
 
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
-		Usage: "run the KMS server (Alibaba Cloud KMS API on one listener)",
+		Usage: "run the KMS server (Alibaba Cloud and Tencent Cloud KMS APIs on one listener)",
 		Flags: append(tokenFlags(),
 			dataDirFlag(),
 			&cli.BoolFlag{Name: "dev", Usage: "run on a SoftHSM2 token and data directory under ./.keyport-dev, made on first run, and print how to call the server"},
@@ -75,13 +76,15 @@ func serve(c *cli.Context) error {
 	}
 	defer st.Close()
 
+	// One limiter: an access key's rate is shared by both dialects.
+	limiter := wire.NewLimiter(c.Float64("rate-limit"), time.Now)
 	handler := server.Handler(server.Config{
 		Service: st.svc,
 		Aliyun: aliyun.New(aliyun.Config{
-			Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"),
-			Limiter: wire.NewLimiter(c.Float64("rate-limit"), time.Now), Logger: log,
+			Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Logger: log,
 		}),
-		Logger: log,
+		Tencent: tencent.New(tencent.Config{Service: st.svc, Limiter: limiter, Logger: log}),
+		Logger:  log,
 	})
 	addr := ln.Addr().String()
 	if f := c.String("address-file"); f != "" {

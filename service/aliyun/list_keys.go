@@ -30,6 +30,9 @@ func listKeys(ctx context.Context, h *Handler, p params) (withRequestID, error) 
 	if err != nil {
 		return nil, err
 	}
+	if size > 100 {
+		return nil, invalidParameter("PageSize", "at most 100")
+	}
 	res, err := h.cfg.Service.ListKeys(ctx, service.ListKeysRequest{PageNumber: page, PageSize: size})
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ type Key struct {
 	Origin      string    `json:"origin"`
 	Protection  string    `json:"protection"`
 	Description string    `json:"description,omitempty"`
+	Alias       string    `json:"alias,omitempty"`
 	Created     time.Time `json:"created"`
 	State       string    `json:"state"`
 	DeleteDate  time.Time `json:"delete_date,omitzero"`

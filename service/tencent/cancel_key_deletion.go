@@ -1,0 +1,7 @@
+package tencent
+
+import "context"
+
+func cancelKeyDeletion(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
+	return withKey(body, func(id string) error { return h.cfg.Service.CancelKeyDeletion(ctx, id) })
+}

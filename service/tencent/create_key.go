@@ -1,0 +1,64 @@
+package tencent
+
+import (
+	"context"
+
+	"github.com/keyport-kms/keyport/service"
+)
+
+type createKeyRequest struct {
+	Alias        *string
+	Description  *string
+	KeyUsage     *string
+	Type         *uint64
+	HsmClusterId *string
+}
+
+type createKeyResponse struct {
+	base
+	KeyId        string `json:"KeyId"`
+	Alias        string `json:"Alias"`
+	CreateTime   uint64 `json:"CreateTime"`
+	Description  string `json:"Description"`
+	KeyState     string `json:"KeyState"`
+	KeyUsage     string `json:"KeyUsage"`
+	HsmClusterId string `json:"HsmClusterId"`
+}
+
+// createKey: Type 1 is Keyport-made material, 2 is EXTERNAL (BYOK). A
+// non-empty HsmClusterId asks for an HSM-level key, the only kind SM2
+// wrapping may import into.
+func createKey(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
+	var req createKeyRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	alias, err := required("Alias", req.Alias)
+	if err != nil {
+		return nil, err
+	}
+	if u := str(req.KeyUsage); u != "" && u != usageEncryptDecrypt {
+		return nil, &apiError{"InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be ENCRYPT_DECRYPT"}
+	}
+	origin := service.OriginKMS
+	switch {
+	case req.Type == nil || *req.Type == 1:
+	case *req.Type == 2:
+		origin = service.OriginExternal
+	default:
+		return nil, &apiError{"InvalidParameterValue.InvalidType", "Type must be 1 (KMS-made material) or 2 (EXTERNAL)"}
+	}
+	level := service.ProtectionSoftware
+	if str(req.HsmClusterId) != "" {
+		level = service.ProtectionHSM
+	}
+	md, err := h.cfg.Service.CreateKey(ctx, service.CreateKeyRequest{
+		Origin: origin, Protection: level, Description: str(req.Description), Alias: alias,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := metadata(md)
+	return &createKeyResponse{KeyId: m.KeyId, Alias: m.Alias, CreateTime: m.CreateTime, Description: m.Description,
+		KeyState: m.KeyState, KeyUsage: m.KeyUsage, HsmClusterId: m.HsmClusterId}, nil
+}

@@ -1,0 +1,69 @@
+package tencent
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/keyport-kms/keyport/service"
+)
+
+type encryptRequest struct {
+	KeyId             *string
+	Plaintext         *string
+	EncryptionContext *string
+}
+
+type encryptResponse struct {
+	base
+	KeyId          string `json:"KeyId"`
+	CiphertextBlob string `json:"CiphertextBlob"`
+}
+
+func encrypt(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
+	var req encryptRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id, err := keyID(req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := base64Param("Plaintext", req.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	ec, err := encryptionContext(req.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	res, err := h.cfg.Service.Encrypt(ctx, service.EncryptRequest{KeyID: id, Plaintext: pt, Context: ec})
+	if err != nil {
+		return nil, err
+	}
+	return &encryptResponse{KeyId: res.KeyID, CiphertextBlob: base64.StdEncoding.EncodeToString(res.CiphertextBlob)}, nil
+}
+
+func base64Param(name string, p *string) ([]byte, error) {
+	v, err := required(name, p)
+	if err != nil {
+		return nil, err
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, invalidParameter(name, "not valid base64")
+	}
+	return b, nil
+}
+
+// encryptionContext reads the optional JSON-object-as-a-string parameter.
+func encryptionContext(p *string) (map[string]string, error) {
+	if p == nil || *p == "" {
+		return nil, nil
+	}
+	var ec map[string]string
+	if err := json.Unmarshal([]byte(*p), &ec); err != nil {
+		return nil, invalidParameter("EncryptionContext", "not a JSON object of string values")
+	}
+	return ec, nil
+}

@@ -1,0 +1,74 @@
+package tencent
+
+import (
+	"github.com/keyport-kms/keyport/service"
+)
+
+// apiError is an error in Tencent Cloud's terms. Every answer is HTTP 200.
+type apiError struct {
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// kindCodes maps every service Kind to Tencent Cloud KMS's error code.
+// TestEveryKindMapped keeps it complete.
+var kindCodes = map[service.Kind]string{
+	service.KindInternal:                   "InternalError",
+	service.KindInvalidParameter:           "InvalidParameter",
+	service.KindNotFound:                   "ResourceUnavailable.CmkNotFound",
+	service.KindUnsupportedOrigin:          "UnsupportedOperation.NotExternalCmk",
+	service.KindUnsupportedProtectionLevel: "UnsupportedOperation",
+	service.KindUnsupportedAlgorithm:       "UnsupportedOperation",
+	service.KindInvalidImportToken:         "InvalidParameter",
+	service.KindExpiredImportToken:         "ResourceUnavailable.TokenExpired",
+	service.KindInvalidKeyMaterial:         "InvalidParameter.DecryptMaterialError",
+	service.KindMaterialNotMatch:           "InvalidParameterValue.MaterialNotMatch",
+	service.KindDisabled:                   "ResourceUnavailable.CmkDisabled",
+	service.KindPendingImport:              "ResourceUnavailable.CmkStateNotSupport",
+	service.KindPendingDeletion:            "ResourceUnavailable.CmkStateNotSupport",
+	service.KindStateConflict:              "ResourceUnavailable.CmkStateNotSupport",
+	service.KindInvalidCiphertext:          "InvalidParameterValue.InvalidCiphertext",
+	service.KindUnavailable:                "UnsupportedOperation.ServiceTemporaryUnavailable",
+	service.KindUnknownAccessKey:           "AuthFailure.SecretIdNotFound",
+	service.KindAccessKeyDisabled:          "AuthFailure.SecretIdNotFound",
+}
+
+func toAPIError(err error) *apiError {
+	if ae, ok := err.(*apiError); ok {
+		return ae
+	}
+	kind := service.KindOf(err)
+	code, ok := kindCodes[kind]
+	if !ok {
+		code = kindCodes[service.KindInternal]
+	}
+	msg := service.PublicMessage(err)
+	if kind == service.KindInternal {
+		msg = "an internal error occurred; the request id identifies it in Keyport's log"
+	}
+	return &apiError{Code: code, Message: msg}
+}
+
+func missingParameter(name string) *apiError {
+	return &apiError{"MissingParameter", "the parameter `" + name + "` is required"}
+}
+
+func invalidParameter(name, why string) *apiError {
+	return &apiError{"InvalidParameter", "the parameter `" + name + "` is not valid: " + why}
+}
+
+var (
+	errSignature    = &apiError{"AuthFailure.SignatureFailure", "the request signature does not match"}
+	errExpired      = &apiError{"AuthFailure.SignatureExpire", "X-TC-Timestamp is missing or more than 5 minutes from the server's time"}
+	errThrottled    = &apiError{"RequestLimitExceeded", "too many requests for this SecretId; slow down"}
+	errBodySize     = &apiError{"RequestSizeLimitExceeded", "the request body is larger than 64 KiB"}
+	errNotJSON      = &apiError{"InvalidParameter", "the request body must be a JSON object with Content-Type application/json"}
+	errUnsigned     = &apiError{"AuthFailure.SignatureFailure", "UNSIGNED-PAYLOAD is not accepted: sign the body"}
+	errInvalidKeyID = &apiError{"InvalidParameterValue.InvalidKeyId", "KeyId is not a key id"}
+)
+
+func unknownAction(action string) *apiError {
+	return &apiError{"InvalidAction", "the action " + action + " is not supported by Keyport's KMS API"}
+}

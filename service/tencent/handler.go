@@ -1,0 +1,236 @@
+// Package tencent serves Tencent Cloud KMS's API 3.0 (version 2019-01-18)
+// over the service: TC3-HMAC-SHA256 signatures, JSON bodies, and every
+// answer HTTP 200 with a Response object, as Tencent Cloud's clients expect.
+// It only translates; the rules are the service's.
+package tencent
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/wire"
+)
+
+// APIVersion is the only version served.
+const APIVersion = "2019-01-18"
+
+// MaxBody bounds a request body.
+const MaxBody = 64 << 10
+
+const skew = 5 * time.Minute
+
+// Config wires a Handler.
+type Config struct {
+	Service *service.Service
+	Limiter *wire.Limiter
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Handler serves the Tencent Cloud dialect.
+type Handler struct{ cfg Config }
+
+// New makes a Handler with a 100 requests/s limit by default.
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Handler{cfg: cfg}
+}
+
+type base struct {
+	RequestId string `json:"RequestId"`
+}
+
+func (b *base) setRequestID(id string) { b.RequestId = id }
+
+type withRequestID interface{ setRequestID(string) }
+
+type errorResponse struct {
+	Error struct {
+		Code    string `json:"Code"`
+		Message string `json:"Message"`
+	} `json:"Error"`
+	RequestId string `json:"RequestId"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := wire.NewRequestID()
+	action := r.Header.Get("X-TC-Action")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		err = errBodySize
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && (r.Method != http.MethodPost || ct != "application/json") {
+		err = errNotJSON
+	}
+	var secretID string
+	if err == nil {
+		secretID, err = h.authenticate(r.Context(), r, body)
+	}
+	if err == nil && !h.cfg.Limiter.Allow(secretID) {
+		err = errThrottled
+	}
+	var out withRequestID
+	if err == nil {
+		out, err = h.dispatch(r, action, body)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
+	if err != nil {
+		ae := toAPIError(err)
+		level := slog.LevelInfo
+		if ae.Code == kindCodes[service.KindInternal] {
+			level = slog.LevelError
+		}
+		h.cfg.Logger.Log(r.Context(), level, "tencent request failed", "request_id", reqID, "action", action,
+			"secret_id", secretID, "code", ae.Code, "err", err)
+		var e errorResponse
+		e.Error.Code, e.Error.Message, e.RequestId = ae.Code, ae.Message, reqID
+		_ = json.NewEncoder(w).Encode(map[string]any{"Response": e})
+		return
+	}
+	out.setRequestID(reqID)
+	_ = json.NewEncoder(w).Encode(map[string]any{"Response": out})
+}
+
+func (h *Handler) dispatch(r *http.Request, action string, body []byte) (withRequestID, error) {
+	act, ok := actions[action]
+	if !ok {
+		return nil, unknownAction(action)
+	}
+	return act(r.Context(), h, body)
+}
+
+// authenticate checks the TC3 signature and returns the SecretId. The
+// credential scope's date and service are taken as the client signed them
+// (some SDKs derive the service from the endpoint's first label), and the
+// host is accepted signed with or without its port.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte) (string, error) {
+	if v := r.Header.Get("X-TC-Version"); v != APIVersion {
+		return "", &apiError{"NoSuchVersion", "Keyport serves KMS API version " + APIVersion}
+	}
+	if r.Header.Get("X-TC-Action") == "" {
+		return "", missingParameter("X-TC-Action")
+	}
+	a, err := parseTC3(r.Header.Get("Authorization"))
+	if err != nil {
+		return "", &apiError{"AuthFailure.InvalidAuthorization", "the Authorization header is not TC3-HMAC-SHA256"}
+	}
+	if strings.EqualFold(r.Header.Get("X-TC-Content-SHA256"), "UNSIGNED-PAYLOAD") {
+		return a.secretID, errUnsigned
+	}
+	stamp := r.Header.Get("X-TC-Timestamp")
+	sec, err := strconv.ParseInt(stamp, 10, 64)
+	if err != nil || time.Unix(sec, 0).Sub(h.cfg.Now()).Abs() > skew {
+		return a.secretID, errExpired
+	}
+	if a.date != time.Unix(sec, 0).UTC().Format("2006-01-02") {
+		return a.secretID, &apiError{"AuthFailure.SignatureFailure", "the credential scope's date is not X-TC-Timestamp's"}
+	}
+	signsHost := false
+	for _, sh := range a.signedHeaders {
+		signsHost = signsHost || strings.EqualFold(sh, "host")
+	}
+	if !signsHost {
+		return a.secretID, &apiError{"AuthFailure.SignatureFailure", "SignedHeaders must include host"}
+	}
+	secret, err := h.cfg.Service.AccessKeySecret(ctx, a.secretID)
+	if err != nil {
+		return a.secretID, err
+	}
+	defer clear(secret)
+	hosts := []string{r.Host}
+	if name, _, err := net.SplitHostPort(r.Host); err == nil {
+		hosts = append(hosts, name)
+	}
+	for _, host := range hosts {
+		want := tc3Signature(secret, a, tc3StringToSign(r, a, host, stamp, body))
+		if hmac.Equal([]byte(want), []byte(a.signature)) {
+			// TC3 has no nonce, and the SDKs sign neither X-TC-Action nor
+			// anything finer than the second: the same request twice in a
+			// second is legitimate and signs the same, so replays within the
+			// 5-minute window cannot be told apart here. Use TLS.
+			return a.secretID, nil
+		}
+	}
+	return a.secretID, errSignature
+}
+
+// decode reads a JSON body into v; a type error names the field.
+func decode(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		if te, ok := err.(*json.UnmarshalTypeError); ok {
+			return invalidParameter(te.Field, "wrong type")
+		}
+		return errNotJSON
+	}
+	return nil
+}
+
+// keyID checks that a required KeyId is present and shaped like one.
+func keyID(p *string) (string, error) {
+	if p == nil || *p == "" {
+		return "", missingParameter("KeyId")
+	}
+	if !looksLikeKeyID(*p) {
+		return "", errInvalidKeyID
+	}
+	return *p, nil
+}
+
+// looksLikeKeyID accepts the UUID form key ids take.
+func looksLikeKeyID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func required(name string, p *string) (string, error) {
+	if p == nil || *p == "" {
+		return "", missingParameter(name)
+	}
+	return *p, nil
+}
+
+func unix(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.Unix())
+}
