@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
 	"github.com/keyport-kms/keyport/softhsm"
 )
@@ -81,6 +82,18 @@ func TestThrottling(t *testing.T) {
 	c.prep(lk.RpcRequest)
 	if _, err := c.c.ListKeys(lk); err != nil {
 		t.Fatalf("after a second: %v", err)
+	}
+	// The same access key's budget through Tencent's API.
+	tc := newTencent(t, s, s.sk)
+	limited := 0
+	for i := 0; i < 20; i++ {
+		if _, err := tc.ListKeys(tckms.NewListKeysRequest()); err != nil {
+			tcError(t, err, "RequestLimitExceeded")
+			limited++
+		}
+	}
+	if limited < 10 {
+		t.Fatalf("%d of 20 Tencent requests limited at 5/s", limited)
 	}
 }
 

@@ -203,6 +203,7 @@ func TestTencentRefusals(t *testing.T) {
 		{"unsigned payload", map[string]string{"X-TC-Content-SHA256": "UNSIGNED-PAYLOAD"}, `{}`, "AuthFailure.SignatureFailure"},
 		{"other version", map[string]string{"X-TC-Version": "2017-03-12"}, `{}`, "NoSuchVersion"},
 		{"no Authorization", map[string]string{"Authorization": ""}, `{}`, "AuthFailure.InvalidAuthorization"},
+		{"body over 64 KiB", nil, `{"Alias":"` + strings.Repeat("a", 70<<10) + `"}`, "RequestSizeLimitExceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := rawTC3(t, s, "ListKeys", tc.body, tc.headers)
