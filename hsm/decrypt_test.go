@@ -27,14 +27,7 @@ func wrap(t testing.TB, kp hsm.KeyPair, alg hsm.Algorithm, msg []byte) []byte {
 func TestDecryptEveryAlgorithm(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	pairs := map[hsm.KeySpec]hsm.KeyPair{}
-	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
-		kp, err := h.GenerateKeyPair(ctx, spec)
-		if err != nil {
-			t.Fatalf("generate %s: %v", spec, err)
-		}
-		pairs[spec] = kp
-	}
+	pairs := generatePairs(t, h)
 	for _, alg := range hsm.Algorithms() {
 		t.Run(alg.String(), func(t *testing.T) {
 			kp := pairs[alg.Spec()]
@@ -58,14 +51,7 @@ func TestDecryptEveryAlgorithm(t *testing.T) {
 func TestDecryptBadCiphertext(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	pairs := map[hsm.KeySpec]hsm.KeyPair{}
-	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
-		kp, err := h.GenerateKeyPair(ctx, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pairs[spec] = kp
-	}
+	pairs := generatePairs(t, h)
 	for _, alg := range hsm.Algorithms() {
 		kp := pairs[alg.Spec()]
 		good := wrap(t, kp, alg, bytes.Repeat([]byte{7}, 32))

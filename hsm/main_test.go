@@ -42,3 +42,17 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// generatePairs makes one wrapping key pair of each spec.
+func generatePairs(t testing.TB, h *hsm.HSM) map[hsm.KeySpec]hsm.KeyPair {
+	t.Helper()
+	pairs := map[hsm.KeySpec]hsm.KeyPair{}
+	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
+		kp, err := h.GenerateKeyPair(ctxT(t), spec)
+		if err != nil {
+			t.Fatalf("generate %s: %v", spec, err)
+		}
+		pairs[spec] = kp
+	}
+	return pairs
+}

@@ -98,14 +98,7 @@ func TestSealOpenRejects(t *testing.T) {
 func TestImportAESEveryAlgorithm(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	pairs := map[hsm.KeySpec]hsm.KeyPair{}
-	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
-		kp, err := h.GenerateKeyPair(ctx, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pairs[spec] = kp
-	}
+	pairs := generatePairs(t, h)
 	for _, alg := range hsm.Algorithms() {
 		for _, size := range []int{32, 16} {
 			t.Run(fmt.Sprintf("%s/%d", alg, size), func(t *testing.T) {

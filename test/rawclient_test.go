@@ -1,18 +1,16 @@
 package test
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyport-kms/keyport/test/signers"
 )
 
 // rawV1 signs RPC v1 requests itself, written from the published algorithm
@@ -20,11 +18,6 @@ import (
 // replayed nonces, stale timestamps, parameters in odd places.
 type rawV1 struct {
 	addr, ak, sk string
-}
-
-func pct(s string) string {
-	e := url.QueryEscape(s)
-	return strings.NewReplacer("+", "%20", "*", "%2A", "%7E", "~").Replace(e)
 }
 
 // sign adds the common parameters (unless present) and the signature.
@@ -38,21 +31,7 @@ func (c rawV1) sign(method string, p map[string]string) {
 			p[k] = v
 		}
 	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		if k != "Signature" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var pairs []string
-	for _, k := range keys {
-		pairs = append(pairs, pct(k)+"="+pct(p[k]))
-	}
-	sts := method + "&%2F&" + pct(strings.Join(pairs, "&"))
-	m := hmac.New(sha1.New, []byte(c.sk+"&"))
-	m.Write([]byte(sts))
-	p["Signature"] = base64.StdEncoding.EncodeToString(m.Sum(nil))
+	p["Signature"] = signers.RPC(method, c.sk, p)
 }
 
 type rawResponse struct {

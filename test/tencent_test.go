@@ -20,6 +20,7 @@ import (
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
 	"github.com/keyport-kms/keyport/test/byok"
+	"github.com/keyport-kms/keyport/test/signers"
 )
 
 func newTencent(t *testing.T, s *server, secret string) *tckms.Client {
@@ -276,7 +277,7 @@ type tc3Response struct {
 func signedTC3(t *testing.T, s *server, action, body string, override map[string]string) *http.Request {
 	now := time.Now()
 	stamp := strconv.FormatInt(now.Unix(), 10)
-	auth := tc3Auth(s.ak, s.sk, "kms", s.addr, stamp, now.UTC().Format("2006-01-02"), body)
+	auth := signers.TC3(s.ak, s.sk, "kms", s.addr, stamp, now.UTC().Format("2006-01-02"), body)
 	req := must(http.NewRequest("POST", "http://"+s.addr+"/", nil))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-TC-Action", action)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -70,22 +69,19 @@ func accessKeyList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return writeJSON(c, keys)
-	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ACCESS KEY ID\tCREATED\tSTATE")
+	var rows [][]string
 	for _, k := range keys {
 		state := "enabled"
 		if k.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", k.ID, k.Created.Format("2006-01-02T15:04:05Z"), state)
+		rows = append(rows, []string{k.ID, k.Created.Format("2006-01-02T15:04:05Z"), state})
 	}
-	return w.Flush()
+	return output(c, keys, []string{"ACCESS KEY ID", "CREATED", "STATE"}, rows)
 }
 
-func accessKeySet(disabled bool) cli.ActionFunc {
+// onAccessKey is the action of commands that change one credential.
+func onAccessKey(change func(c *cli.Context, svc *service.Service, id string) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		id := c.String("id")
 		if id == "" {
@@ -96,19 +92,16 @@ func accessKeySet(disabled bool) cli.ActionFunc {
 			return err
 		}
 		defer st.Close()
-		return st.svc.SetAccessKeyDisabled(c.Context, id, disabled)
+		return change(c, st.svc, id)
 	}
 }
 
-func accessKeyDelete(c *cli.Context) error {
-	id := c.String("id")
-	if id == "" {
-		return usagef("give --id")
-	}
-	st, err := openAdminStack(c)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	return st.svc.DeleteAccessKey(c.Context, id)
+func accessKeySet(disabled bool) cli.ActionFunc {
+	return onAccessKey(func(c *cli.Context, svc *service.Service, id string) error {
+		return svc.SetAccessKeyDisabled(c.Context, id, disabled)
+	})
 }
+
+var accessKeyDelete = onAccessKey(func(c *cli.Context, svc *service.Service, id string) error {
+	return svc.DeleteAccessKey(c.Context, id)
+})

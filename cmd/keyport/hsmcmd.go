@@ -66,19 +66,15 @@ func hsmSlots(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return writeJSON(c, slots)
-	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "SLOT\tLABEL\tSERIAL\tMODEL\tSTATE")
+	var rows [][]string
 	for _, s := range slots {
 		state := "free"
 		if s.Initialized {
 			state = "initialized"
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", s.ID, s.Label, s.Serial, s.Model, state)
+		rows = append(rows, []string{fmt.Sprint(s.ID), s.Label, s.Serial, s.Model, state})
 	}
-	return w.Flush()
+	return output(c, slots, []string{"SLOT", "LABEL", "SERIAL", "MODEL", "STATE"}, rows)
 }
 
 func hsmInitToken(c *cli.Context) error {
@@ -165,15 +161,11 @@ func hsmObjects(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return writeJSON(c, objs)
-	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tCLASS\tTYPE\tLABEL\tFLAGS")
+	var rows [][]string
 	for _, o := range objs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", o.ID, o.Class, o.KeyType, o.Label, flagWords(o))
+		rows = append(rows, []string{o.ID, o.Class, o.KeyType, o.Label, flagWords(o)})
 	}
-	return w.Flush()
+	return output(c, objs, []string{"ID", "CLASS", "TYPE", "LABEL", "FLAGS"}, rows)
 }
 
 func flagWords(o hsm.Object) string {
@@ -240,6 +232,19 @@ func wrappingKeyIDs(ctx context.Context, h *hsm.HSM) (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// output prints v as JSON with --json, else rows as a table under header.
+func output(c *cli.Context, v any, header []string, rows [][]string) error {
+	if c.Bool("json") {
+		return writeJSON(c, v)
+	}
+	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	return w.Flush()
 }
 
 func writeJSON(c *cli.Context, v any) error {

@@ -2,8 +2,9 @@ package aliyun
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"strconv"
+
+	"github.com/keyport-kms/keyport/service/wire"
 )
 
 // params are a request's parameters, each given once.
@@ -45,13 +46,9 @@ func (p params) base64(name string) ([]byte, error) {
 
 // encryptionContext reads an optional JSON object of strings.
 func (p params) encryptionContext() (map[string]string, error) {
-	v := p["EncryptionContext"]
-	if v == "" {
-		return nil, nil
-	}
-	var ec map[string]string
-	if err := json.Unmarshal([]byte(v), &ec); err != nil {
-		return nil, invalidParameter("EncryptionContext", "not a JSON object of string values")
+	ec, err := wire.EncryptionContext(p["EncryptionContext"])
+	if err != nil {
+		return nil, invalidParameter("EncryptionContext", err.Error())
 	}
 	return ec, nil
 }

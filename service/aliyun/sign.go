@@ -6,11 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/keyport-kms/keyport/service/wire"
 )
 
 // percentEncode is RFC 3986 encoding as both signature schemes use it:
@@ -67,32 +68,12 @@ type acs3Auth struct {
 
 const acs3Scheme = "ACS3-HMAC-SHA256"
 
-var errAuthorization = errors.New("malformed Authorization header")
-
 func parseACS3(header string) (acs3Auth, error) {
-	var a acs3Auth
-	rest, ok := strings.CutPrefix(header, acs3Scheme+" ")
-	if !ok {
-		return a, errAuthorization
+	f, err := wire.ParseAuthorization(header, acs3Scheme, "Credential", "SignedHeaders", "Signature")
+	if err != nil {
+		return acs3Auth{}, err
 	}
-	for _, part := range strings.Split(rest, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return a, errAuthorization
-		}
-		switch k {
-		case "Credential":
-			a.credential = v
-		case "SignedHeaders":
-			a.signedHeaders = strings.Split(v, ";")
-		case "Signature":
-			a.signature = v
-		}
-	}
-	if a.credential == "" || len(a.signedHeaders) == 0 || a.signature == "" {
-		return a, errAuthorization
-	}
-	return a, nil
+	return acs3Auth{credential: f["Credential"], signedHeaders: strings.Split(f["SignedHeaders"], ";"), signature: f["Signature"]}, nil
 }
 
 // acs3StringToSign builds the canonical request from what was received and

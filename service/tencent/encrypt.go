@@ -3,9 +3,9 @@ package tencent
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 
 	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/wire"
 )
 
 type encryptRequest struct {
@@ -58,12 +58,9 @@ func base64Param(name string, p *string) ([]byte, error) {
 
 // encryptionContext reads the optional JSON-object-as-a-string parameter.
 func encryptionContext(p *string) (map[string]string, error) {
-	if p == nil || *p == "" {
-		return nil, nil
-	}
-	var ec map[string]string
-	if err := json.Unmarshal([]byte(*p), &ec); err != nil {
-		return nil, invalidParameter("EncryptionContext", "not a JSON object of string values")
+	ec, err := wire.EncryptionContext(str(p))
+	if err != nil {
+		return nil, invalidParameter("EncryptionContext", err.Error())
 	}
 	return ec, nil
 }

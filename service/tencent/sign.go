@@ -4,10 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/keyport-kms/keyport/service/wire"
 )
 
 const tc3Scheme = "TC3-HMAC-SHA256"
@@ -21,36 +22,17 @@ type tc3Auth struct {
 	signature     string
 }
 
-var errAuthorization = errors.New("malformed Authorization header")
-
 func parseTC3(header string) (tc3Auth, error) {
-	var a tc3Auth
-	rest, ok := strings.CutPrefix(header, tc3Scheme+" ")
-	if !ok {
-		return a, errAuthorization
+	f, err := wire.ParseAuthorization(header, tc3Scheme, "Credential", "SignedHeaders", "Signature")
+	if err != nil {
+		return tc3Auth{}, err
 	}
-	for _, part := range strings.Split(rest, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return a, errAuthorization
-		}
-		switch k {
-		case "Credential":
-			f := strings.Split(v, "/")
-			if len(f) != 4 || f[3] != "tc3_request" || f[0] == "" || f[1] == "" || f[2] == "" {
-				return a, errAuthorization
-			}
-			a.secretID, a.date, a.service = f[0], f[1], f[2]
-		case "SignedHeaders":
-			a.signedHeaders = strings.Split(v, ";")
-		case "Signature":
-			a.signature = v
-		}
+	scope := strings.Split(f["Credential"], "/")
+	if len(scope) != 4 || scope[3] != "tc3_request" || scope[0] == "" || scope[1] == "" || scope[2] == "" {
+		return tc3Auth{}, wire.ErrAuthorization
 	}
-	if a.secretID == "" || len(a.signedHeaders) == 0 || a.signature == "" {
-		return a, errAuthorization
-	}
-	return a, nil
+	return tc3Auth{secretID: scope[0], date: scope[1], service: scope[2],
+		signedHeaders: strings.Split(f["SignedHeaders"], ";"), signature: f["Signature"]}, nil
 }
 
 // tc3StringToSign rebuilds the canonical request (method, path, query,

@@ -1,25 +1,12 @@
 package tencent
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http/httptest"
 	"strings"
 	"testing"
-)
 
-// An independent TC3 signer, written from Tencent Cloud's published
-// algorithm, for requests the official SDK never sends.
-func signTC3(secretID, secret, service, host, timestamp, date, body string) string {
-	h := func(s string) string { sum := sha256.Sum256([]byte(s)); return hex.EncodeToString(sum[:]) }
-	mac := func(k []byte, s string) []byte { m := hmac.New(sha256.New, k); m.Write([]byte(s)); return m.Sum(nil) }
-	cr := "POST\n/\n\ncontent-type:application/json\nhost:" + host + "\n\ncontent-type;host\n" + h(body)
-	scope := date + "/" + service + "/tc3_request"
-	sts := "TC3-HMAC-SHA256\n" + timestamp + "\n" + scope + "\n" + h(cr)
-	k := mac(mac(mac([]byte("TC3"+secret), date), service), "tc3_request")
-	return "TC3-HMAC-SHA256 Credential=" + secretID + "/" + scope + ", SignedHeaders=content-type;host, Signature=" + hex.EncodeToString(mac(k, sts))
-}
+	"github.com/keyport-kms/keyport/test/signers"
+)
 
 func TestTC3Verification(t *testing.T) {
 	const body = `{"Limit":1}`
@@ -33,7 +20,7 @@ func TestTC3Verification(t *testing.T) {
 			r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 			r.Host = "127.0.0.1:8080"
 			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("Authorization", signTC3("AKID", "secret", tc.service, tc.signedHost, "1700000000", "2023-11-14", body))
+			r.Header.Set("Authorization", signers.TC3("AKID", "secret", tc.service, tc.signedHost, "1700000000", "2023-11-14", body))
 			a, err := parseTC3(r.Header.Get("Authorization"))
 			if err != nil {
 				t.Fatal(err)
