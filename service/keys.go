@@ -4,21 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/service/wire"
 )
-
-// newUUID returns a random (version 4) UUID, the form KeyIds take.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
 
 // CreateKey makes a CMK. An EXTERNAL key starts in PendingImport; any
 // other gets material now: in the token for an HSM-level AES key, sealed
@@ -51,7 +42,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		return nil, errorf(KindInvalidParameter, "Alias is longer than 60 characters")
 	}
 	k := &store.Key{
-		ID: newUUID(), VersionID: newUUID(),
+		ID: wire.NewUUID(), VersionID: wire.NewUUID(),
 		Spec: string(req.Spec), Usage: string(req.Usage), Origin: string(req.Origin), Protection: string(req.Protection),
 		Description: req.Description, Alias: req.Alias, Created: s.now().UTC(), State: string(StatePendingImport),
 	}

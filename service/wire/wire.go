@@ -6,18 +6,22 @@ package wire
 import (
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
 
-// NewRequestID returns a random UUID-shaped request id.
-func NewRequestID() string {
+// NewUUID returns a random (version 4) UUID in lower case, the form key ids take.
+func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
+
+// NewRequestID returns a random request id, an upper-case UUID as the clouds send.
+func NewRequestID() string { return strings.ToUpper(NewUUID()) }
 
 // Nonces remembers signature nonces for one window, per credential, so a
 // signed request cannot be replayed while its timestamp is still accepted.
