@@ -156,7 +156,7 @@ func (c *conn) probeSM2(s pkcs11.SessionHandle, caps *Capabilities) {
 	if err != nil {
 		return
 	}
-	pub, err := ParseSM2PublicKey(der)
+	pub, err := parseSM2PublicKey(der)
 	if err != nil {
 		return
 	}
@@ -198,9 +198,9 @@ func encryptRSA(pub *rsa.PublicKey, alg Algorithm, msg []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: %s is not an RSA algorithm", ErrUnsupported, alg)
 }
 
-// ParseSM2PublicKey parses a SubjectPublicKeyInfo holding an SM2 key, as
+// parseSM2PublicKey parses a SubjectPublicKeyInfo holding an SM2 key, as
 // GenerateKeyPair returns for the SM2 spec.
-func ParseSM2PublicKey(der []byte) (*ecdsa.PublicKey, error) {
+func parseSM2PublicKey(der []byte) (*ecdsa.PublicKey, error) {
 	k, err := smx509.ParsePKIXPublicKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("parse SM2 public key: %w", err)
