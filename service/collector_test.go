@@ -40,3 +40,34 @@ func TestCollectorBoundsTokenObjects(t *testing.T) {
 		t.Fatalf("the key's material went with the wrapping keys: %v", err)
 	}
 }
+
+// Pooled wrapping keys live in the store: a restart reuses them rather than
+// leaking them and generating more.
+func TestPoolSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	waitFull := func() service.PoolStats {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			st, err := e.svc.PoolStats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Pooled[service.WrappingRSA2048] == 2 && st.Pooled[service.WrappingSM2] == 2 {
+				return st
+			}
+		}
+		t.Fatal("pool not full within 60 s")
+		return service.PoolStats{}
+	}
+	waitFull()
+	before := countObjects(t, e.h, "keyport-wrap-")
+	e.close()
+	e.open(t)
+	st := waitFull()
+	if st.Generated != 0 || st.Inline != 0 {
+		t.Fatalf("after restart the pool generated %d (+%d inline) pairs it already had", st.Generated, st.Inline)
+	}
+	if after := countObjects(t, e.h, "keyport-wrap-"); after != before {
+		t.Fatalf("wrapping objects %d → %d across a restart", before, after)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/store"
@@ -239,4 +241,44 @@ func TestPurgeExpired(t *testing.T) {
 			t.Errorf("orphan %s survived the purge", o.ID)
 		}
 	}
+}
+
+// Access keys through the CLI, as an operator manages them, and what the
+// server then makes of them.
+func TestAccessKeyCommands(t *testing.T) {
+	defer catch(t)
+	s := startServer(t)
+	s.stop(t) // the CLI needs the store to itself
+	var second struct{ AccessKeyId, AccessKeySecret string }
+	r := keyport(t, s.env, "access-key", "create", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &second); err != nil || second.AccessKeySecret == "" {
+		t.Fatalf("create: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	r = keyport(t, s.env, "access-key", "list", "--json")
+	if strings.Contains(r.stdout, second.AccessKeySecret) || strings.Contains(r.stdout, s.sk) {
+		t.Fatal("list shows a secret")
+	}
+	var listed []struct{ ID string }
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 2 {
+		t.Fatalf("list: %v\n%s", err, r.stdout)
+	}
+	keyport(t, s.env, "access-key", "disable", "--id", second.AccessKeyId).expect(t, 0, "")
+	keyport(t, s.env, "access-key", "list").expect(t, 0, "disabled")
+	keyport(t, s.env, "access-key", "delete", "--id", s.ak).expect(t, 0, "")
+	keyport(t, s.env, "access-key", "delete", "--id", s.ak).expect(t, 1, "not found")
+	keyport(t, s.env, "access-key", "disable").expect(t, 2, "give --id")
+
+	s.start(t)
+	ali := newV1(t, s, s.sk)
+	lk := kms.CreateListKeysRequest()
+	ali.prep(lk.RpcRequest)
+	_, err := ali.c.ListKeys(lk)
+	serverError(t, err, 404, "InvalidAccessKeyId.NotFound")
+	s2 := *s
+	s2.ak = second.AccessKeyId
+	ali = newV1(t, &s2, second.AccessKeySecret)
+	lk = kms.CreateListKeysRequest()
+	ali.prep(lk.RpcRequest)
+	_, err = ali.c.ListKeys(lk)
+	serverError(t, err, 400, "InvalidAccessKeyId.Inactive")
 }
