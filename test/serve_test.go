@@ -159,3 +159,32 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// check-config runs serve's validation without opening the HSM or store.
+func TestCheckConfig(t *testing.T) {
+	module, err := softhsm.FindModule()
+	if err != nil {
+		softhsm.Require(t)
+		t.Fatal(err)
+	}
+	base := []string{"KEYPORT_PKCS11_MODULE=" + module, "KEYPORT_TOKEN_LABEL=any", "KEYPORT_PIN=1", "KEYPORT_DATA_DIR=" + t.TempDir()}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		msg  string
+	}{
+		{"good (the token is not even looked at)", base, nil, 0, "configuration OK"},
+		{"no data dir", base[:3], nil, 2, "no data directory"},
+		{"bad listen", base, []string{"--listen", "nope"}, 2, "missing port"},
+		{"half TLS", base, []string{"--tls-cert", "c.pem"}, 2, "together"},
+		{"missing TLS files", base, []string{"--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, 1, "TLS certificate"},
+		{"two token selectors", append(base, "KEYPORT_TOKEN_SERIAL=1"), nil, 2, "one way only"},
+		{"missing module", append([]string{"KEYPORT_PKCS11_MODULE=/nonexistent.so"}, base[1:]...), nil, 1, "not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keyport(t, tc.env, append([]string{"check-config"}, tc.args...)...).expect(t, tc.code, tc.msg)
+		})
+	}
+}

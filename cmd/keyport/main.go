@@ -66,6 +66,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			serveCommand(),
+			checkConfigCommand(),
 			hsmCommand(),
 			accessKeyCommand(),
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
 	"github.com/keyport-kms/keyport/service/server"
@@ -42,6 +44,50 @@ func serveCommand() *cli.Command {
 	}
 }
 
+// checkServeConfig validates everything serve needs before anything is
+// opened; `keyport check-config` runs just this.
+func checkServeConfig(c *cli.Context) (hsm.Config, error) {
+	cfg, err := hsmConfig(c)
+	if err != nil {
+		return cfg, err
+	}
+	if c.String("data-dir") == "" {
+		return cfg, usagef("no data directory: give --data-dir or set KEYPORT_DATA_DIR")
+	}
+	if _, _, err := net.SplitHostPort(c.String("listen")); err != nil {
+		return cfg, usagef("--listen %q: %v", c.String("listen"), err)
+	}
+	cert, key := c.String("tls-cert"), c.String("tls-key")
+	if (cert == "") != (key == "") {
+		return cfg, usagef("give --tls-cert and --tls-key together")
+	}
+	if cert != "" {
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			return cfg, fmt.Errorf("TLS certificate: %w", err)
+		}
+	}
+	if c.Float64("rate-limit") < 0 || c.Duration("import-token-ttl") <= 0 {
+		return cfg, usagef("--rate-limit must be 0 or more and --import-token-ttl positive")
+	}
+	return cfg, nil
+}
+
+func checkConfigCommand() *cli.Command {
+	cmd := serveCommand()
+	return &cli.Command{
+		Name:  "check-config",
+		Usage: "validate serve's flags and environment without opening the HSM or the store",
+		Flags: cmd.Flags,
+		Action: func(c *cli.Context) error {
+			if _, err := checkServeConfig(c); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, "configuration OK")
+			return nil
+		},
+	}
+}
+
 func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -54,14 +100,11 @@ func serve(c *cli.Context) error {
 			return err
 		}
 	}
-	cfg, err := hsmConfig(c)
+	cfg, err := checkServeConfig(c)
 	if err != nil {
 		return err
 	}
 	cfg.Logger = log
-	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
-		return usagef("give --tls-cert and --tls-key together")
-	}
 	ln, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.String("listen"), err)
