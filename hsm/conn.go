@@ -75,7 +75,8 @@ func openConn(cfg Config) (*conn, error) {
 }
 
 // exclusive runs fn alone if it writes token objects on a token that
-// needs it, else shared with other calls.
+// needs it, else shared with other calls. fn must not call back into the
+// HSM: a nested call would wait on the lock its caller holds.
 func (c *conn) exclusive(write bool, fn func() error) error {
 	switch {
 	case !c.serialWrites:

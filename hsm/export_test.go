@@ -17,19 +17,28 @@ func OAEPDecode(h hash.Hash, em, label []byte) ([]byte, error) { return oaepDeco
 func ParseSM2(b []byte) error { _, err := parseSM2Ciphertext(b); return err }
 
 // Raw runs fn with the layer's module context, a pooled session and the
-// handle of key id (0 if id is empty).
+// handle of key id (0 if id is empty). It bypasses the layer's retries and
+// its SoftHSM object lock, so that benchmarks may call the layer from fn.
 func Raw(ctx context.Context, h *HSM, id KeyID, fn func(mod *pkcs11.Ctx, s pkcs11.SessionHandle, key pkcs11.ObjectHandle) error) error {
-	return h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		var key pkcs11.ObjectHandle
-		if id != "" {
-			e, err := c.key(s, id)
-			if err != nil {
-				return err
-			}
-			key = e.handle
+	c, err := h.acquire()
+	if err != nil {
+		return err
+	}
+	defer c.inflight.RUnlock()
+	s, err := c.pool.get(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.pool.put(s)
+	var key pkcs11.ObjectHandle
+	if id != "" {
+		e, err := c.key(s, id)
+		if err != nil {
+			return err
 		}
-		return fn(c.mod, s, key)
-	})
+		key = e.handle
+	}
+	return fn(c.mod, s, key)
 }
 
 // FinalizeModule resets the library under the layer, as a crashed or
