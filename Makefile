@@ -4,8 +4,9 @@ GO      ?= go
 BIN     := bin/keyport
 PKGS    := ./...
 # Tools the tests drive from outside: the SoftHSM2 module and softhsm2-util,
-# pkcs11-tool (OpenSC), openssl, and a C compiler for cgo (miekg/pkcs11).
-APT_PKGS := softhsm2 opensc openssl gcc libc6-dev
+# pkcs11-tool (OpenSC), openssl, a C compiler for cgo (miekg/pkcs11), and
+# Node.js for the official Node clients in test/node.
+APT_PKGS := softhsm2 opensc openssl gcc libc6-dev nodejs npm
 
 .PHONY: all build run test deps lint bench clean
 
@@ -23,6 +24,7 @@ deps:
 	command -v pkcs11-tool   >/dev/null 2>&1 || missing="$$missing opensc"; \
 	command -v openssl       >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v gcc           >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	command -v npm           >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing$$missing with apt-get"; \
@@ -31,6 +33,7 @@ deps:
 	    echo "make: missing$$missing: install them (Debian/Ubuntu: sudo apt-get install$$missing) and run again"; exit 1; \
 	  fi; \
 	fi
+	@cd test/node && npm ci --no-audit --no-fund --loglevel=error
 
 lint:
 	$(GO) vet $(PKGS)
