@@ -3,10 +3,10 @@
 GO      ?= go
 BIN     := bin/keyport
 PKGS    := ./...
-# Tools the tests drive from outside: the SoftHSM2 module and softhsm2-util,
-# pkcs11-tool (OpenSC), openssl, a C compiler for cgo (miekg/pkcs11), and
-# Node.js for the official Node clients in test/node.
-APT_PKGS := softhsm2 opensc openssl gcc libc6-dev nodejs npm
+# `make deps` installs, with apt-get and only where missing, the tools the
+# tests drive from outside: the SoftHSM2 module and softhsm2-util, pkcs11-tool
+# (OpenSC), openssl, a C compiler for cgo (miekg/pkcs11), and Node.js with npm
+# for the official Node clients in test/node.
 
 .PHONY: all build run test deps lint bench clean
 
@@ -28,7 +28,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing$$missing with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PKGS) >/dev/null || exit 1; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	  else \
 	    echo "make: missing$$missing: install them (Debian/Ubuntu: sudo apt-get install$$missing) and run again"; exit 1; \
 	  fi; \
