@@ -243,16 +243,30 @@ func TestPurgeExpired(t *testing.T) {
 	}
 }
 
-// Access keys through the CLI, as an operator manages them, and what the
-// server then makes of them.
+// Access keys through the CLI, as an operator manages them: through the
+// running server's admin socket, and through the store when none runs; and
+// what the server then makes of them.
 func TestAccessKeyCommands(t *testing.T) {
 	defer catch(t)
 	s := startServer(t)
-	s.stop(t) // the CLI needs the store to itself
 	var second struct{ AccessKeyId, AccessKeySecret string }
 	r := keyport(t, s.env, "access-key", "create", "--json")
 	if err := json.Unmarshal([]byte(r.stdout), &second); err != nil || second.AccessKeySecret == "" {
-		t.Fatalf("create: %v\n%s%s", err, r.stdout, r.stderr)
+		t.Fatalf("create while serving: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	s2 := *s
+	s2.ak = second.AccessKeyId
+	use := func(ak, sk string) error {
+		s3 := *s
+		s3.ak = ak
+		c := newV1(t, &s3, sk)
+		lk := kms.CreateListKeysRequest()
+		c.prep(lk.RpcRequest)
+		_, err := c.c.ListKeys(lk)
+		return err
+	}
+	if err := use(second.AccessKeyId, second.AccessKeySecret); err != nil {
+		t.Fatalf("a key made while serving does not work at once: %v", err)
 	}
 	r = keyport(t, s.env, "access-key", "list", "--json")
 	if strings.Contains(r.stdout, second.AccessKeySecret) || strings.Contains(r.stdout, s.sk) {
@@ -263,22 +277,19 @@ func TestAccessKeyCommands(t *testing.T) {
 		t.Fatalf("list: %v\n%s", err, r.stdout)
 	}
 	keyport(t, s.env, "access-key", "disable", "--id", second.AccessKeyId).expect(t, 0, "")
-	keyport(t, s.env, "access-key", "list").expect(t, 0, "disabled")
-	keyport(t, s.env, "access-key", "delete", "--id", s.ak).expect(t, 0, "")
-	keyport(t, s.env, "access-key", "delete", "--id", s.ak).expect(t, 1, "not found")
+	serverError(t, use(second.AccessKeyId, second.AccessKeySecret), 400, "InvalidAccessKeyId.Inactive")
+	keyport(t, s.env, "access-key", "enable", "--id", second.AccessKeyId).expect(t, 0, "")
+	if err := use(second.AccessKeyId, second.AccessKeySecret); err != nil {
+		t.Fatalf("re-enabled key: %v", err)
+	}
+	keyport(t, s.env, "access-key", "delete", "--id", "KPAKNOSUCHKEY").expect(t, 1, "not found")
 	keyport(t, s.env, "access-key", "disable").expect(t, 2, "give --id")
 
+	// With the server stopped the commands open the store themselves.
+	s.stop(t)
+	keyport(t, s.env, "access-key", "list").expect(t, 0, second.AccessKeyId)
+	keyport(t, s.env, "access-key", "delete", "--id", s.ak).expect(t, 0, "")
+	keyport(t, s.env, "access-key", "delete", "--id", s.ak).expect(t, 1, "not found")
 	s.start(t)
-	ali := newV1(t, s, s.sk)
-	lk := kms.CreateListKeysRequest()
-	ali.prep(lk.RpcRequest)
-	_, err := ali.c.ListKeys(lk)
-	serverError(t, err, 404, "InvalidAccessKeyId.NotFound")
-	s2 := *s
-	s2.ak = second.AccessKeyId
-	ali = newV1(t, &s2, second.AccessKeySecret)
-	lk = kms.CreateListKeysRequest()
-	ali.prep(lk.RpcRequest)
-	_, err = ali.c.ListKeys(lk)
-	serverError(t, err, 400, "InvalidAccessKeyId.Inactive")
+	serverError(t, use(s.ak, s.sk), 404, "InvalidAccessKeyId.NotFound")
 }

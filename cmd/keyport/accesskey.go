@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/server"
 )
 
 func accessKeyCommand() *cli.Command {
@@ -15,7 +17,7 @@ func accessKeyCommand() *cli.Command {
 	idFlag := &cli.StringFlag{Name: "id", Usage: "the AccessKeyId"}
 	return &cli.Command{
 		Name:  "access-key",
-		Usage: "manage API credentials (AccessKeyId/Secret; Tencent: SecretId/SecretKey); run with the server stopped",
+		Usage: "manage API credentials (AccessKeyId/Secret; Tencent: SecretId/SecretKey), through the running server's admin socket or, with none running, the store itself",
 		Subcommands: []*cli.Command{
 			{
 				Name:   "create",
@@ -31,24 +33,45 @@ func accessKeyCommand() *cli.Command {
 	}
 }
 
-// openAdminStack opens token, store and service for a one-shot command: no
-// pool, no collector.
-func openAdminStack(c *cli.Context) (*stack, error) {
+// accessKeys is what the commands need; *service.Service and the admin
+// socket's client both provide it.
+type accessKeys interface {
+	CreateAccessKey(ctx context.Context) (*service.NewAccessKey, error)
+	ListAccessKeys(ctx context.Context) ([]service.AccessKey, error)
+	SetAccessKeyDisabled(ctx context.Context, id string, disabled bool) error
+	DeleteAccessKey(ctx context.Context, id string) error
+}
+
+// openAccessKeys reaches the server running on the data directory through
+// its admin socket or, with none running, opens token, store and service
+// for this one command (no pool, no collector).
+func openAccessKeys(c *cli.Context) (accessKeys, func(), error) {
+	dir := c.String("data-dir")
+	if dir == "" {
+		return nil, nil, usagef("no data directory: give --data-dir or set KEYPORT_DATA_DIR")
+	}
+	if client, err := server.DialAdmin(dir); err == nil {
+		return client, func() {}, nil
+	}
 	cfg, err := hsmConfig(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.SkipProbe = true
-	return openStack(c.Context, cfg, c.String("data-dir"), service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	st, err := openStack(c.Context, cfg, dir, service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	if err != nil {
+		return nil, nil, err
+	}
+	return st.svc, st.Close, nil
 }
 
 func accessKeyCreate(c *cli.Context) error {
-	st, err := openAdminStack(c)
+	keys, done, err := openAccessKeys(c)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ak, err := st.svc.CreateAccessKey(c.Context)
+	defer done()
+	ak, err := keys.CreateAccessKey(c.Context)
 	if err != nil {
 		return err
 	}
@@ -60,12 +83,12 @@ func accessKeyCreate(c *cli.Context) error {
 }
 
 func accessKeyList(c *cli.Context) error {
-	st, err := openAdminStack(c)
+	admin, done, err := openAccessKeys(c)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	keys, err := st.svc.ListAccessKeys(c.Context)
+	defer done()
+	keys, err := admin.ListAccessKeys(c.Context)
 	if err != nil {
 		return err
 	}
@@ -81,27 +104,27 @@ func accessKeyList(c *cli.Context) error {
 }
 
 // onAccessKey is the action of commands that change one credential.
-func onAccessKey(change func(c *cli.Context, svc *service.Service, id string) error) cli.ActionFunc {
+func onAccessKey(change func(c *cli.Context, keys accessKeys, id string) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		id := c.String("id")
 		if id == "" {
 			return usagef("give --id")
 		}
-		st, err := openAdminStack(c)
+		keys, done, err := openAccessKeys(c)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		return change(c, st.svc, id)
+		defer done()
+		return change(c, keys, id)
 	}
 }
 
 func accessKeySet(disabled bool) cli.ActionFunc {
-	return onAccessKey(func(c *cli.Context, svc *service.Service, id string) error {
-		return svc.SetAccessKeyDisabled(c.Context, id, disabled)
+	return onAccessKey(func(c *cli.Context, keys accessKeys, id string) error {
+		return keys.SetAccessKeyDisabled(c.Context, id, disabled)
 	})
 }
 
-var accessKeyDelete = onAccessKey(func(c *cli.Context, svc *service.Service, id string) error {
-	return svc.DeleteAccessKey(c.Context, id)
+var accessKeyDelete = onAccessKey(func(c *cli.Context, keys accessKeys, id string) error {
+	return keys.DeleteAccessKey(c.Context, id)
 })

@@ -129,6 +129,22 @@ func serve(c *cli.Context) error {
 		Tencent: tencent.New(tencent.Config{Service: st.svc, Limiter: limiter, Logger: log}),
 		Logger:  log,
 	})
+	// The admin socket lets `keyport access-key` work while this process
+	// holds the store. Without it the server still serves; the CLI then
+	// needs the server stopped.
+	if adminLn, err := server.ListenAdmin(c.String("data-dir")); err != nil {
+		log.Warn("no admin socket; access-key commands need the server stopped", "err", err)
+	} else {
+		adminCtx, cancelAdmin := context.WithCancel(ctx)
+		adminDone := make(chan struct{})
+		defer func() { cancelAdmin(); <-adminDone; os.Remove(adminLn.Addr().String()) }() // before the stack closes
+		go func() {
+			defer close(adminDone)
+			if err := server.Serve(adminCtx, adminLn, server.AdminHandler(st.svc), "", "", 10*time.Second, log); err != nil {
+				log.Error("admin socket", "err", err)
+			}
+		}()
+	}
 	addr := ln.Addr().String()
 	if f := c.String("address-file"); f != "" {
 		if err := os.WriteFile(f, []byte(addr), 0o600); err != nil {

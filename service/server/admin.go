@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/keyport-kms/keyport/service"
+)
+
+// AdminSocket is the name, in the data directory, of the running server's
+// admin socket: a Unix socket only the server's user may open, through
+// which the CLI manages access keys while the server holds the store.
+const AdminSocket = "admin.sock"
+
+// AdminHandler serves access-key management on the admin socket.
+func AdminHandler(svc *service.Service) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/access-keys", func(w http.ResponseWriter, r *http.Request) {
+		ak, err := svc.CreateAccessKey(r.Context())
+		adminReply(w, ak, err)
+	})
+	mux.HandleFunc("GET /v1/access-keys", func(w http.ResponseWriter, r *http.Request) {
+		keys, err := svc.ListAccessKeys(r.Context())
+		adminReply(w, keys, err)
+	})
+	mux.HandleFunc("POST /v1/access-keys/{id}/{change}", func(w http.ResponseWriter, r *http.Request) {
+		var disabled bool
+		switch r.PathValue("change") {
+		case "disable":
+			disabled = true
+		case "enable":
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		adminReply(w, struct{}{}, svc.SetAccessKeyDisabled(r.Context(), r.PathValue("id"), disabled))
+	})
+	mux.HandleFunc("DELETE /v1/access-keys/{id}", func(w http.ResponseWriter, r *http.Request) {
+		adminReply(w, struct{}{}, svc.DeleteAccessKey(r.Context(), r.PathValue("id")))
+	})
+	return mux
+}
+
+type adminError struct {
+	Kind    int    `json:"kind"`
+	Message string `json:"message"`
+}
+
+func adminReply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_ = json.NewEncoder(w).Encode(adminError{Kind: int(service.KindOf(err)), Message: service.PublicMessage(err)})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ListenAdmin opens the admin socket in dataDir, replacing a stale one (a
+// live server would hold the store, and this one could not have opened it).
+func ListenAdmin(dataDir string) (net.Listener, error) {
+	path := filepath.Join(dataDir, AdminSocket)
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	return ln, nil
+}
+
+// ErrNoServer says no server answers on the admin socket.
+var ErrNoServer = errors.New("no running server")
+
+// AdminClient manages access keys through a running server's admin socket.
+type AdminClient struct{ http *http.Client }
+
+// DialAdmin connects to the server running on dataDir, or returns
+// ErrNoServer when none is.
+func DialAdmin(dataDir string) (*AdminClient, error) {
+	path := filepath.Join(dataDir, AdminSocket)
+	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		return nil, ErrNoServer
+	}
+	conn.Close()
+	return &AdminClient{http: &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}},
+	}}, nil
+}
+
+func (c *AdminClient) call(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://keyport"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e adminError
+		if json.Unmarshal(body, &e) != nil {
+			return fmt.Errorf("admin socket: %s", resp.Status)
+		}
+		return &service.Error{Kind: service.Kind(e.Kind), Msg: e.Message}
+	}
+	return json.Unmarshal(body, out)
+}
+
+// CreateAccessKey makes a credential on the running server.
+func (c *AdminClient) CreateAccessKey(ctx context.Context) (*service.NewAccessKey, error) {
+	var ak service.NewAccessKey
+	return &ak, c.call(ctx, http.MethodPost, "/v1/access-keys", &ak)
+}
+
+// ListAccessKeys lists credentials.
+func (c *AdminClient) ListAccessKeys(ctx context.Context) ([]service.AccessKey, error) {
+	var keys []service.AccessKey
+	return keys, c.call(ctx, http.MethodGet, "/v1/access-keys", &keys)
+}
+
+// SetAccessKeyDisabled disables or re-enables a credential.
+func (c *AdminClient) SetAccessKeyDisabled(ctx context.Context, id string, disabled bool) error {
+	change := "enable"
+	if disabled {
+		change = "disable"
+	}
+	return c.call(ctx, http.MethodPost, "/v1/access-keys/"+url.PathEscape(id)+"/"+change, &struct{}{})
+}
+
+// DeleteAccessKey deletes a credential.
+func (c *AdminClient) DeleteAccessKey(ctx context.Context, id string) error {
+	return c.call(ctx, http.MethodDelete, "/v1/access-keys/"+url.PathEscape(id), &struct{}{})
+}
