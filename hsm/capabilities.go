@@ -6,8 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
 
@@ -96,11 +94,7 @@ func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {
 			caps.Decrypt[alg] = PathNative
 		} else if alg != RSAPKCS1v15 {
 			if em, err := c.rawRSA(s, privH, ct); err == nil {
-				h := sha1.New()
-				if alg == RSAOAEPSHA256 {
-					h = sha256.New()
-				}
-				if out, err := oaepDecode(h, em, nil); err == nil && bytes.Equal(out, msg) {
+				if out, err := oaepDecode(oaepHash(alg), em, nil); err == nil && bytes.Equal(out, msg) {
 					caps.Decrypt[alg] = PathRawRSA
 				}
 			}
@@ -190,10 +184,8 @@ func encryptRSA(pub *rsa.PublicKey, alg Algorithm, msg []byte) ([]byte, error) {
 	switch alg {
 	case RSAPKCS1v15:
 		return rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
-	case RSAOAEPSHA1:
-		return rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, msg, nil)
-	case RSAOAEPSHA256:
-		return rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, msg, nil)
+	case RSAOAEPSHA1, RSAOAEPSHA256:
+		return rsa.EncryptOAEP(oaepHash(alg), rand.Reader, pub, msg, nil)
 	}
 	return nil, fmt.Errorf("%w: %s is not an RSA algorithm", ErrUnsupported, alg)
 }

@@ -1,6 +1,8 @@
 package hsm
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"hash"
@@ -46,6 +48,14 @@ func oaepDecode(h hash.Hash, em []byte, label []byte) ([]byte, error) {
 		return nil, errOAEP
 	}
 	return rest[index+1:], nil
+}
+
+// oaepHash is the hash (and MGF1 hash) an OAEP algorithm names.
+func oaepHash(alg Algorithm) hash.Hash {
+	if alg == RSAOAEPSHA256 {
+		return sha256.New()
+	}
+	return sha1.New()
 }
 
 // mgf1XOR xors out with MGF1(seed) (RFC 8017 B.2.1).

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -110,7 +109,7 @@ func (h *HSM) decryptRSA(ctx context.Context, id KeyID, alg Algorithm, ct []byte
 			if err != nil {
 				return err
 			}
-			msg, derr := oaepDecode(sha256.New(), out, nil)
+			msg, derr := oaepDecode(oaepHash(alg), out, nil)
 			if derr != nil {
 				wipe(out)
 				return derr
