@@ -87,7 +87,6 @@ func TestHSMAwayIsServiceUnavailable(t *testing.T) {
 		Service: svc,
 		Aliyun:  aliyun.New(aliyun.Config{Service: svc, Logger: quiet}),
 		Tencent: tencent.New(tencent.Config{Service: svc, Logger: quiet}),
-		Logger:  quiet,
 	}))
 	defer ts.Close()
 	s := &server{addr: strings.TrimPrefix(ts.URL, "http://"), ak: ak.AccessKeyID, sk: ak.AccessKeySecret}

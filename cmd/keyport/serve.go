@@ -127,7 +127,6 @@ func serve(c *cli.Context) error {
 			Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Logger: log,
 		}),
 		Tencent: tencent.New(tencent.Config{Service: st.svc, Limiter: limiter, Logger: log}),
-		Logger:  log,
 	})
 	// The admin socket lets `keyport access-key` work while this process
 	// holds the store. Without it the server still serves; the CLI then

@@ -22,7 +22,6 @@ type Config struct {
 	Service *service.Service
 	Aliyun  http.Handler
 	Tencent http.Handler // requests carrying X-TC-Action; nil refuses them
-	Logger  *slog.Logger
 }
 
 // Handler routes: GET /healthz and /readyz, and every other request to its
