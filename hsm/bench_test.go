@@ -60,11 +60,11 @@ func rawDecryptWith(mech []*pkcs11.Mechanism, ct []byte) rawFunc {
 func BenchmarkDecrypt(b *testing.B) {
 	h, _ := openToken(b)
 	ctx := ctxT(b)
-	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
 	if err != nil {
 		b.Fatal(err)
 	}
-	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2)
+	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func BenchmarkDecrypt(b *testing.B) {
 
 func BenchmarkMAC(b *testing.B) {
 	h, _ := openToken(b)
-	id, err := h.SecretKey(ctxT(b), "bench-mac", hsm.HMACSHA256)
+	id, err := h.SecretKey(ctxT(b), hsm.SecretKeyRequest{Label: "bench-mac", Kind: hsm.HMACSHA256})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func BenchmarkMAC(b *testing.B) {
 
 func BenchmarkSeal(b *testing.B) {
 	h, _ := openToken(b)
-	id, err := h.SecretKey(ctxT(b), "bench-seal", hsm.AES256)
+	id, err := h.SecretKey(ctxT(b), hsm.SecretKeyRequest{Label: "bench-seal", Kind: hsm.AES256})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func BenchmarkGenerateRSA(b *testing.B) {
 		_ = mod.DestroyObject(s, priv)
 		return mod.DestroyObject(s, pub)
 	}, func(ctx context.Context) error {
-		kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+		kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
 		if err != nil {
 			return err
 		}

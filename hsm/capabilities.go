@@ -34,6 +34,9 @@ type Capabilities struct {
 	Decrypt map[Algorithm]Path // how each algorithm decrypts
 	Unwrap  map[Algorithm]bool // whether C_UnwrapKey works with it and reports the length, keeping material out of the process
 	SM2Keys bool               // EC key generation on the SM2 curve works
+
+	Unmodifiable      bool // keys can be made with CKA_MODIFIABLE=false
+	AllowedMechanisms bool // the token enforces CKA_ALLOWED_MECHANISMS
 }
 
 func (c Capabilities) log(l *slog.Logger, token string) {
@@ -41,6 +44,7 @@ func (c Capabilities) log(l *slog.Logger, token string) {
 		l.Info("hsm: algorithm path", "token", token, "algorithm", a.String(),
 			"decrypt", c.Decrypt[a].String(), "unwrap_in_token", c.Unwrap[a])
 	}
+	l.Info("hsm: key policy", "token", token, "unmodifiable_keys", c.Unmodifiable, "allowed_mechanisms_enforced", c.AllowedMechanisms)
 }
 
 // detect tries each algorithm once on throwaway session keys, because a
@@ -53,6 +57,7 @@ func (h *HSM) detect(ctx context.Context) (Capabilities, error) {
 			return err
 		}
 		c.probeSM2(s, &caps)
+		c.probePolicy(s, &caps)
 		return nil
 	})
 	return caps, err

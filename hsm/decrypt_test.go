@@ -97,7 +97,7 @@ func TestConcurrentDecrypt(t *testing.T) {
 	}
 	defer h.Close()
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,5 +122,20 @@ func TestConcurrentDecrypt(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// Raw RSA output shorter than the modulus is right-aligned in a k-byte
+// buffer; longer output is an error, not a panic.
+func TestLeftPad(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256} {
+		em := bytes.Repeat([]byte{7}, n)
+		out, err := hsm.LeftPad(em, 256)
+		if err != nil || len(out) != 256 || !bytes.Equal(out[256-n:], em) || !bytes.Equal(out[:256-n], make([]byte, 256-n)) {
+			t.Fatalf("%d bytes: %x, %v", n, out, err)
+		}
+	}
+	if _, err := hsm.LeftPad(make([]byte, 257), 256); err == nil {
+		t.Fatal("257 bytes for a 256-byte modulus accepted")
 	}
 }

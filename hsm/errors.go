@@ -31,6 +31,9 @@ var (
 	ErrModule = errors.New("bad PKCS#11 module")
 	// ErrClosed: the HSM handle was closed.
 	ErrClosed = errors.New("hsm closed")
+	// ErrUnsafeKey: an existing key's attributes do not let it be trusted
+	// (extractable, not sensitive, of the wrong type).
+	ErrUnsafeKey = errors.New("unsafe key")
 )
 
 // failure says what a PKCS#11 error means for the session or connection it

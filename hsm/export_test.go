@@ -62,3 +62,6 @@ func CloseAllSessions(h *HSM) error {
 	h.mu.Unlock()
 	return c.mod.CloseAllSessions(c.slot)
 }
+
+// LeftPad exposes the raw-RSA padding step.
+func LeftPad(em []byte, k int) ([]byte, error) { return leftPad(em, k) }

@@ -17,15 +17,15 @@ import (
 func TestPrivateKeysNeverExtractable(t *testing.T) {
 	h, tok := openToken(t)
 	ctx := ctxT(t)
-	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2)
+	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}
-	master, err := h.SecretKey(ctx, "keyport-master-seal", hsm.AES256)
+	master, err := h.SecretKey(ctx, hsm.SecretKeyRequest{Label: "keyport-master-seal", Kind: hsm.AES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestPrivateKeysNeverExtractable(t *testing.T) {
 func TestDelete(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}

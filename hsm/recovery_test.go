@@ -27,7 +27,7 @@ func decryptOnce(ctx context.Context, t testing.TB, h *hsm.HSM, kp hsm.KeyPair, 
 func TestReloginAfterLogout(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.SM2)
+	kp, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestReloginAfterLogout(t *testing.T) {
 func TestRecoverAfterSessionsClosed(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +71,11 @@ func TestRecoverAfterSessionsClosed(t *testing.T) {
 func TestTokenRemovedAndRestored(t *testing.T) {
 	h, tok := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048)
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm2kp, err := h.GenerateKeyPair(ctx, hsm.SM2)
+	sm2kp, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
 	if err != nil {
 		t.Fatal(err)
 	}

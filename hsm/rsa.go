@@ -26,20 +26,20 @@ func newKeyID() ([]byte, KeyID, error) {
 }
 
 // generateRSA makes an RSA-2048 wrapping pair with crypto11. The private half
-// is sensitive, never extractable and may only decrypt and unwrap.
-func (c *conn) generateRSA(s pkcs11.SessionHandle) (KeyPair, error) {
+// is sensitive, never extractable and may only decrypt (and unwrap where
+// the token unwraps).
+func (c *conn) generateRSA(s pkcs11.SessionHandle, label string, policy []*pkcs11.Attribute) (KeyPair, error) {
 	raw, id, err := newKeyID()
 	if err != nil {
 		return KeyPair{}, err
 	}
-	label := []byte("keyport-wrap-rsa-" + string(id))
-	pub, err := crypto11.NewAttributeSetWithIDAndLabel(raw, label)
+	pub, err := crypto11.NewAttributeSetWithIDAndLabel(raw, []byte(label))
 	if err != nil {
 		return KeyPair{}, err
 	}
 	priv := pub.Copy()
 	pub.AddIfNotPresent(publicKeyUsage)
-	priv.AddIfNotPresent(privateKeyUsage(true))
+	priv.AddIfNotPresent(policy)
 	pair, err := c.c11.GenerateRSAKeyPairWithAttributes(pub, priv, rsaBits)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("generate RSA key pair: %w", err)
@@ -67,22 +67,6 @@ var publicKeyUsage = []*pkcs11.Attribute{
 	pkcs11.NewAttribute(pkcs11.CKA_VERIFY, false),
 	pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
 	pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
-}
-
-// privateKeyUsage is the usage template of every wrapping private key:
-// nothing but decryption (and unwrap or derive where the algorithm needs it).
-func privateKeyUsage(rsaKey bool) []*pkcs11.Attribute {
-	return []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
-		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
-		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, rsaKey),
-		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, !rsaKey),
-		pkcs11.NewAttribute(pkcs11.CKA_SIGN, false),
-		pkcs11.NewAttribute(pkcs11.CKA_SIGN_RECOVER, false),
-	}
 }
 
 // decryptRSA decrypts with the path detected at start-up for alg: the token's
@@ -141,12 +125,20 @@ func (c *conn) rawRSA(s pkcs11.SessionHandle, key pkcs11.ObjectHandle, ct []byte
 	if err != nil {
 		return nil, err
 	}
-	if len(out) < len(ct) {
-		padded := make([]byte, len(ct))
-		copy(padded[len(ct)-len(out):], out)
-		wipe(out)
-		out = padded
+	defer wipe(out)
+	return leftPad(out, len(ct))
+}
+
+// leftPad copies em into a k-byte buffer, right-aligned. Some tokens drop
+// leading zero bytes of a raw RSA result; whether they did depends on the
+// plaintext, so the copy is the same whatever the length (no branch on
+// it), as a length-dependent path would be a padding oracle.
+func leftPad(em []byte, k int) ([]byte, error) {
+	if len(em) > k {
+		return nil, fmt.Errorf("raw RSA output of %d bytes for a %d-byte modulus", len(em), k)
 	}
+	out := make([]byte, k)
+	copy(out[k-len(em):], em)
 	return out, nil
 }
 

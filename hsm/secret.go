@@ -38,69 +38,109 @@ func secretUsage(allow ...uint) []*pkcs11.Attribute {
 	return tmpl
 }
 
-// SecretKey finds the secret key labelled label or, if the token has none,
-// creates it. Master keys are made once and never leave the token.
-func (h *HSM) SecretKey(ctx context.Context, label string, kind SecretKind) (KeyID, error) {
-	if label == "" {
-		return "", fmt.Errorf("secret key: empty label")
+// SecretKey returns the secret key req names: the object with req.ID when
+// set; else the one labelled req.Label, created when the token has none.
+// A key found is used only if it is sensitive, was never extractable and
+// has kind's key type, so that an object planted under a Keyport label by
+// someone holding the PIN is refused instead of trusted.
+func (h *HSM) SecretKey(ctx context.Context, req SecretKeyRequest) (KeyID, error) {
+	keyType, mech, usage, err := secretKind(req.Kind)
+	if err != nil {
+		return "", err
+	}
+	var find []*pkcs11.Attribute
+	switch {
+	case req.ID != "":
+		raw, err := req.ID.bytes()
+		if err != nil {
+			return "", err
+		}
+		find = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, raw)}
+	case req.Label != "":
+		find = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, req.Label)}
+	default:
+		return "", fmt.Errorf("secret key: neither id nor label")
+	}
+	find = append(find, pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY))
+	name := req.Label
+	if req.ID != "" {
+		name = string(req.ID)
 	}
 	var id KeyID
-	err := h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		c.secretMu.Lock() // create-once within the process
+	err = h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		c.secretMu.Lock() // find-or-create once within the process
 		defer c.secretMu.Unlock()
-		handles, err := c.find(s, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
-		})
+		handles, err := c.find(s, find)
 		if err != nil {
 			return err
 		}
-		if len(handles) > 1 {
-			return fmt.Errorf("secret key %q: %d objects carry that label", label, len(handles))
-		}
-		if len(handles) == 1 {
-			attrs, err := c.mod.GetAttributeValue(s, handles[0], []*pkcs11.Attribute{
-				pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
-				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil),
-			})
-			if err != nil {
-				return fmt.Errorf("read secret key %q: %w", label, err)
-			}
-			id = KeyID(hex.EncodeToString(attrs[0].Value))
-			c.keys.put(id, &keyEntry{handle: handles[0], class: pkcs11.CKO_SECRET_KEY, keyType: attrUint(attrs[1])})
-			return nil
+		switch {
+		case len(handles) > 1:
+			return fmt.Errorf("secret key %q: %d objects match; remove the extra ones (keyport hsm objects)", name, len(handles))
+		case len(handles) == 1:
+			id, err = c.checkSecret(s, handles[0], name, keyType)
+			return err
+		case req.ID != "":
+			return fmt.Errorf("%w: secret key %s is not on the token", ErrNotFound, req.ID)
 		}
 		raw, newID, err := newKeyID()
 		if err != nil {
 			return err
 		}
-		var mech, keyType uint
-		var tmpl []*pkcs11.Attribute
-		switch kind {
-		case AES256:
-			mech, keyType = pkcs11.CKM_AES_KEY_GEN, pkcs11.CKK_AES
-			tmpl = secretUsage(pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT)
-		case HMACSHA256:
-			mech, keyType = pkcs11.CKM_GENERIC_SECRET_KEY_GEN, pkcs11.CKK_GENERIC_SECRET
-			tmpl = secretUsage(pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY)
-		default:
-			return fmt.Errorf("%w: secret key kind %d", ErrUnsupported, kind)
-		}
+		tmpl := append(secretUsage(usage...), h.caps.unmodifiable()...)
 		tmpl = append(tmpl,
 			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
 			pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
 			pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label))
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, req.Label))
 		handle, err := c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)}, tmpl)
 		if err != nil {
-			return fmt.Errorf("generate secret key %q: %w", label, err)
+			return fmt.Errorf("generate secret key %q: %w", req.Label, err)
 		}
 		id = newID
 		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: keyType})
-		h.log.Info("hsm: created secret key", "label", label, "id", id)
+		h.log.Info("hsm: created secret key", "label", req.Label, "id", id)
 		return nil
 	})
 	return id, err
+}
+
+// secretKind is what making a secret key of kind takes: its key type, the
+// generation mechanism and the usages it may have.
+func secretKind(kind SecretKind) (keyType, mech uint, usage []uint, err error) {
+	switch kind {
+	case AES256:
+		return pkcs11.CKK_AES, pkcs11.CKM_AES_KEY_GEN, []uint{pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT}, nil
+	case HMACSHA256:
+		return pkcs11.CKK_GENERIC_SECRET, pkcs11.CKM_GENERIC_SECRET_KEY_GEN, []uint{pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY}, nil
+	}
+	return 0, 0, nil, fmt.Errorf("%w: secret key kind %d", ErrUnsupported, kind)
+}
+
+// checkSecret accepts an existing secret key only if the token says it is
+// of keyType, sensitive, never was extractable and always was sensitive,
+// and caches its handle.
+func (c *conn) checkSecret(s pkcs11.SessionHandle, handle pkcs11.ObjectHandle, name string, keyType uint) (KeyID, error) {
+	attrs, err := c.mod.GetAttributeValue(s, handle, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_NEVER_EXTRACTABLE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_ALWAYS_SENSITIVE, nil),
+	})
+	if err != nil {
+		return "", fmt.Errorf("read secret key %q: %w", name, err)
+	}
+	if attrUint(attrs[1]) != keyType {
+		return "", newError(ErrUnsafeKey, nil, "secret key %q is a %s key, not %s: refusing to use it", name, keyTypeName(attrUint(attrs[1])), keyTypeName(keyType))
+	}
+	if !attrBool(attrs[2]) || attrBool(attrs[3]) || !attrBool(attrs[4]) || !attrBool(attrs[5]) {
+		return "", newError(ErrUnsafeKey, nil, "secret key %q is not sensitive and never extractable (it may have been imported or exported): refusing to use it", name)
+	}
+	id := KeyID(hex.EncodeToString(attrs[0].Value))
+	c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: keyType})
+	return id, nil
 }
 
 // Seal encrypts plaintext with AES-256-GCM inside the token under key id.

@@ -17,15 +17,15 @@ import (
 func TestSecretKeyCreatedOnce(t *testing.T) {
 	h, tok := openToken(t)
 	ctx := ctxT(t)
-	a, err := h.SecretKey(ctx, "keyport-master-seal", hsm.AES256)
+	a, err := h.SecretKey(ctx, hsm.SecretKeyRequest{Label: "keyport-master-seal", Kind: hsm.AES256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := h.SecretKey(ctx, "keyport-master-seal", hsm.AES256)
+	b, err := h.SecretKey(ctx, hsm.SecretKeyRequest{Label: "keyport-master-seal", Kind: hsm.AES256})
 	if err != nil || a != b {
 		t.Fatalf("second call: %s, %v; want %s", b, err, a)
 	}
-	m, err := h.SecretKey(ctx, "keyport-master-mac", hsm.HMACSHA256)
+	m, err := h.SecretKey(ctx, hsm.SecretKeyRequest{Label: "keyport-master-mac", Kind: hsm.HMACSHA256})
 	if err != nil || m == a {
 		t.Fatalf("mac key: %s, %v", m, err)
 	}
@@ -45,7 +45,7 @@ func TestSecretKeyCreatedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h2.Close()
-	if again, err := h2.SecretKey(ctx, "keyport-master-seal", hsm.AES256); err != nil || again != a {
+	if again, err := h2.SecretKey(ctx, hsm.SecretKeyRequest{Label: "keyport-master-seal", Kind: hsm.AES256}); err != nil || again != a {
 		t.Fatalf("after reopen: %s, %v; want %s", again, err, a)
 	}
 	if pt, err := h2.Open(ctx, a, sealed, []byte("aad")); err != nil || string(pt) != "hello" {
@@ -59,7 +59,7 @@ func TestSecretKeyCreatedOnce(t *testing.T) {
 func TestSealOpenRejects(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	k, err := h.SecretKey(ctx, "seal", hsm.AES256)
+	k, err := h.SecretKey(ctx, hsm.SecretKeyRequest{Label: "seal", Kind: hsm.AES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSealOpenRejects(t *testing.T) {
 			}
 		})
 	}
-	mac, err := h.SecretKey(ctx, "mac", hsm.HMACSHA256)
+	mac, err := h.SecretKey(ctx, hsm.SecretKeyRequest{Label: "mac", Kind: hsm.HMACSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,12 +31,11 @@ func mustMarshal(v any) []byte {
 // generateSM2 makes an EC key pair on the SM2 curve with miekg/pkcs11, as
 // crypto11 knows no custom curves. The private half may only derive (the
 // ECDH decryption path) or, with a vendor mechanism configured, decrypt.
-func (c *conn) generateSM2(s pkcs11.SessionHandle) (KeyPair, error) {
+func (c *conn) generateSM2(s pkcs11.SessionHandle, label string, policy []*pkcs11.Attribute) (KeyPair, error) {
 	raw, id, err := newKeyID()
 	if err != nil {
 		return KeyPair{}, err
 	}
-	label := "keyport-wrap-sm2-" + string(id)
 	pubTmpl := append([]*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
@@ -50,10 +49,8 @@ func (c *conn) generateSM2(s pkcs11.SessionHandle) (KeyPair, error) {
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
-	}, privateKeyUsage(false)...)
-	if c.cfg.SM2Mechanism == 0 {
-		privTmpl = setAttr(privTmpl, pkcs11.CKA_DECRYPT, false)
-	}
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+	}, policy...)
 	pubH, privH, err := c.mod.GenerateKeyPair(s,
 		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}, pubTmpl, privTmpl)
 	if err != nil {
@@ -67,15 +64,6 @@ func (c *conn) generateSM2(s pkcs11.SessionHandle) (KeyPair, error) {
 	}
 	c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: pkcs11.CKK_EC})
 	return KeyPair{ID: id, Spec: SM2, PublicDER: der}, nil
-}
-
-func setAttr(tmpl []*pkcs11.Attribute, typ uint, v bool) []*pkcs11.Attribute {
-	for i, a := range tmpl {
-		if a.Type == typ {
-			tmpl[i] = pkcs11.NewAttribute(typ, v)
-		}
-	}
-	return tmpl
 }
 
 // sm2PublicDER reads CKA_EC_POINT and encodes it as a SubjectPublicKeyInfo

@@ -80,6 +80,16 @@ type KeyPair struct {
 	PublicDER []byte // SubjectPublicKeyInfo, DER
 }
 
+// SecretKeyRequest names a secret key: the object with ID when ID is set
+// (a key recorded earlier), else the one labelled Label, which is created
+// when the token has none. A key found either way is used only if it is
+// sensitive, was never extractable and is of Kind's key type.
+type SecretKeyRequest struct {
+	ID    KeyID
+	Label string
+	Kind  SecretKind
+}
+
 // SecretKind is the kind of a named secret key.
 type SecretKind int
 
@@ -109,16 +119,17 @@ type Imported struct {
 // Token is what the service needs from an HSM. Every method takes a context
 // whose deadline bounds waiting for a session, and opaque key IDs.
 type Token interface {
-	// GenerateKeyPair makes a wrapping key pair inside the token.
-	GenerateKeyPair(ctx context.Context, spec KeySpec) (KeyPair, error)
+	// GenerateKeyPair makes a wrapping key pair inside the token, both
+	// halves labelled label.
+	GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (KeyPair, error)
 	// Decrypt decrypts with a wrapping private key. Any failure caused by the
 	// ciphertext is ErrBadCiphertext and nothing else.
 	Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext []byte) ([]byte, error)
 	// ImportAES turns encrypted material into a non-extractable AES object
 	// and returns it with its check value.
 	ImportAES(ctx context.Context, req ImportRequest) (Imported, error)
-	// SecretKey finds the named secret key, creating it on first use.
-	SecretKey(ctx context.Context, label string, kind SecretKind) (KeyID, error)
+	// SecretKey finds a secret key, creating it on first use (see SecretKeyRequest).
+	SecretKey(ctx context.Context, req SecretKeyRequest) (KeyID, error)
 	// Seal encrypts with AES-256-GCM under a token AES key: nonce || ciphertext || tag.
 	Seal(ctx context.Context, id KeyID, plaintext, aad []byte) ([]byte, error)
 	// Open reverses Seal; any failure is ErrBadCiphertext.

@@ -41,7 +41,7 @@ func BenchmarkGetParametersForImport(b *testing.B) {
 		b.StopTimer()
 		waitPool(b, e, poolSize)
 		t0 := time.Now()
-		kp, err := e.h.GenerateKeyPair(ctx, hsm.RSA2048)
+		kp, err := e.h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench")
 		genT += time.Since(t0)
 		if err != nil {
 			b.Fatal(err)

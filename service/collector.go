@@ -2,10 +2,8 @@ package service
 
 import (
 	"context"
-	"strings"
 	"time"
 
-	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service/store"
 )
 
@@ -96,48 +94,4 @@ func (s *Service) Collect(ctx context.Context) (CollectStats, error) {
 		}
 	}
 	return st, nil
-}
-
-// lister is implemented by hsm.HSM: listing the token is for start-up only.
-type lister interface {
-	Objects(ctx context.Context) ([]hsm.Object, error)
-}
-
-// reconcile deletes Keyport's token objects that the store does not know:
-// what a crash left between making an object and recording it. It runs
-// before the service takes requests, so nothing is half-made meanwhile.
-func (s *Service) reconcile(ctx context.Context) error {
-	l, ok := s.tok.(lister)
-	if !ok {
-		return nil
-	}
-	objs, err := l.Objects(ctx)
-	if err != nil {
-		return err
-	}
-	known := map[string]bool{}
-	if err := s.st.EachWrapping(ctx, func(w *store.WrappingKey) bool { known[w.ID] = true; return true }); err != nil {
-		return err
-	}
-	if err := s.st.EachKey(ctx, func(k *store.Key) bool {
-		if k.HSMObject != "" {
-			known[k.HSMObject] = true
-		}
-		return true
-	}); err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, o := range objs {
-		ours := o.IsWrappingKey() || strings.HasPrefix(o.Label, "keyport-material-")
-		if !ours || known[o.ID] || seen[o.ID] {
-			continue
-		}
-		seen[o.ID] = true
-		if err := s.tok.Delete(ctx, hsm.KeyID(o.ID)); err != nil {
-			return err
-		}
-		s.log.Info("removed orphaned token object", "object", o.ID, "label", o.Label)
-	}
-	return nil
 }

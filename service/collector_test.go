@@ -24,7 +24,7 @@ func TestCollectorBoundsTokenObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := countObjects(t, e.h, "keyport-wrap-sm2-"); n < 2*calls {
+	if n := countObjects(t, e.h, e.label("wrap-sm2")); n < 2*calls {
 		t.Fatalf("%d SM2 wrapping objects before expiry, want at least %d", n, 2*calls)
 	}
 	e.clock.Advance(24*time.Hour + time.Second)
@@ -60,14 +60,14 @@ func TestPoolSurvivesRestart(t *testing.T) {
 		return service.PoolStats{}
 	}
 	waitFull()
-	before := countObjects(t, e.h, "keyport-wrap-")
+	before := countObjects(t, e.h, e.label("wrap-"))
 	e.close()
 	e.open(t)
 	st := waitFull()
 	if st.Generated != 0 || st.Inline != 0 {
 		t.Fatalf("after restart the pool generated %d (+%d inline) pairs it already had", st.Generated, st.Inline)
 	}
-	if after := countObjects(t, e.h, "keyport-wrap-"); after != before {
+	if after := countObjects(t, e.h, e.label("wrap-")); after != before {
 		t.Fatalf("wrapping objects %d → %d across a restart", before, after)
 	}
 }

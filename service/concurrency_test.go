@@ -91,11 +91,11 @@ func TestConcurrentImports(t *testing.T) {
 	if len(seen) != 2*n {
 		t.Fatalf("%d distinct public keys for %d calls", len(seen), 2*n)
 	}
-	if got := countObjects(t, e.h, "keyport-material-"+shared.KeyID); got != 1 {
+	if got := countObjects(t, e.h, e.label("material/"+shared.KeyID)); got != 1 {
 		t.Fatalf("shared key has %d material objects, want 1", got)
 	}
 	// Imports that lost the race removed their objects: one per HSM-level key.
-	if got := countObjects(t, e.h, "keyport-material-"); got != 1+n/2 {
+	if got := countObjects(t, e.h, e.label("material/")); got != 1+n/2 {
 		t.Fatalf("%d material objects, want %d", got, 1+n/2)
 	}
 }

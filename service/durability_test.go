@@ -32,12 +32,12 @@ func durabilityChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	st, err := store.OpenBolt(os.Getenv("KP_DIR"))
+	st, err := store.CreateBolt(os.Getenv("KP_DIR"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: 1, PoolSM2: 1, CollectEvery: -1, Logger: quiet})
+	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: 1, PoolSM2: 1, CollectEvery: -1, Reconcile: true, Logger: quiet})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -89,30 +89,39 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 	if KeyState(k.State) == StatePendingDeletion {
 		return stateError(StatePendingDeletion)
 	}
-	w, err := s.st.GetIssued(ctx, t.wrappingKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(KindInvalidImportToken, "ImportToken is no longer valid")
-	}
-	if err != nil {
-		return storeError("get wrapping key", err)
-	}
-	if w.KeyID != t.keyID || WrappingAlgorithm(w.Algorithm) != t.algorithm || w.Failures >= s.opt.MaxDecryptFailures {
-		return errorf(KindInvalidImportToken, "ImportToken is no longer valid")
-	}
 	if len(req.EncryptedMaterial) == 0 {
 		return errorf(KindInvalidParameter, "EncryptedKeyMaterial is required")
 	}
+	// The cap on failed decryptions is the padding-oracle defence, so it
+	// must hold however many requests arrive at once: the attempt is
+	// counted as a failure in the store, in one transaction that also
+	// checks the cap, before the HSM is asked, and uncounted only when the
+	// import succeeds (or fails for a reason that says nothing about the
+	// ciphertext).
+	w, err := s.reserveAttempt(ctx, t)
+	if err != nil {
+		return err
+	}
+	counted := true // whether this attempt stays counted as a failure
+	defer func() {
+		if counted {
+			s.afterFailure(ctx, w)
+		} else {
+			s.releaseAttempt(ctx, w.ID)
+		}
+	}()
 
 	m, err := s.unwrapMaterial(ctx, k, w, req.EncryptedMaterial)
 	if errors.Is(err, hsm.ErrBadCiphertext) {
-		s.recordFailure(ctx, w.ID)
 		return errorf(KindInvalidKeyMaterial, "EncryptedKeyMaterial does not decrypt to %d bytes of key material with this import token", KeySpec(k.Spec).MaterialSize())
 	}
 	if err != nil {
+		counted = false
 		return err
 	}
 	fp, err := s.fingerprint(ctx, KeySpec(k.Spec), m.kcv)
 	if err != nil {
+		counted = false
 		s.destroyMaterial(ctx, m.object)
 		return err
 	}
@@ -145,8 +154,12 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 		s.destroyMaterial(ctx, replaced)
 	}
 	if err != nil {
+		// Material that decrypts but differs from the key's is a failed
+		// attempt like any other: it too tells an attacker something.
+		counted = errors.Is(err, KindMaterialNotMatch)
 		return storeError("import key material", err)
 	}
+	counted = false
 	s.log.Info("key material imported", "key_id", k.ID, "algorithm", t.algorithm, "new_material", keep)
 	return nil
 }
@@ -166,7 +179,7 @@ func (s *Service) unwrapMaterial(ctx context.Context, k *store.Key, w *store.Wra
 	size := KeySpec(k.Spec).MaterialSize()
 	if inToken(k) {
 		imp, err := s.tok.ImportAES(ctx, hsm.ImportRequest{
-			WrappingKey: hsm.KeyID(w.ID), Algorithm: alg, Ciphertext: ct, Size: size, Label: materialLabel(k.ID),
+			WrappingKey: hsm.KeyID(w.ID), Algorithm: alg, Ciphertext: ct, Size: size, Label: s.materialLabel(k.ID),
 		})
 		if err != nil {
 			return newMaterial{}, importError(err)
@@ -202,20 +215,45 @@ func importError(err error) error {
 	return hsmError("decrypt key material", err)
 }
 
-// recordFailure counts a failed decryption against the wrapping key and
-// destroys it at the limit, which burns every token issued with it.
-func (s *Service) recordFailure(ctx context.Context, wrappingKey string) {
-	w, err := s.st.UpdateIssued(ctx, wrappingKey, func(w *store.WrappingKey) error {
+// reserveAttempt checks the token's wrapping key against the token and the
+// cap, and counts this attempt as a failure, atomically.
+func (s *Service) reserveAttempt(ctx context.Context, t importToken) (*store.WrappingKey, error) {
+	invalid := errorf(KindInvalidImportToken, "ImportToken is no longer valid")
+	w, err := s.st.UpdateIssued(ctx, t.wrappingKey, func(w *store.WrappingKey) error {
+		if w.KeyID != t.keyID || WrappingAlgorithm(w.Algorithm) != t.algorithm || w.Failures >= s.opt.MaxDecryptFailures {
+			return invalid
+		}
 		w.Failures++
 		return nil
 	})
-	if err != nil {
-		s.log.Error("count failed decryption", "wrapping_key", wrappingKey, "err", err)
-		return
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, invalid
 	}
+	if err != nil {
+		return nil, storeError("count import attempt", err)
+	}
+	return w, nil
+}
+
+// releaseAttempt uncounts an attempt that did not fail on its ciphertext.
+func (s *Service) releaseAttempt(ctx context.Context, id string) {
+	_, err := s.st.UpdateIssued(context.WithoutCancel(ctx), id, func(w *store.WrappingKey) error {
+		if w.Failures > 0 {
+			w.Failures--
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("uncount import attempt", "wrapping_key", id, "err", err)
+	}
+}
+
+// afterFailure destroys a wrapping key whose counted failures reached the
+// cap, which burns every token issued with it.
+func (s *Service) afterFailure(ctx context.Context, w *store.WrappingKey) {
 	if w.Failures >= s.opt.MaxDecryptFailures {
-		s.log.Warn("wrapping key destroyed after repeated failed decryptions", "wrapping_key", wrappingKey, "key_id", w.KeyID, "failures", w.Failures)
-		s.destroyWrapping(ctx, wrappingKey)
+		s.log.Warn("wrapping key destroyed after repeated failed decryptions", "wrapping_key", w.ID, "key_id", w.KeyID, "failures", w.Failures)
+		s.destroyWrapping(context.WithoutCancel(ctx), w.ID)
 	}
 }
 

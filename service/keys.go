@@ -63,7 +63,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 // generateMaterial gives a Keyport-origin key its material.
 func (s *Service) generateMaterial(ctx context.Context, k *store.Key) error {
 	if inToken(k) {
-		id, err := s.tok.SecretKey(ctx, materialLabel(k.ID), hsm.AES256)
+		id, err := s.tok.SecretKey(ctx, hsm.SecretKeyRequest{Label: s.materialLabel(k.ID), Kind: hsm.AES256})
 		if err != nil {
 			return hsmError("generate key material", err)
 		}
@@ -262,5 +262,3 @@ func (s *Service) metadata(k *store.Key) *KeyMetadata {
 func inToken(k *store.Key) bool {
 	return ProtectionLevel(k.Protection) == ProtectionHSM && KeySpec(k.Spec) == SpecAES256
 }
-
-func materialLabel(keyID string) string { return "keyport-material-" + keyID }

@@ -59,7 +59,7 @@ func TestKeyLifecycle(t *testing.T) {
 	if err != nil || md2.DeleteDate.Sub(e.clock.Now()) != 7*24*time.Hour {
 		t.Fatalf("schedule: %+v %v", md2, err)
 	}
-	objects := countObjects(t, e.h, "keyport-material-")
+	objects := countObjects(t, e.h, e.label("material/"))
 	e.clock.Advance(7*24*time.Hour + time.Second)
 	if _, err := e.svc.DescribeKey(ctx, id); !errors.Is(err, service.KindNotFound) {
 		t.Fatalf("after deletion date: %v", err)
@@ -67,7 +67,7 @@ func TestKeyLifecycle(t *testing.T) {
 	if st, err := e.svc.Collect(ctx); err != nil || st.Keys != 1 {
 		t.Fatalf("collect: %+v %v", st, err)
 	}
-	if now := countObjects(t, e.h, "keyport-material-"); now != objects-1 {
+	if now := countObjects(t, e.h, e.label("material/")); now != objects-1 {
 		t.Fatalf("material object of the deleted key remains: %d → %d", objects, now)
 	}
 	if err := e.svc.CancelKeyDeletion(ctx, id); !errors.Is(err, service.KindNotFound) {

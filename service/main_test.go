@@ -64,12 +64,12 @@ func (e *env) open(t testing.TB, opts ...func(*service.Options)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.OpenBolt(e.dir)
+	st, err := store.CreateBolt(e.dir)
 	if err != nil {
 		h.Close()
 		t.Fatal(err)
 	}
-	o := service.Options{Token: h, Store: st, Now: e.clock.Now, PoolRSA: 2, PoolSM2: 2, CollectEvery: -1, Logger: quiet}
+	o := service.Options{Token: h, Store: st, Now: e.clock.Now, PoolRSA: 2, PoolSM2: 2, CollectEvery: -1, Reconcile: true, Logger: quiet}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -143,6 +143,25 @@ func (e *env) importMaterial(t testing.TB, keyID string, alg service.WrappingAlg
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// label is the label this deployment gives token objects of what.
+func (e *env) label(what string) string { return "keyport/" + e.svc.Deployment() + "/" + what }
+
+// countObjectsByID counts the token objects with CKA_ID id.
+func countObjectsByID(t testing.TB, h *hsm.HSM, id string) int {
+	t.Helper()
+	objs, err := h.Objects(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, o := range objs {
+		if o.ID == id {
+			n++
+		}
+	}
+	return n
 }
 
 // countObjects counts the token objects whose label starts with prefix

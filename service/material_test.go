@@ -89,7 +89,7 @@ func TestMaterialExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objects := countObjects(t, e.h, "keyport-material-")
+	objects := countObjects(t, e.h, e.label("material/"))
 	e.clock.Advance(time.Hour)
 	// Checked on use, before any collector ran.
 	if _, err := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("p")}); !errors.Is(err, service.KindPendingImport) {
@@ -102,7 +102,7 @@ func TestMaterialExpiry(t *testing.T) {
 	if err != nil || st.Materials != 1 {
 		t.Fatalf("collect: %+v %v", st, err)
 	}
-	if now := countObjects(t, e.h, "keyport-material-"); now != objects-1 {
+	if now := countObjects(t, e.h, e.label("material/")); now != objects-1 {
 		t.Fatalf("material object not destroyed: %d → %d", objects, now)
 	}
 	if err := importWithExpiry(time.Time{}); err != nil {
@@ -144,7 +144,7 @@ func TestNothingSecretOutsideTheHSM(t *testing.T) {
 		}
 		// Imported material came from outside (its owner holds it), so the
 		// token cannot call it never-extractable; everything made inside can.
-		if strings.HasPrefix(o.Label, "keyport-material-") {
+		if strings.HasPrefix(o.Label, e.label("material/")) {
 			materials++
 		} else if !*o.NeverExtractable {
 			t.Errorf("%s %s is not never-extractable", o.Class, o.Label)

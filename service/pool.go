@@ -113,7 +113,7 @@ func (p *pool) fill(ctx context.Context) {
 }
 
 func (p *pool) generate(ctx context.Context, spec WrappingKeySpec) (*store.WrappingKey, error) {
-	kp, err := p.s.tok.GenerateKeyPair(ctx, hsmSpec(spec))
+	kp, err := p.s.tok.GenerateKeyPair(ctx, hsmSpec(spec), p.s.wrappingLabel(spec))
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,16 @@ package service_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/store"
 )
@@ -200,7 +204,7 @@ func TestFailedDecryptionCap(t *testing.T) {
 			t.Fatalf("junk %d: %v", i, err)
 		}
 	}
-	if n := countObjects(t, e.h, "keyport-wrap-rsa-"+wrappingID); n != 0 {
+	if n := countObjectsByID(t, e.h, wrappingID); n != 0 {
 		t.Fatalf("%d objects of wrapping key %s remain after the cap", n, wrappingID)
 	}
 	if _, err := e.st.GetIssued(ctx, wrappingID); err == nil {
@@ -209,5 +213,86 @@ func TestFailedDecryptionCap(t *testing.T) {
 	good := wrapMaterial(t, p.PublicKey, service.AlgRSAPKCS1v15, make([]byte, 32))
 	if err := e.svc.ImportKeyMaterial(ctx, service.ImportKeyMaterialRequest{KeyID: md.KeyID, ImportToken: p.ImportToken, EncryptedMaterial: good}); !errors.Is(err, service.KindInvalidImportToken) {
 		t.Fatalf("token after the cap: %v", err)
+	}
+}
+
+// countingToken is the real token, counting the decryptions asked of it.
+type countingToken struct {
+	*hsm.HSM
+	decrypts atomic.Int64
+}
+
+func (c *countingToken) Decrypt(ctx context.Context, id hsm.KeyID, alg hsm.Algorithm, ct []byte) ([]byte, error) {
+	c.decrypts.Add(1)
+	return c.HSM.Decrypt(ctx, id, alg, ct)
+}
+
+func (c *countingToken) ImportAES(ctx context.Context, req hsm.ImportRequest) (hsm.Imported, error) {
+	c.decrypts.Add(1)
+	return c.HSM.ImportAES(ctx, req)
+}
+
+// The cap holds under concurrency: however many bad imports arrive at
+// once, the HSM is asked at most cap times per wrapping key, and material
+// that decrypts but differs from the key's counts like junk.
+func TestFailedDecryptionCapUnderConcurrency(t *testing.T) {
+	const limit, n = 10, 200
+	var tok *countingToken
+	e := newEnv(t, func(o *service.Options) {
+		o.MaxDecryptFailures = limit
+		tok = &countingToken{HSM: o.Token.(*hsm.HSM)}
+		o.Token = tok
+	})
+	ctx := ctxT(t)
+	for _, mix := range []bool{false, true} {
+		md, material := e.importNew(t, service.SpecAES256, service.ProtectionSoftware, service.AlgRSAOAEPSHA1)
+		p, err := e.svc.GetParametersForImport(ctx, service.GetParametersForImportRequest{KeyID: md.KeyID, Spec: service.WrappingRSA2048, Algorithm: service.AlgRSAOAEPSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := make([]byte, len(material))
+		_, _ = rand.Read(other)
+		mismatch := wrapMaterial(t, p.PublicKey, service.AlgRSAOAEPSHA1, other)
+		before := tok.decrypts.Load()
+		var wg sync.WaitGroup
+		var notMatch, invalid, refused atomic.Int64
+		for i := 0; i < n; i++ {
+			ct := make([]byte, 256)
+			_, _ = rand.Read(ct)
+			if mix && i%2 == 0 {
+				ct = mismatch
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := e.svc.ImportKeyMaterial(ctx, service.ImportKeyMaterialRequest{KeyID: md.KeyID, ImportToken: p.ImportToken, EncryptedMaterial: ct})
+				switch {
+				case errors.Is(err, service.KindMaterialNotMatch):
+					notMatch.Add(1)
+				case errors.Is(err, service.KindInvalidKeyMaterial):
+					invalid.Add(1)
+				case errors.Is(err, service.KindInvalidImportToken):
+					refused.Add(1)
+				default:
+					t.Errorf("import: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		asked := tok.decrypts.Load() - before
+		t.Logf("mix=%v: HSM asked %d times; %d not-match, %d invalid, %d refused", mix, asked, notMatch.Load(), invalid.Load(), refused.Load())
+		if asked > limit || notMatch.Load()+invalid.Load() > limit {
+			t.Fatalf("mix=%v: %d decryptions in the HSM for a cap of %d", mix, asked, limit)
+		}
+		if mix && notMatch.Load() == 0 {
+			t.Fatal("no MaterialNotMatch in the mix")
+		}
+		// The original material still imports through a fresh token; the
+		// capped one is burnt.
+		e.importMaterial(t, md.KeyID, service.AlgRSAOAEPSHA1, material)
+		good := wrapMaterial(t, p.PublicKey, service.AlgRSAOAEPSHA1, material)
+		if err := e.svc.ImportKeyMaterial(ctx, service.ImportKeyMaterialRequest{KeyID: md.KeyID, ImportToken: p.ImportToken, EncryptedMaterial: good}); !errors.Is(err, service.KindInvalidImportToken) {
+			t.Fatalf("capped token: %v", err)
+		}
 	}
 }

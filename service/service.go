@@ -16,10 +16,11 @@ import (
 	"github.com/keyport-kms/keyport/service/store"
 )
 
-// Labels of the master keys the service keeps in the token.
+// Names of the master keys the service keeps in the token (labels
+// keyport/<deployment>/<name>).
 const (
-	sealKeyLabel = "keyport-master-seal-v1" // AES-256: seals SOFTWARE material and access-key secrets
-	macKeyLabel  = "keyport-master-mac-v1"  // HMAC-SHA256: import tokens and material fingerprints
+	sealKeyName = "master-seal-v1" // AES-256: seals SOFTWARE material and access-key secrets
+	macKeyName  = "master-mac-v1"  // HMAC-SHA256: import tokens and material fingerprints
 )
 
 // Options configure a Service. Token and Store are required.
@@ -42,6 +43,10 @@ type Options struct {
 	// keys past their deletion date are destroyed. Default 1 minute; negative
 	// turns the background collector off (Collect can still be called).
 	CollectEvery time.Duration
+	// Reconcile makes New destroy this deployment's token objects that the
+	// store does not know and adopt legacy ones it refers to. Only the
+	// server sets it; admin commands never change the token on opening.
+	Reconcile bool
 
 	Logger *slog.Logger
 }
@@ -75,10 +80,14 @@ func (o *Options) defaults() {
 
 // Service is the KMS. It is safe for concurrent use.
 type Service struct {
-	opt     Options
-	tok     hsm.Token
-	st      store.Store
-	log     *slog.Logger
+	opt Options
+	tok hsm.Token
+	st  store.Store
+	log *slog.Logger
+
+	deployment string // carried in every token object label
+	legacy     bool   // the store predates deployment ids
+
 	sealKey hsm.KeyID
 	macKey  hsm.KeyID
 	sm2     bool // the token can decrypt SM2PKE
@@ -92,8 +101,8 @@ type Service struct {
 // every algorithm.
 type capabler interface{ Capabilities() hsm.Capabilities }
 
-// New starts the service: it finds or creates the master keys, removes
-// token objects a crash left behind, and starts the pool refiller and the
+// New starts the service: it finds or creates the master keys, reconciles
+// the token with the store if asked, and starts the pool refiller and the
 // collector.
 func New(ctx context.Context, opt Options) (*Service, error) {
 	if opt.Token == nil || opt.Store == nil {
@@ -105,14 +114,24 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		s.sm2 = c.Capabilities().Decrypt[hsm.SM2PKE] != hsm.PathNone
 	}
 	var err error
-	if s.sealKey, err = s.tok.SecretKey(ctx, sealKeyLabel, hsm.AES256); err != nil {
+	if s.deployment, err = s.st.Meta(ctx, store.MetaDeployment); err != nil || !validDeployment(s.deployment) {
+		return nil, fmt.Errorf("store has no valid deployment id (%q): %w", s.deployment, err)
+	}
+	legacy, err := s.st.Meta(ctx, store.MetaLegacyObjects)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s.legacy = legacy == "true"
+	if s.sealKey, err = s.masterKey(ctx, store.MetaMasterSeal, sealKeyName, hsm.AES256); err != nil {
 		return nil, fmt.Errorf("master seal key: %w", err)
 	}
-	if s.macKey, err = s.tok.SecretKey(ctx, macKeyLabel, hsm.HMACSHA256); err != nil {
+	if s.macKey, err = s.masterKey(ctx, store.MetaMasterMAC, macKeyName, hsm.HMACSHA256); err != nil {
 		return nil, fmt.Errorf("master MAC key: %w", err)
 	}
-	if err := s.reconcile(ctx); err != nil {
-		return nil, fmt.Errorf("reconcile token objects: %w", err)
+	if opt.Reconcile {
+		if err := s.reconcile(ctx); err != nil {
+			return nil, fmt.Errorf("reconcile token objects: %w", err)
+		}
 	}
 	targets := map[WrappingKeySpec]int{}
 	if opt.PoolRSA > 0 {

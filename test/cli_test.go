@@ -102,25 +102,33 @@ func TestHSMCommands(t *testing.T) {
 	keyport(t, []string{mod, "KEYPORT_SO_PIN=" + soPIN, "KEYPORT_PIN=" + pin}, "hsm", "init-token", "--label", label).
 		expect(t, 1, "exists already")
 
-	// Make a wrapping key pair and a master key in the token, the way the
-	// service will, then look at them and purge the pair.
-	h, err := hsm.Open(context.Background(), hsm.Config{Module: module, TokenLabel: label, PIN: pin})
+	// A deployment on the token: its master keys and one issued wrapping
+	// key pair, made by the service; then look at them and purge the pair.
+	dataDir := t.TempDir()
+	ctx := context.Background()
+	h, err := hsm.Open(ctx, hsm.Config{Module: module, TokenLabel: label, PIN: pin})
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := h.GenerateKeyPair(context.Background(), hsm.RSA2048)
+	st, err := store.CreateBolt(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.SecretKey(context.Background(), "keyport-master-seal", hsm.AES256); err != nil {
+	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	if err != nil {
 		t.Fatal(err)
 	}
+	md := must(svc.CreateKey(ctx, service.CreateKeyRequest{Origin: service.OriginExternal}))
+	must(svc.GetParametersForImport(ctx, service.GetParametersForImportRequest{KeyID: md.KeyID, Spec: service.WrappingRSA2048, Algorithm: service.AlgRSAOAEPSHA1}))
+	deployment := svc.Deployment()
+	svc.Close()
+	st.Close()
 	h.Close()
 
 	tokenEnv := []string{mod, "KEYPORT_TOKEN_LABEL=" + label, "KEYPORT_PIN=" + pin}
 	r = keyport(t, tokenEnv, "hsm", "objects", "--json")
 	var objs []hsm.Object
-	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil || len(objs) != 3 {
+	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil || len(objs) != 4 {
 		t.Fatalf("objects --json: %v, %d objects\n%s%s", err, len(objs), r.stdout, r.stderr)
 	}
 	for _, o := range objs {
@@ -129,16 +137,22 @@ func TestHSMCommands(t *testing.T) {
 		}
 	}
 	keyport(t, tokenEnv, "hsm", "objects").expect(t, 0, "never-extractable")
-	master := ""
+	keyport(t, tokenEnv, "hsm", "objects").expect(t, 0, deployment)
+	master, pair := "", ""
 	for _, o := range objs {
-		if o.Label == "keyport-master-seal" {
+		switch o.Label {
+		case "keyport/" + deployment + "/master-seal-v1":
 			master = o.ID
+		case "keyport/" + deployment + "/wrap-rsa":
+			pair = o.ID
 		}
 	}
-	keyport(t, tokenEnv, "hsm", "purge", "--id", master).expect(t, 1, "not a Keyport wrapping key")
-	keyport(t, tokenEnv, "hsm", "purge", "--id", string(kp.ID)).expect(t, 0, "deleted wrapping key "+string(kp.ID))
+	dirEnv := append(tokenEnv, "KEYPORT_DATA_DIR="+dataDir)
+	keyport(t, dirEnv, "hsm", "purge", "--id", master).expect(t, 1, "is not a wrapping key of deployment "+deployment)
+	keyport(t, tokenEnv, "hsm", "purge", "--id", pair).expect(t, 2, "no data directory")
+	keyport(t, dirEnv, "hsm", "purge", "--id", pair).expect(t, 0, "deleted wrapping key "+pair)
 	r = keyport(t, tokenEnv, "hsm", "objects", "--json")
-	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil || len(objs) != 1 {
+	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil || len(objs) != 2 {
 		t.Fatalf("after purge: %v, %d objects\n%s", err, len(objs), r.stdout)
 	}
 
@@ -147,9 +161,9 @@ func TestHSMCommands(t *testing.T) {
 	if err := os.WriteFile(pinFile, []byte(pin+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	keyport(t, []string{mod}, "hsm", "objects", "--token-label", label, "--pin-file", pinFile).expect(t, 0, "keyport-master-seal")
+	keyport(t, []string{mod}, "hsm", "objects", "--token-label", label, "--pin-file", pinFile).expect(t, 0, "master-seal-v1")
 	keyport(t, nil, "hsm", "objects", "--pkcs11-uri",
-		fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", label, module, pinFile)).expect(t, 0, "keyport-master-seal")
+		fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", label, module, pinFile)).expect(t, 0, "master-seal-v1")
 
 	// Mistakes: each explained in one line, with the right exit status, and
 	// never echoing a PIN.
@@ -198,7 +212,7 @@ func TestPurgeExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.OpenBolt(dir)
+	st, err := store.CreateBolt(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +229,8 @@ func TestPurgeExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	orphan, err := h.GenerateKeyPair(ctx, hsm.RSA2048) // made, never recorded: as after a crash
+	// Made, never recorded: as after a crash.
+	orphan, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport/"+svc.Deployment()+"/wrap-rsa")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,14 +242,14 @@ func TestPurgeExpired(t *testing.T) {
 	env := []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN}
 	keyport(t, env, "hsm", "purge", "--expired").expect(t, 2, "no data directory")
 	keyport(t, env, "hsm", "purge", "--expired", "--id", "x").expect(t, 2, "not both")
-	keyport(t, append(env, "KEYPORT_DATA_DIR="+dir), "hsm", "purge", "--expired").expect(t, 0, "destroyed 2 expired wrapping keys")
+	keyport(t, append(env, "KEYPORT_DATA_DIR="+dir), "hsm", "purge", "--expired").expect(t, 0, "destroyed 2 expired wrapping keys, 0 expired key materials, 0 deleted keys, 1 orphaned objects")
 	r := keyport(t, env, "hsm", "objects", "--json")
 	var objs []hsm.Object
 	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
-		if o.IsWrappingKey() {
+		if owner, ok := service.OwnerOf(o.Label); ok && owner.Kind == service.ObjectWrapping {
 			t.Errorf("wrapping key %s (%s) survived the purge", o.ID, o.Label)
 		}
 		if o.ID == string(orphan.ID) {

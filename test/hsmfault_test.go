@@ -76,7 +76,7 @@ func TestHSMAwayIsServiceUnavailable(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := must(hsm.Open(ctx, hsm.Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, Logger: quiet}))
 	defer h.Close()
-	st := must(store.OpenBolt(t.TempDir()))
+	st := must(store.CreateBolt(t.TempDir()))
 	defer st.Close()
 	d := &downToken{HSM: h}
 	svc := must(service.New(ctx, service.Options{Token: d, Store: st, PoolRSA: 1, PoolSM2: 1, CollectEvery: -1, Logger: quiet}))

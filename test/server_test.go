@@ -29,20 +29,26 @@ type server struct {
 	done   chan error
 }
 
-// startServer makes a token, an access key (through the CLI, as an operator
-// does) and runs the built binary on 127.0.0.1:0 until the test ends.
+// startServer makes a token, runs the built binary on 127.0.0.1:0 until
+// the test ends (it creates the store), and makes an access key through the
+// CLI, as an operator does.
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
-	tok := softhsm.New(t)
-	s := &server{tok: tok, dir: t.TempDir()}
+	return startServerOn(t, softhsm.New(t), extra...)
+}
+
+// startServerOn is startServer on a given token, with a store of its own.
+func startServerOn(t *testing.T, tok *softhsm.Token, extra ...string) *server {
+	t.Helper()
+	s := &server{tok: tok, dir: filepath.Join(t.TempDir(), "data")}
 	s.env = []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN, "KEYPORT_DATA_DIR=" + s.dir}
+	s.start(t, extra...)
 	r := keyport(t, s.env, "access-key", "create", "--json")
 	var ak struct{ AccessKeyId, AccessKeySecret string }
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ak) != nil {
 		t.Fatalf("access-key create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	s.ak, s.sk = ak.AccessKeyId, ak.AccessKeySecret
-	s.start(t, extra...)
 	return s
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -46,10 +45,13 @@ func hsmCommand() *cli.Command {
 			},
 			{
 				Name:  "purge",
-				Usage: "delete wrapping key pairs by id, or every expired one with --expired",
+				Usage: "destroy this deployment's wrapping key pairs by id, what has expired (--expired), or the objects no store refers to (--orphans)",
 				Flags: append(tokenFlags(),
-					&cli.StringSliceFlag{Name: "id", Usage: "id of a wrapping key pair to delete (repeatable)"},
-					&cli.BoolFlag{Name: "expired", Usage: "destroy what has expired: wrapping keys of expired import tokens, expired key material, keys past their deletion date, and objects a crash left behind (needs --data-dir; run with the server stopped)"},
+					&cli.StringSliceFlag{Name: "id", Usage: "id of one of this deployment's wrapping key pairs to destroy (repeatable)"},
+					&cli.BoolFlag{Name: "expired", Usage: "destroy what has expired: wrapping keys of expired import tokens, expired key material, keys past their deletion date, and this deployment's objects a crash left behind"},
+					&cli.BoolFlag{Name: "orphans", Usage: "destroy the objects of --deployment that no store refers to, after listing them"},
+					&cli.StringFlag{Name: "deployment", Usage: "with --orphans: a deployment id (see `keyport hsm objects`), or \"legacy\" for objects made before deployment ids"},
+					&cli.BoolFlag{Name: "yes", Usage: "with --orphans: destroy without asking"},
 					dataDirFlag()),
 				Action: hsmPurge,
 			},
@@ -163,9 +165,13 @@ func hsmObjects(c *cli.Context) error {
 	}
 	var rows [][]string
 	for _, o := range objs {
-		rows = append(rows, []string{o.ID, o.Class, o.KeyType, o.Label, flagWords(o)})
+		owner := "-"
+		if ow, ok := service.OwnerOf(o.Label); ok {
+			owner = ow.Deployment
+		}
+		rows = append(rows, []string{o.ID, o.Class, o.KeyType, owner, o.Label, flagWords(o)})
 	}
-	return output(c, objs, []string{"ID", "CLASS", "TYPE", "LABEL", "FLAGS"}, rows)
+	return output(c, objs, []string{"ID", "CLASS", "TYPE", "DEPLOYMENT", "LABEL", "FLAGS"}, rows)
 }
 
 func flagWords(o hsm.Object) string {
@@ -189,49 +195,132 @@ func flagWords(o hsm.Object) string {
 
 func hsmPurge(c *cli.Context) error {
 	ids := c.StringSlice("id")
-	if c.Bool("expired") {
-		if len(ids) > 0 {
-			return usagef("purge: give --id or --expired, not both")
+	modes := 0
+	for _, on := range []bool{len(ids) > 0, c.Bool("expired"), c.Bool("orphans")} {
+		if on {
+			modes++
 		}
+	}
+	switch {
+	case modes == 0:
+		return usagef("purge: give at least one --id (see `keyport hsm objects`), --expired or --orphans")
+	case modes > 1:
+		return usagef("purge: give --id, --expired or --orphans, not both")
+	case c.Bool("orphans"):
+		return purgeOrphans(c)
+	case c.Bool("expired"):
 		return purgeExpired(c)
 	}
-	if len(ids) == 0 {
-		return usagef("purge: give at least one --id (see `keyport hsm objects`) or --expired")
-	}
-	h, err := openAdmin(c)
+	st, err := openAdminStack(c)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	ctx := c.Context
-	wrapping, err := wrappingKeyIDs(ctx, h)
-	if err != nil {
-		return err
-	}
+	defer st.Close()
 	for _, id := range ids {
-		if !wrapping[id] {
-			return fmt.Errorf("purge: %s is not a Keyport wrapping key on this token; nothing deleted from here on", id)
-		}
-		if err := h.Delete(ctx, hsm.KeyID(id)); err != nil {
-			return fmt.Errorf("purge %s: %w", id, err)
+		if err := st.svc.PurgeWrappingKey(c.Context, id); err != nil {
+			return fmt.Errorf("purge %s: %w; nothing destroyed from here on", id, err)
 		}
 		fmt.Fprintf(c.App.Writer, "deleted wrapping key %s\n", id)
 	}
 	return nil
 }
 
-func wrappingKeyIDs(ctx context.Context, h *hsm.HSM) (map[string]bool, error) {
-	objs, err := h.Objects(ctx)
+// openAdminStack opens the store in --data-dir and the token, with no pool,
+// no collector and no reconcile: admin commands change only what they say.
+func openAdminStack(c *cli.Context) (*stack, error) {
+	cfg, err := hsmConfig(c)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
-	for _, o := range objs {
-		if o.IsWrappingKey() {
-			out[o.ID] = true
+	cfg.SkipProbe = true
+	return openStack(c.Context, cfg, c.String("data-dir"), service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+}
+
+// purgeOrphans destroys the objects of one deployment that no store refers
+// to: this deployment's own (with its --data-dir), a deployment whose store
+// is gone (every object it labelled), or, as "legacy", objects made before
+// deployment ids that the given store does not adopt. It lists them first
+// and destroys only with --yes or a yes on a terminal.
+func purgeOrphans(c *cli.Context) error {
+	dep := c.String("deployment")
+	if dep == "" {
+		return usagef("purge --orphans: give --deployment ID (see `keyport hsm objects`), or --deployment legacy")
+	}
+	var doomed []hsm.Object
+	var h *hsm.HSM
+	if c.String("data-dir") != "" {
+		st, err := openAdminStack(c)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		objs, err := st.svc.ClassifyObjects(c.Context)
+		if err != nil {
+			return err
+		}
+		switch dep {
+		case st.svc.Deployment():
+			doomed = objs.Orphans
+		case service.LegacyDeployment:
+			doomed = objs.LegacyOrphans
+		default:
+			// Another deployment's store may be alive elsewhere: only its
+			// own store can say which of its objects are orphans.
+			return fmt.Errorf("purge --orphans: %s holds deployment %s, not %s; nothing destroyed (name a deployment without --data-dir only when its store is gone)",
+				c.String("data-dir"), st.svc.Deployment(), dep)
+		}
+		h = st.hsm
+	} else {
+		var err error
+		if h, err = openAdmin(c); err != nil {
+			return err
+		}
+		defer h.Close()
+	}
+	if c.String("data-dir") == "" {
+		// A deployment whose store is not here: every object it labelled.
+		objs, err := h.Objects(c.Context)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, o := range objs {
+			if owner, ok := service.OwnerOf(o.Label); ok && owner.Deployment == dep && !seen[o.ID] &&
+				(dep != service.LegacyDeployment || owner.Kind != service.ObjectMaster) {
+				seen[o.ID] = true
+				doomed = append(doomed, o)
+			}
 		}
 	}
-	return out, nil
+	if len(doomed) == 0 {
+		fmt.Fprintf(c.App.Writer, "no orphaned objects of deployment %s\n", dep)
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "objects of deployment %s that no store here refers to:\n", dep)
+	for _, o := range doomed {
+		fmt.Fprintf(c.App.Writer, "  %s  %s  %s\n", o.ID, o.Class, o.Label)
+	}
+	if !c.Bool("yes") && !confirm(c, fmt.Sprintf("destroy these %d objects for good? [y/N] ", len(doomed))) {
+		return fmt.Errorf("nothing destroyed: run again with --yes to destroy these %d objects", len(doomed))
+	}
+	for _, o := range doomed {
+		if err := h.Delete(c.Context, hsm.KeyID(o.ID)); err != nil {
+			return fmt.Errorf("destroy %s: %w", o.ID, err)
+		}
+		fmt.Fprintf(c.App.Writer, "destroyed %s (%s)\n", o.ID, o.Label)
+	}
+	return nil
+}
+
+// confirm asks a yes/no question on a terminal; without one the answer is no.
+func confirm(c *cli.Context, question string) bool {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return false
+	}
+	fmt.Fprint(c.App.ErrWriter, question)
+	var answer string
+	_, _ = fmt.Fscanln(os.Stdin, &answer)
+	return strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
 }
 
 // output prints v as JSON with --json, else rows as a table under header.
@@ -253,13 +342,10 @@ func writeJSON(c *cli.Context, v any) error {
 	return enc.Encode(v)
 }
 
-// purgeExpired runs the service's collector once, with no pool.
+// purgeExpired runs the service's collector once, with no pool, and
+// destroys this deployment's objects that a crash left unrecorded.
 func purgeExpired(c *cli.Context) error {
-	cfg, err := hsmConfig(c)
-	if err != nil {
-		return err
-	}
-	st, err := openStack(c.Context, cfg, c.String("data-dir"), service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	st, err := openAdminStack(c)
 	if err != nil {
 		return err
 	}
@@ -268,7 +354,11 @@ func purgeExpired(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "destroyed %d expired wrapping keys, %d expired key materials, %d deleted keys\n",
-		stats.WrappingKeys, stats.Materials, stats.Keys)
+	orphans, err := st.svc.PurgeOrphans(c.Context)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "destroyed %d expired wrapping keys, %d expired key materials, %d deleted keys, %d orphaned objects\n",
+		stats.WrappingKeys, stats.Materials, stats.Keys, orphans)
 	return nil
 }

@@ -111,7 +111,7 @@ func serve(c *cli.Context) error {
 	}
 	defer ln.Close()
 
-	st, err := openStack(ctx, cfg, c.String("data-dir"), service.Options{
+	st, err := openServeStack(ctx, cfg, c.String("data-dir"), service.Options{
 		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
 	})
 	if err != nil {
@@ -159,7 +159,7 @@ func serve(c *cli.Context) error {
 			return err
 		}
 	}
-	log.Info("keyport serving", "address", addr, "scheme", scheme, "token", cfg.TokenLabel)
+	log.Info("keyport serving", "address", addr, "scheme", scheme, "token", cfg.TokenLabel, "deployment", st.svc.Deployment())
 	err = server.Serve(ctx, ln, handler, c.String("tls-cert"), c.String("tls-key"), 30*time.Second, log)
 	if errors.Is(err, context.Canceled) {
 		err = nil

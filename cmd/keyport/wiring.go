@@ -35,21 +35,45 @@ func (s *stack) Close() {
 	}
 }
 
-// openStack opens the token, then the store, then the service. The
-// configuration is validated before the HSM is touched.
+// openStack opens an existing store, then the token, then the service,
+// for the admin commands: a directory without a store fails before the
+// token is touched, and nothing on the token changes on opening.
 func openStack(ctx context.Context, cfg hsm.Config, dataDir string, opt service.Options) (*stack, error) {
 	if dataDir == "" {
 		return nil, usagef("no data directory: give --data-dir or set KEYPORT_DATA_DIR")
 	}
 	s := &stack{}
 	var err error
-	if s.hsm, err = hsm.Open(ctx, cfg); err != nil {
+	if s.st, err = store.OpenBolt(dataDir); err != nil {
 		return nil, err
 	}
-	if s.st, err = store.OpenBolt(dataDir); err != nil {
+	if s.hsm, err = hsm.Open(ctx, cfg); err != nil {
 		s.Close()
 		return nil, err
 	}
+	return s.start(ctx, opt)
+}
+
+// openServeStack is openStack for `serve`, the one command that creates a
+// store (in a missing or empty directory): the token is opened first, so
+// that a wrong PIN or module leaves no new store behind, and the service
+// reconciles the token with the store before it takes requests.
+func openServeStack(ctx context.Context, cfg hsm.Config, dataDir string, opt service.Options) (*stack, error) {
+	s := &stack{}
+	var err error
+	if s.hsm, err = hsm.Open(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if s.st, err = store.CreateBolt(dataDir); err != nil {
+		s.Close()
+		return nil, err
+	}
+	opt.Reconcile = true
+	return s.start(ctx, opt)
+}
+
+func (s *stack) start(ctx context.Context, opt service.Options) (*stack, error) {
+	var err error
 	opt.Token, opt.Store = s.hsm, s.st
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +18,10 @@ import (
 
 // SchemaVersion is the layout this code writes. Open migrates older data
 // directories forward and refuses newer ones.
-const SchemaVersion = 2
+const SchemaVersion = 3
+
+// File is the store's file name in the data directory.
+const File = "keyport.db"
 
 var (
 	bMeta      = []byte("meta")
@@ -42,6 +47,28 @@ var migrations = []func(tx *bolt.Tx) error{
 		_, err := tx.CreateBucketIfNotExists(bAccess)
 		return err
 	},
+	func(tx *bolt.Tx) error { // 2 → 3: a deployment id; older stores' objects carry legacy labels
+		meta := tx.Bucket(bMeta)
+		if meta.Get(kSchema) != nil { // not a store created just now
+			if err := meta.Put([]byte(MetaLegacyObjects), []byte("true")); err != nil {
+				return err
+			}
+		}
+		id, err := NewDeploymentID()
+		if err != nil {
+			return err
+		}
+		return meta.Put([]byte(MetaDeployment), []byte(id))
+	},
+}
+
+// NewDeploymentID returns a random deployment id: 16 lower-case hex digits.
+func NewDeploymentID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("deployment id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // Bolt is the embedded store: one bbolt file in the data directory. Every
@@ -53,12 +80,40 @@ type Bolt struct {
 
 var _ Store = (*Bolt)(nil)
 
-// OpenBolt opens (creating if needed) dir/keyport.db.
+// OpenBolt opens the store in dir, which must exist: every command but
+// `serve` works on a store that is there, so that a mistyped directory is
+// an error, not a new empty deployment.
 func OpenBolt(dir string) (*Bolt, error) {
+	path := filepath.Join(dir, File)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w in %s", ErrNoStore, dir)
+	}
+	return openBolt(path)
+}
+
+// CreateBolt opens the store in dir or, where dir is missing or empty,
+// creates a new one (a new deployment). A directory that holds other files
+// but no store is refused: it is not the data directory the caller meant.
+func CreateBolt(dir string) (*Bolt, error) {
+	path := filepath.Join(dir, File)
+	if _, err := os.Stat(path); err == nil {
+		return openBolt(path)
+	}
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("data dir %s: %w", dir, err)
+	case len(entries) > 0:
+		return nil, fmt.Errorf("%w in %s, and it is not empty: give an empty or missing directory for a new store", ErrNoStore, dir)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, "keyport.db")
+	return openBolt(path)
+}
+
+func openBolt(path string) (*Bolt, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -396,4 +451,25 @@ func (s *Bolt) ListAccessKeys(_ context.Context) (out []*AccessKey, err error) {
 		})
 	})
 	return out, err
+}
+
+func (s *Bolt) Meta(_ context.Context, name string) (v string, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bMeta).Get([]byte(name)))
+		return nil
+	})
+	return v, err
+}
+
+func (s *Bolt) InitMeta(_ context.Context, name, value string) (v string, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		if cur := b.Get([]byte(name)); len(cur) > 0 {
+			v = string(cur)
+			return nil
+		}
+		v = value
+		return b.Put([]byte(name), []byte(value))
+	})
+	return v, err
 }

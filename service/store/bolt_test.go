@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 func openTemp(t *testing.T) (*Bolt, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := OpenBolt(dir)
+	s, err := CreateBolt(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +69,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("EachKey saw %d", n)
 	}
 	s.Close()
-	s2, err := OpenBolt(dir)
+	s2, err := CreateBolt(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,14 +133,14 @@ func TestSchemaVersion(t *testing.T) {
 	}
 	_ = db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(kSchema, []byte("99")) })
 	db.Close()
-	if _, err := OpenBolt(dir); err == nil {
+	if _, err := CreateBolt(dir); err == nil {
 		t.Fatal("opened a store from a newer schema")
 	}
 }
 
 func TestInUse(t *testing.T) {
 	_, dir := openTemp(t)
-	if _, err := OpenBolt(dir); err == nil {
+	if _, err := CreateBolt(dir); err == nil {
 		t.Fatal("opened a store held by another handle")
 	}
 }
@@ -189,7 +191,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := OpenBolt(dir)
+	s, err := CreateBolt(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,5 +202,86 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	if err := s.PutAccessKey(ctx, &AccessKey{ID: "new"}); err != nil {
 		t.Fatalf("access keys after migration: %v", err)
+	}
+	if legacy, _ := s.Meta(ctx, MetaLegacyObjects); legacy != "true" {
+		t.Fatalf("a store from before deployment ids is not marked legacy: %q", legacy)
+	}
+	if id, _ := s.Meta(ctx, MetaDeployment); len(id) != 16 {
+		t.Fatalf("migrated store has deployment id %q", id)
+	}
+}
+
+// Only CreateBolt makes a store, and only in a missing or empty
+// directory; OpenBolt refuses a directory without one and leaves it as it
+// was, so a mistyped --data-dir is an error, not a new deployment.
+func TestOpenNeedsAStore(t *testing.T) {
+	empty := t.TempDir()
+	if _, err := OpenBolt(empty); !errors.Is(err, ErrNoStore) {
+		t.Fatalf("open of an empty directory: %v", err)
+	}
+	missing := empty + "/nope"
+	if _, err := OpenBolt(missing); !errors.Is(err, ErrNoStore) {
+		t.Fatalf("open of a missing directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Fatalf("a refused open left %d files", len(entries))
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a refused open made the directory")
+	}
+	other := t.TempDir()
+	_ = os.WriteFile(other+"/notes.txt", []byte("x"), 0o600)
+	if _, err := CreateBolt(other); !errors.Is(err, ErrNoStore) {
+		t.Fatalf("create in a directory holding other files: %v", err)
+	}
+	s, err := CreateBolt(missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := s.Meta(context.Background(), MetaDeployment)
+	s.Close()
+	s, err = OpenBolt(missing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if again, _ := s.Meta(context.Background(), MetaDeployment); len(id) != 16 || again != id {
+		t.Fatalf("deployment id %q, after reopening %q", id, again)
+	}
+	if legacy, _ := s.Meta(context.Background(), MetaLegacyObjects); legacy != "" {
+		t.Fatalf("a new store is marked legacy: %q", legacy)
+	}
+}
+
+// Two stores have two deployment ids; InitMeta keeps the first value set.
+func TestMeta(t *testing.T) {
+	a, _ := openTemp(t)
+	b, _ := openTemp(t)
+	ctx := context.Background()
+	ida, _ := a.Meta(ctx, MetaDeployment)
+	idb, _ := b.Meta(ctx, MetaDeployment)
+	if ida == "" || ida == idb {
+		t.Fatalf("deployment ids %q and %q", ida, idb)
+	}
+	if v, _ := a.Meta(ctx, "x"); v != "" {
+		t.Fatalf("unset setting reads %q", v)
+	}
+	var wg sync.WaitGroup
+	won := make([]string, 16)
+	for i := range won {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			won[i], _ = a.InitMeta(ctx, "x", strconv.Itoa(i))
+		}()
+	}
+	wg.Wait()
+	for _, v := range won {
+		if v != won[0] {
+			t.Fatalf("racing InitMeta calls saw different values: %q", won)
+		}
+	}
+	if v, _ := a.Meta(ctx, "x"); v != won[0] {
+		t.Fatalf("stored %q, InitMeta said %q", v, won[0])
 	}
 }

@@ -19,6 +19,24 @@ var ErrExists = errors.New("store: exists")
 // ErrPoolEmpty: no pooled wrapping key of that spec.
 var ErrPoolEmpty = errors.New("store: wrapping key pool empty")
 
+// ErrNoStore: the directory holds no Keyport store, and the caller may not
+// create one there.
+var ErrNoStore = errors.New("no Keyport store")
+
+// Names of the deployment's settings kept with Meta and InitMeta.
+const (
+	// MetaDeployment is the deployment id: random, set when the store is
+	// created, and carried in the label of every token object this
+	// deployment makes, so that no other deployment on the token touches them.
+	MetaDeployment = "deployment_id"
+	// MetaLegacyObjects is "true" in a store made before deployment ids:
+	// its token objects carry the old labels and are adopted at start-up.
+	MetaLegacyObjects = "legacy_objects"
+	// MetaMasterSeal and MetaMasterMAC are the token ids of the master keys.
+	MetaMasterSeal = "master_seal_key"
+	MetaMasterMAC  = "master_mac_key"
+)
+
 // Key is one CMK. Enumerations are kept as the strings the service defines.
 type Key struct {
 	ID          string    `json:"id"`
@@ -98,6 +116,13 @@ type Store interface {
 	UpdateAccessKey(ctx context.Context, id string, fn func(*AccessKey) error) (*AccessKey, error)
 	DeleteAccessKey(ctx context.Context, id string) error
 	ListAccessKeys(ctx context.Context) ([]*AccessKey, error)
+
+	// Meta returns one of the deployment's settings, "" when unset.
+	Meta(ctx context.Context, name string) (string, error)
+	// InitMeta sets a setting unless it is set already, atomically, and
+	// returns the value that holds: several processes racing to set one
+	// all end with the same value.
+	InitMeta(ctx context.Context, name, value string) (string, error)
 
 	Close() error
 }

@@ -1,0 +1,123 @@
+package hsm
+
+import (
+	"encoding/binary"
+
+	"github.com/miekg/pkcs11"
+)
+
+// Key policies: what a key made here may do, as tightly as the token lets
+// us say it. A PIN holder can use any object the token lets them use, so
+// a wrapping key carries only the usages and mechanisms its algorithms
+// take on this token, and cannot be changed afterwards where the token
+// honours CKA_MODIFIABLE=false.
+
+// privateKeyPolicy is the template of a wrapping private key of spec:
+// token object, private, sensitive, never extractable, decryption only
+// (RSA: unwrap too where the probe chose C_UnwrapKey; SM2: derive for the
+// ECDH path), never sign.
+func (caps Capabilities) privateKeyPolicy(spec KeySpec, vendorSM2 uint) []*pkcs11.Attribute {
+	rsaKey := spec == RSA2048
+	unwrap := false
+	if rsaKey {
+		for _, ok := range caps.Unwrap {
+			unwrap = unwrap || ok
+		}
+	}
+	tmpl := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, rsaKey || vendorSM2 != 0),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, unwrap),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, !rsaKey && vendorSM2 == 0),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN_RECOVER, false),
+	}
+	if mechs := caps.mechanismsFor(spec, vendorSM2); caps.AllowedMechanisms && len(mechs) > 0 {
+		tmpl = append(tmpl, allowedMechanisms(mechs...))
+	}
+	return append(tmpl, caps.unmodifiable()...)
+}
+
+// mechanismsFor lists the mechanisms the detected paths use with a
+// private key of spec: the token's own RSA mechanisms where they are
+// native, CKM_RSA_X_509 only where an OAEP variant needs the raw path.
+func (caps Capabilities) mechanismsFor(spec KeySpec, vendorSM2 uint) []uint {
+	var out []uint
+	add := func(m uint) {
+		for _, have := range out {
+			if have == m {
+				return
+			}
+		}
+		out = append(out, m)
+	}
+	for _, alg := range Algorithms() {
+		if alg.Spec() != spec {
+			continue
+		}
+		switch caps.Decrypt[alg] {
+		case PathNative:
+			add(rsaMechanism(alg)[0].Mechanism)
+		case PathRawRSA:
+			add(pkcs11.CKM_RSA_X_509)
+		case PathECDH:
+			add(pkcs11.CKM_ECDH1_DERIVE)
+		case PathVendor:
+			add(vendorSM2)
+		}
+		if caps.Unwrap[alg] {
+			add(rsaMechanism(alg)[0].Mechanism)
+		}
+	}
+	return out
+}
+
+// unmodifiable is CKA_MODIFIABLE=false where the token accepts it.
+func (caps Capabilities) unmodifiable() []*pkcs11.Attribute {
+	if !caps.Unmodifiable {
+		return nil
+	}
+	return []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false)}
+}
+
+// allowedMechanisms is CKA_ALLOWED_MECHANISMS: an array of CK_MECHANISM_TYPE
+// (CK_ULONG, host byte order).
+func allowedMechanisms(mechs ...uint) *pkcs11.Attribute {
+	v := make([]byte, 0, 8*len(mechs))
+	for _, m := range mechs {
+		v = binary.NativeEndian.AppendUint64(v, uint64(m))
+	}
+	return pkcs11.NewAttribute(pkcs11.CKA_ALLOWED_MECHANISMS, v)
+}
+
+// probePolicy finds out whether the token takes CKA_MODIFIABLE=false in a
+// key template, and whether it enforces CKA_ALLOWED_MECHANISMS (a key
+// allowed only AES-GCM must refuse AES-ECB), on throwaway session keys.
+func (c *conn) probePolicy(s pkcs11.SessionHandle, caps *Capabilities) {
+	gen := func(extra ...*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
+		return c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, append([]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
+			pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, true),
+		}, extra...))
+	}
+	if k, err := gen(pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false)); err == nil {
+		caps.Unmodifiable = true
+		_ = c.mod.DestroyObject(s, k)
+	}
+	k, err := gen(allowedMechanisms(pkcs11.CKM_AES_GCM))
+	if err != nil {
+		return
+	}
+	defer func() { _ = c.mod.DestroyObject(s, k) }()
+	if err := c.mod.EncryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_ECB, nil)}, k); err == nil {
+		_, _ = c.mod.Encrypt(s, make([]byte, 16)) // ends the operation
+		return                                    // accepted, not enforced: worth nothing
+	}
+	caps.AllowedMechanisms = true
+}

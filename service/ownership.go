@@ -1,0 +1,301 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service/store"
+)
+
+// Token object labels. Every object a deployment makes carries its
+// deployment id, so that several deployments (a staging instance, a second
+// store, a mistyped data directory) can share a token and none touches
+// another's objects:
+//
+//	keyport/<deployment>/wrap-rsa            wrapping key pair, RSA-2048
+//	keyport/<deployment>/wrap-sm2            wrapping key pair, SM2
+//	keyport/<deployment>/material/<key id>   HSM-level key material
+//	keyport/<deployment>/master-seal-v1      master keys
+//	keyport/<deployment>/master-mac-v1
+//
+// Objects made before deployment ids carry legacy labels (keyport-wrap-…,
+// keyport-material-…, keyport-master-…); the deployment whose store refers
+// to one adopts it at start-up by relabelling it, and the rest are listed,
+// never destroyed on their own.
+
+// Kinds of Keyport token objects.
+const (
+	ObjectWrapping = "wrap"
+	ObjectMaterial = "material"
+	ObjectMaster   = "master"
+)
+
+// LegacyDeployment names, in ObjectOwner and `hsm purge --orphans`, the
+// objects made before labels named a deployment.
+const LegacyDeployment = "legacy"
+
+// ObjectOwner is what a Keyport label says of its object.
+type ObjectOwner struct {
+	Deployment string // a deployment id, or LegacyDeployment
+	Kind       string // ObjectWrapping, ObjectMaterial or ObjectMaster
+}
+
+// OwnerOf reads a token object's label; ok is false for objects Keyport did
+// not make.
+func OwnerOf(label string) (o ObjectOwner, ok bool) {
+	if rest, found := strings.CutPrefix(label, "keyport/"); found {
+		dep, what, found := strings.Cut(rest, "/")
+		if !found || !validDeployment(dep) {
+			return o, false
+		}
+		o.Deployment = dep
+		switch {
+		case what == "wrap-rsa" || what == "wrap-sm2":
+			o.Kind = ObjectWrapping
+		case strings.HasPrefix(what, "material/"):
+			o.Kind = ObjectMaterial
+		case strings.HasPrefix(what, "master-"):
+			o.Kind = ObjectMaster
+		default:
+			return o, false
+		}
+		return o, true
+	}
+	o.Deployment = LegacyDeployment
+	switch {
+	case strings.HasPrefix(label, "keyport-wrap-"):
+		o.Kind = ObjectWrapping
+	case strings.HasPrefix(label, "keyport-material-"):
+		o.Kind = ObjectMaterial
+	case strings.HasPrefix(label, "keyport-master-"):
+		o.Kind = ObjectMaster
+	default:
+		return o, false
+	}
+	return o, true
+}
+
+func validDeployment(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) label(what string) string { return "keyport/" + s.deployment + "/" + what }
+
+func (s *Service) wrappingLabel(spec WrappingKeySpec) string {
+	if spec == WrappingSM2 {
+		return s.label("wrap-sm2")
+	}
+	return s.label("wrap-rsa")
+}
+
+func (s *Service) materialLabel(keyID string) string { return s.label("material/" + keyID) }
+
+// Deployment is the id every token object of this deployment carries.
+func (s *Service) Deployment() string { return s.deployment }
+
+// masterKey returns the master key the store records under meta, or makes
+// it: the store, not the token, says which key it is, and InitMeta makes
+// the first process to record one the winner, so processes starting
+// together on one store agree on one key and no label is ever ambiguous.
+// A store made before deployment ids adopts the legacy-labelled key.
+func (s *Service) masterKey(ctx context.Context, meta, name string, kind hsm.SecretKind) (hsm.KeyID, error) {
+	recorded, err := s.st.Meta(ctx, meta)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", meta, err)
+	}
+	if recorded != "" {
+		return s.tok.SecretKey(ctx, hsm.SecretKeyRequest{ID: hsm.KeyID(recorded), Kind: kind})
+	}
+	label := s.label(name)
+	if s.legacy {
+		label = "keyport-" + name
+	}
+	id, err := s.tok.SecretKey(ctx, hsm.SecretKeyRequest{Label: label, Kind: kind})
+	if err != nil {
+		return "", err
+	}
+	won, err := s.st.InitMeta(ctx, meta, string(id))
+	if err != nil {
+		return "", fmt.Errorf("record %s: %w", meta, err)
+	}
+	if won != string(id) {
+		if !s.legacy { // ours, made just now and never used
+			_ = s.tok.Delete(ctx, id)
+		}
+		return s.tok.SecretKey(ctx, hsm.SecretKeyRequest{ID: hsm.KeyID(won), Kind: kind})
+	}
+	return id, nil
+}
+
+// objectAdmin is implemented by hsm.HSM: listing and relabelling the
+// token's objects, for start-up and the admin CLI only.
+type objectAdmin interface {
+	Objects(ctx context.Context) ([]hsm.Object, error)
+	SetLabel(ctx context.Context, id hsm.KeyID, label string) error
+}
+
+// TokenObjects sorts the Keyport objects on the token for this deployment.
+type TokenObjects struct {
+	Orphans       []hsm.Object // this deployment's, unknown to its store: what a crash left
+	LegacyAdopted []hsm.Object // legacy-labelled, known to this store: relabelled at start-up
+	LegacyOrphans []hsm.Object // legacy-labelled, unknown to this store (maybe another's)
+	Others        int          // objects of other deployments, left alone
+}
+
+// referenced lists the token object ids the store knows.
+func (s *Service) referenced(ctx context.Context) (map[string]bool, error) {
+	known := map[string]bool{}
+	if err := s.st.EachWrapping(ctx, func(w *store.WrappingKey) bool { known[w.ID] = true; return true }); err != nil {
+		return nil, err
+	}
+	if err := s.st.EachKey(ctx, func(k *store.Key) bool {
+		if k.HSMObject != "" {
+			known[k.HSMObject] = true
+		}
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	for _, id := range []hsm.KeyID{s.sealKey, s.macKey} {
+		known[string(id)] = true
+	}
+	return known, nil
+}
+
+// ClassifyObjects reads the token and sorts Keyport's objects by owner.
+// Each pair appears once (by its private or secret half).
+func (s *Service) ClassifyObjects(ctx context.Context) (TokenObjects, error) {
+	var out TokenObjects
+	admin, ok := s.tok.(objectAdmin)
+	if !ok {
+		return out, nil
+	}
+	objs, err := admin.Objects(ctx)
+	if err != nil {
+		return out, err
+	}
+	known, err := s.referenced(ctx)
+	if err != nil {
+		return out, err
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		owner, ok := OwnerOf(o.Label)
+		if !ok || seen[o.ID] {
+			continue
+		}
+		seen[o.ID] = true
+		switch {
+		case owner.Deployment == s.deployment:
+			if !known[o.ID] && owner.Kind != ObjectMaster {
+				out.Orphans = append(out.Orphans, o)
+			}
+		case owner.Deployment == LegacyDeployment && known[o.ID]:
+			out.LegacyAdopted = append(out.LegacyAdopted, o)
+		case owner.Deployment == LegacyDeployment && owner.Kind != ObjectMaster:
+			out.LegacyOrphans = append(out.LegacyOrphans, o)
+		case owner.Deployment != LegacyDeployment:
+			out.Others++
+		}
+	}
+	return out, nil
+}
+
+// reconcile runs once at start-up of the server, before it takes
+// requests: it destroys this deployment's objects that its store does not
+// know (what a crash left between making an object and recording it),
+// adopts the legacy-labelled objects its store refers to, and only lists
+// legacy objects no store of this deployment refers to. Other deployments'
+// objects are never touched.
+func (s *Service) reconcile(ctx context.Context) error {
+	objs, err := s.ClassifyObjects(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.destroyOrphans(ctx, objs.Orphans); err != nil {
+		return err
+	}
+	admin, _ := s.tok.(objectAdmin)
+	for _, o := range objs.LegacyAdopted {
+		owner, _ := OwnerOf(o.Label)
+		label := s.label(owner.Kind)
+		switch owner.Kind {
+		case ObjectMaterial:
+			label = s.label("material/" + strings.TrimPrefix(o.Label, "keyport-material-"))
+		case ObjectWrapping:
+			label = s.wrappingLabel(WrappingRSA2048)
+			if strings.HasPrefix(o.Label, "keyport-wrap-sm2-") {
+				label = s.wrappingLabel(WrappingSM2)
+			}
+		case ObjectMaster:
+			continue // shared by every legacy store on the token: keeps its label
+		}
+		if err := admin.SetLabel(ctx, hsm.KeyID(o.ID), label); err != nil {
+			s.log.Warn("could not relabel an adopted legacy object; it stays referenced by this store", "object", o.ID, "label", o.Label, "err", err)
+			continue
+		}
+		s.log.Info("adopted legacy token object", "object", o.ID, "old_label", o.Label, "label", label)
+	}
+	for _, o := range objs.LegacyOrphans {
+		s.log.Warn("legacy Keyport object that this store does not know; left alone (another store may own it; see keyport hsm purge --orphans)",
+			"object", o.ID, "label", o.Label)
+	}
+	return nil
+}
+
+func (s *Service) destroyOrphans(ctx context.Context, objs []hsm.Object) (int, error) {
+	for i, o := range objs {
+		if err := s.tok.Delete(ctx, hsm.KeyID(o.ID)); err != nil && !errors.Is(err, hsm.ErrNotFound) {
+			return i, hsmError("destroy orphaned object", err)
+		}
+		s.log.Info("removed orphaned token object of this deployment", "object", o.ID, "label", o.Label)
+	}
+	return len(objs), nil
+}
+
+// PurgeOrphans destroys this deployment's token objects that the store does
+// not know, as start-up does; for `keyport hsm purge --expired` with the
+// server stopped.
+func (s *Service) PurgeOrphans(ctx context.Context) (int, error) {
+	objs, err := s.ClassifyObjects(ctx)
+	if err != nil {
+		return 0, hsmError("list token objects", err)
+	}
+	return s.destroyOrphans(ctx, objs.Orphans)
+}
+
+// PurgeWrappingKey destroys one of this deployment's wrapping key pairs, on
+// the token and in the store; any other object is refused.
+func (s *Service) PurgeWrappingKey(ctx context.Context, id string) error {
+	admin, ok := s.tok.(objectAdmin)
+	if !ok {
+		return errorf(KindInternal, "this token cannot list objects")
+	}
+	objs, err := admin.Objects(ctx)
+	if err != nil {
+		return hsmError("list token objects", err)
+	}
+	for _, o := range objs {
+		if owner, ok := OwnerOf(o.Label); o.ID == id && ok && owner.Kind == ObjectWrapping && owner.Deployment == s.deployment {
+			if err := s.tok.Delete(ctx, hsm.KeyID(id)); err != nil {
+				return hsmError("destroy wrapping key", err)
+			}
+			if err := s.st.DeleteWrapping(ctx, id); err != nil {
+				return storeError("forget wrapping key", err)
+			}
+			return nil
+		}
+	}
+	return errorf(KindNotFound, "%s is not a wrapping key of deployment %s on this token", id, s.deployment)
+}
