@@ -133,7 +133,8 @@ func ReadPINFile(path string) (string, error) {
 //
 // into a Config. Attributes it does not use (manufacturer, model, object…)
 // are accepted and ignored, as RFC 7512 asks; a PIN given both as pin-value
-// and pin-source is refused.
+// and pin-source is refused. No error repeats an attribute's value, which
+// may be a PIN in the wrong place.
 func ParseURI(uri string) (Config, error) {
 	var c Config
 	rest, ok := strings.CutPrefix(uri, "pkcs11:")
@@ -154,7 +155,7 @@ func ParseURI(uri string) (Config, error) {
 		case "slot-id":
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil {
-				return c, fmt.Errorf("pkcs11 URI: slot-id %q is not a number", v)
+				return c, errors.New("pkcs11 URI: slot-id is not a number")
 			}
 			slot := uint(n)
 			c.Slot = &slot
@@ -181,11 +182,15 @@ func ParseURI(uri string) (Config, error) {
 		}
 		file, ok := strings.CutPrefix(pinSource, "file:")
 		if !ok {
-			return c, fmt.Errorf("pkcs11 URI: pin-source %q: only file: sources are read", pinSource)
+			return c, errors.New("pkcs11 URI: pin-source: only file: sources are read")
 		}
 		pin, err := ReadPINFile(file)
 		if err != nil {
-			return c, fmt.Errorf("pkcs11 URI: %w", err)
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // without the path
+			}
+			return c, fmt.Errorf("pkcs11 URI: pin-source file: %w", err)
 		}
 		c.PIN = pin
 	}
@@ -205,11 +210,23 @@ func splitNonEmpty(s, sep string) []string {
 func uriAttr(attr string) (string, string, error) {
 	k, v, ok := strings.Cut(attr, "=")
 	if !ok || k == "" {
-		return "", "", fmt.Errorf("pkcs11 URI: attribute %q is not name=value", attr)
+		return "", "", errors.New("pkcs11 URI: an attribute is not name=value")
 	}
 	val, err := url.PathUnescape(v)
 	if err != nil {
-		return "", "", fmt.Errorf("pkcs11 URI: attribute %q: %w", k, err)
+		return "", "", fmt.Errorf("pkcs11 URI: attribute %q is not percent-encoded correctly", k)
 	}
 	return k, val, nil
+}
+
+// URIHasPINValue reports whether a pkcs11: URI carries the PIN itself
+// (pin-value), which must not be given where process listings show it.
+func URIHasPINValue(uri string) bool {
+	_, query, _ := strings.Cut(uri, "?")
+	for _, attr := range splitNonEmpty(query, "&") {
+		if k, _, _ := strings.Cut(attr, "="); k == "pin-value" {
+			return true
+		}
+	}
+	return false
 }

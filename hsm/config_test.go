@@ -69,16 +69,24 @@ func TestParseURI(t *testing.T) {
 		{uri: "token=kp", wantErr: "must start with"},
 		{uri: "pkcs11:slot-id=x", wantErr: "not a number"},
 		{uri: "pkcs11:token", wantErr: "not name=value"},
-		{uri: "pkcs11:token=%zz", wantErr: "invalid URL escape"},
+		{uri: "pkcs11:token=%zz", wantErr: "not percent-encoded"},
 		{uri: "pkcs11:token=kp?pin-value=1&pin-source=file:" + pinFile, wantErr: "not both"},
 		{uri: "pkcs11:token=kp?pin-source=|cmd", wantErr: "only file:"},
-		{uri: "pkcs11:token=kp?pin-source=file:/nonexistent/pin", wantErr: "read PIN file"},
+		{uri: "pkcs11:token=kp?pin-source=file:/nonexistent/pin", wantErr: "pin-source file: no such file"},
+		// A PIN put where another value belongs is not echoed.
+		{uri: "pkcs11:slot-id=Secret-PIN-1", wantErr: "not a number"},
+		{uri: "pkcs11:token=kp?pin-source=Secret-PIN-1", wantErr: "only file:"},
+		{uri: "pkcs11:Secret-PIN-1", wantErr: "not name=value"},
+		{uri: "pkcs11:token=Secret-PIN-1%zz", wantErr: "not percent-encoded"},
 	} {
 		t.Run(tc.uri, func(t *testing.T) {
 			cfg, err := hsm.ParseURI(tc.uri)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "Secret-PIN") || strings.Contains(err.Error(), "/nonexistent") {
+					t.Fatalf("the error repeats a value: %v", err)
 				}
 				return
 			}
@@ -92,6 +100,20 @@ func TestParseURI(t *testing.T) {
 				t.Fatalf("slot: got %v, want %d", cfg.Slot, tc.slot)
 			}
 		})
+	}
+}
+
+func TestURIHasPINValue(t *testing.T) {
+	for uri, want := range map[string]bool{
+		"pkcs11:token=kp?pin-value=1":                 true,
+		"pkcs11:token=kp?module-path=/x&pin-value=1":  true,
+		"pkcs11:token=kp?pin-source=file:/run/pin":    false,
+		"pkcs11:token=pin-value=1":                    false, // a label, in the path
+		"pkcs11:token=kp?module-path=/pin-value=x.so": false,
+	} {
+		if got := hsm.URIHasPINValue(uri); got != want {
+			t.Errorf("%s: %v, want %v", uri, got, want)
+		}
 	}
 }
 

@@ -74,6 +74,7 @@ func (s *Service) ListAccessKeys(ctx context.Context) ([]AccessKey, error) {
 
 // SetAccessKeyDisabled disables or re-enables a credential.
 func (s *Service) SetAccessKeyDisabled(ctx context.Context, id string, disabled bool) error {
+	defer s.secrets.drop(id)
 	_, err := s.st.UpdateAccessKey(ctx, id, func(a *store.AccessKey) error { a.Disabled = disabled; return nil })
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(KindUnknownAccessKey, "access key %s not found", id)
@@ -86,6 +87,7 @@ func (s *Service) SetAccessKeyDisabled(ctx context.Context, id string, disabled 
 
 // DeleteAccessKey removes a credential for good.
 func (s *Service) DeleteAccessKey(ctx context.Context, id string) error {
+	defer s.secrets.drop(id)
 	err := s.st.DeleteAccessKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(KindUnknownAccessKey, "access key %s not found", id)
@@ -97,11 +99,18 @@ func (s *Service) DeleteAccessKey(ctx context.Context, id string) error {
 }
 
 // AccessKeySecret returns the secret of an enabled credential, for checking
-// one request's signature; the caller wipes it.
+// one request's signature; the caller wipes it. Secrets come from a cache
+// with a short TTL (Options.SecretCacheTTL), so a signed request costs no
+// HSM call to authenticate.
 func (s *Service) AccessKeySecret(ctx context.Context, id string) ([]byte, error) {
 	if id == "" || len(id) > 128 {
 		return nil, errorf(KindUnknownAccessKey, "access key not found")
 	}
+	return s.secrets.get(ctx, id, func() ([]byte, error) { return s.unsealAccessKey(ctx, id) })
+}
+
+// unsealAccessKey reads a credential and opens its secret in the HSM.
+func (s *Service) unsealAccessKey(ctx context.Context, id string) ([]byte, error) {
 	a, err := s.st.GetAccessKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(KindUnknownAccessKey, "access key %s not found", id)

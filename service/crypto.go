@@ -36,6 +36,10 @@ func (s *Service) Encrypt(ctx context.Context, req EncryptRequest) (*EncryptResp
 // Decrypt decrypts a blob made by Encrypt or GenerateDataKey; the blob
 // names its key.
 func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) (*DecryptResponse, error) {
+	seal, err := req.Recipient.sealer()
+	if err != nil {
+		return nil, err
+	}
 	h, header, sealed, err := parseBlob(req.CiphertextBlob)
 	if err != nil {
 		return nil, wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
@@ -70,12 +74,19 @@ func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) (*DecryptResp
 			return nil, err
 		}
 	}
+	if pt, err = sealFor(seal, pt); err != nil {
+		return nil, err
+	}
 	return &DecryptResponse{KeyID: k.ID, KeyVersionID: k.VersionID, Plaintext: pt}, nil
 }
 
 // GenerateDataKey returns a fresh random data key in the clear and
 // encrypted under the CMK.
 func (s *Service) GenerateDataKey(ctx context.Context, req GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
+	seal, err := req.Recipient.sealer()
+	if err != nil {
+		return nil, err
+	}
 	n := req.NumberOfBytes
 	switch {
 	case n < 0 || n > MaxDataKeyBytes:
@@ -94,6 +105,10 @@ func (s *Service) GenerateDataKey(ctx context.Context, req GenerateDataKeyReques
 	}
 	enc, err := s.Encrypt(ctx, EncryptRequest{KeyID: req.KeyID, Plaintext: dk, Context: req.Context})
 	if err != nil {
+		clear(dk)
+		return nil, err
+	}
+	if dk, err = sealFor(seal, dk); err != nil {
 		return nil, err
 	}
 	return &GenerateDataKeyResponse{KeyID: enc.KeyID, KeyVersionID: enc.KeyVersionID, Plaintext: dk, CiphertextBlob: enc.CiphertextBlob}, nil

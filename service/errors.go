@@ -29,6 +29,7 @@ const (
 	KindUnavailable                            // the HSM is away; try again
 	KindUnknownAccessKey                       // no credential with that id
 	KindAccessKeyDisabled                      // the credential is disabled
+	KindInvalidRecipientKey                    // the public key a result should be encrypted to is unusable
 	kindEnd
 )
 
@@ -51,6 +52,7 @@ var kindNames = [...]string{
 	KindUnavailable:                "HSM unavailable",
 	KindUnknownAccessKey:           "access key not found",
 	KindAccessKeyDisabled:          "access key disabled",
+	KindInvalidRecipientKey:        "invalid recipient public key",
 }
 
 // Kinds lists every Kind, for the dialects' completeness tests.

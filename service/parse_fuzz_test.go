@@ -71,3 +71,26 @@ func FuzzCanonicalContext(f *testing.F) {
 }
 
 func encodeForTest(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// FuzzRecipient: a caller's EncryptionPublicKey and EncryptionAlgorithm
+// never panic the parser; what it accepts encrypts, and anything refused is
+// KindInvalidRecipientKey.
+func FuzzRecipient(f *testing.F) {
+	f.Add("-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoEcz1UBgi0DQgAE\n-----END PUBLIC KEY-----\n", "SM2")
+	f.Add("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", "RSAES_OAEP_SHA_256")
+	f.Add("", "SM2")
+	f.Fuzz(func(t *testing.T, key, alg string) {
+		seal, err := (&Recipient{PublicKey: key, Algorithm: alg}).sealer()
+		if err != nil {
+			if KindOf(err) != KindInvalidRecipientKey {
+				t.Fatalf("refused as %v: %v", KindOf(err), err)
+			}
+			return
+		}
+		if seal != nil {
+			if _, err := sealFor(seal, []byte("0123456789abcdef")); err != nil {
+				t.Fatalf("accepted a key that cannot encrypt: %v", err)
+			}
+		}
+	})
+}

@@ -216,10 +216,16 @@ func TestFailedDecryptionCap(t *testing.T) {
 	}
 }
 
-// countingToken is the real token, counting the decryptions asked of it.
+// countingToken is the real token, counting the decryptions and unseals
+// asked of it.
 type countingToken struct {
 	*hsm.HSM
-	decrypts atomic.Int64
+	decrypts, opens atomic.Int64
+}
+
+func (c *countingToken) Open(ctx context.Context, id hsm.KeyID, sealed, aad []byte) ([]byte, error) {
+	c.opens.Add(1)
+	return c.HSM.Open(ctx, id, sealed, aad)
 }
 
 func (c *countingToken) Decrypt(ctx context.Context, id hsm.KeyID, alg hsm.Algorithm, ct []byte) ([]byte, error) {

@@ -43,6 +43,11 @@ type Options struct {
 	// keys past their deletion date are destroyed. Default 1 minute; negative
 	// turns the background collector off (Collect can still be called).
 	CollectEvery time.Duration
+	// SecretCacheTTL is how long an unsealed access-key secret is kept in
+	// memory, and so how long a credential disabled or deleted elsewhere
+	// (another replica, the CLI with the server stopped) may still work
+	// here. Default 30 s; changes made through this process apply at once.
+	SecretCacheTTL time.Duration
 	// Reconcile makes New destroy this deployment's token objects that the
 	// store does not know and adopt legacy ones it refers to. Only the
 	// server sets it; admin commands never change the token on opening.
@@ -73,6 +78,9 @@ func (o *Options) defaults() {
 	if o.CollectEvery == 0 {
 		o.CollectEvery = time.Minute
 	}
+	if o.SecretCacheTTL <= 0 {
+		o.SecretCacheTTL = 30 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -92,6 +100,7 @@ type Service struct {
 	macKey  hsm.KeyID
 	sm2     bool // the token can decrypt SM2PKE
 	pool    *pool
+	secrets *secretCache
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -109,7 +118,8 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		return nil, errors.New("service: Token and Store are required")
 	}
 	opt.defaults()
-	s := &Service{opt: opt, tok: opt.Token, st: opt.Store, log: opt.Logger, sm2: true}
+	s := &Service{opt: opt, tok: opt.Token, st: opt.Store, log: opt.Logger, sm2: true,
+		secrets: newSecretCache(opt.SecretCacheTTL, opt.Now)}
 	if c, ok := opt.Token.(capabler); ok {
 		s.sm2 = c.Capabilities().Decrypt[hsm.SM2PKE] != hsm.PathNone
 	}

@@ -178,9 +178,11 @@ type EncryptResponse struct {
 type DecryptRequest struct {
 	CiphertextBlob []byte
 	Context        map[string]string
+	Recipient      *Recipient // return the plaintext encrypted to this key
 }
 
-// DecryptResponse carries the plaintext and the key that decrypted it.
+// DecryptResponse carries the plaintext (encrypted to the request's
+// Recipient, if it named one) and the key that decrypted it.
 type DecryptResponse struct {
 	KeyID        string
 	KeyVersionID string
@@ -194,9 +196,11 @@ type GenerateDataKeyRequest struct {
 	KeySpec       string
 	NumberOfBytes int
 	Context       map[string]string
+	Recipient     *Recipient // return the data key encrypted to this key
 }
 
-// GenerateDataKeyResponse is the data key in the clear and encrypted.
+// GenerateDataKeyResponse is the data key in the clear (or encrypted to
+// the request's Recipient) and encrypted under the CMK.
 type GenerateDataKeyResponse struct {
 	KeyID          string
 	KeyVersionID   string

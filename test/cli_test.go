@@ -164,6 +164,9 @@ func TestHSMCommands(t *testing.T) {
 	keyport(t, []string{mod}, "hsm", "objects", "--token-label", label, "--pin-file", pinFile).expect(t, 0, "master-seal-v1")
 	keyport(t, nil, "hsm", "objects", "--pkcs11-uri",
 		fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-source=file:%s", label, module, pinFile)).expect(t, 0, "master-seal-v1")
+	// pin-value is taken from the environment, never from a flag (ps shows flags).
+	pinURI := fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-value=%s", label, module, pin)
+	keyport(t, []string{"KEYPORT_PKCS11_URI=" + pinURI}, "hsm", "objects").expect(t, 0, "master-seal-v1")
 
 	// Mistakes: each explained in one line, with the right exit status, and
 	// never echoing a PIN.
@@ -187,6 +190,8 @@ func TestHSMCommands(t *testing.T) {
 		{"init without PINs, no terminal", []string{mod}, []string{"hsm", "init-token", "--label", "x"}, 2, "no SO PIN"},
 		{"purge without id", tokenEnv, []string{"hsm", "purge"}, 2, "at least one --id"},
 		{"unknown flag", nil, []string{"hsm", "objects", "--bogus"}, 2, "flag provided but not defined"},
+		{"PIN in a flag", nil, []string{"hsm", "objects", "--pkcs11-uri", fmt.Sprintf("pkcs11:token=%s?module-path=%s&pin-value=%s", label, module, pin)}, 2, "pin-value"},
+		{"PIN misplaced in a URI", nil, []string{"hsm", "objects", "--pkcs11-uri", fmt.Sprintf("pkcs11:slot-id=%s?module-path=%s", pin, module)}, 2, "slot-id is not a number"},
 		{"unknown command", nil, []string{"hsm", "frobnicate"}, 2, `unknown command "frobnicate"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

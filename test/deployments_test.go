@@ -73,7 +73,7 @@ func decryptAll(t *testing.T, s *server, blobs []string) {
 func TestTwoDeploymentsOnOneToken(t *testing.T) {
 	defer catch(t)
 	tok := softhsm.New(t)
-	a := startServerOn(t, tok)
+	a := startServerOn(t, tok, "--log-level", "debug") // as the README lists it; the log must still show no secret
 	blobsA := encryptedData(t, a)
 	a.stop(t)
 	b := startServerOn(t, tok)

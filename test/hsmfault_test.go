@@ -3,25 +3,15 @@ package test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/aliyun"
-	kpserver "github.com/keyport-kms/keyport/service/server"
-	"github.com/keyport-kms/keyport/service/store"
-	"github.com/keyport-kms/keyport/service/tencent"
-	"github.com/keyport-kms/keyport/softhsm"
 )
 
 // downToken is a real SoftHSM token that can be made to answer as a token
@@ -71,31 +61,11 @@ func (d *downToken) Ping(ctx context.Context) error {
 // and /readyz with 503; when it is back, the same requests succeed.
 func TestHSMAwayIsServiceUnavailable(t *testing.T) {
 	defer catch(t)
-	tok := softhsm.New(t)
-	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := must(hsm.Open(ctx, hsm.Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, Logger: quiet}))
-	defer h.Close()
-	st := must(store.CreateBolt(t.TempDir()))
-	defer st.Close()
-	d := &downToken{HSM: h}
-	svc := must(service.New(ctx, service.Options{Token: d, Store: st, PoolRSA: 1, PoolSM2: 1, CollectEvery: -1, Logger: quiet}))
-	defer svc.Close()
-	ak := must(svc.CreateAccessKey(ctx))
-	keyID := must(svc.CreateKey(ctx, service.CreateKeyRequest{})).KeyID
-	ts := httptest.NewServer(kpserver.Handler(kpserver.Config{
-		Service: svc,
-		Aliyun:  aliyun.New(aliyun.Config{Service: svc, Logger: quiet}),
-		Tencent: tencent.New(tencent.Config{Service: svc, Logger: quiet}),
-	}))
-	defer ts.Close()
-	s := &server{addr: strings.TrimPrefix(ts.URL, "http://"), ak: ak.AccessKeyID, sk: ak.AccessKeySecret}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(ts.URL + "/readyz"); err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			break
-		}
-	}
+	var d *downToken
+	ip := newInProcess(t, func(h *hsm.HSM) hsm.Token { d = &downToken{HSM: h}; return d }, nil, nil)
+	s := ip.server
+	keyID := must(ip.svc.CreateKey(context.Background(), service.CreateKeyRequest{})).KeyID
+	ts := struct{ URL string }{"http://" + s.addr}
 	ali := newV1(t, s, s.sk)
 	tc := newTencent(t, s, s.sk)
 	aliEncrypt := func() error {

@@ -49,6 +49,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"unknown token", with("KEYPORT_TOKEN_LABEL=nope"), nil, `token "nope" not found`},
 		{"unwritable data dir", with("KEYPORT_DATA_DIR=" + filepath.Join(notADir, "data")), nil, "data dir"},
 		{"port in use", good, []string{"--listen", busy.Addr().String()}, "address already in use"},
+		{"a directory that is not a store", with("KEYPORT_DATA_DIR=" + filepath.Dir(notADir)), nil, "no Keyport store in " + filepath.Dir(notADir) + ", and it is not empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := keyport(t, tc.env, append([]string{"serve"}, tc.args...)...)
@@ -182,6 +183,9 @@ func TestCheckConfig(t *testing.T) {
 		{"missing TLS files", base, []string{"--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"}, 1, "TLS certificate"},
 		{"two token selectors", append(base, "KEYPORT_TOKEN_SERIAL=1"), nil, 2, "one way only"},
 		{"missing module", append([]string{"KEYPORT_PKCS11_MODULE=/nonexistent.so"}, base[1:]...), nil, 1, "not found"},
+		{"log level, as the README lists it", base, []string{"--log-level", "debug"}, 0, "configuration OK"},
+		{"bad log level", base, []string{"--log-level", "loud"}, 2, "--log-level"},
+		{"negative failure limit", base, []string{"--auth-failure-limit", "-1"}, 2, "--auth-failure-limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keyport(t, tc.env, append([]string{"check-config"}, tc.args...)...).expect(t, tc.code, tc.msg)

@@ -37,6 +37,10 @@ func moduleFrom(c *cli.Context) (string, error) {
 func hsmConfig(c *cli.Context) (hsm.Config, error) {
 	var cfg hsm.Config
 	if uri := c.String("pkcs11-uri"); uri != "" {
+		// A flag value shows in `ps`; the environment does not.
+		if hsm.URIHasPINValue(uri) && uri != os.Getenv("KEYPORT_PKCS11_URI") {
+			return cfg, usagef("--pkcs11-uri carries pin-value, which process listings would show: use pin-source=file:PATH, or put the URI in KEYPORT_PKCS11_URI")
+		}
 		var err error
 		if cfg, err = hsm.ParseURI(uri); err != nil {
 			return cfg, usagef("%v", err)

@@ -45,21 +45,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
-		Name:      "keyport",
-		Usage:     "a BYOK key management service speaking the Alibaba Cloud and Tencent Cloud KMS APIs, backed by a PKCS#11 HSM",
-		Writer:    stdout,
-		ErrWriter: stderr,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"KEYPORT_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
-		},
-		Before: func(c *cli.Context) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-				return usagef("--log-level: %v", err)
-			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
-			return nil
-		},
+		Name:         "keyport",
+		Usage:        "a BYOK key management service speaking the Alibaba Cloud and Tencent Cloud KMS APIs, backed by a PKCS#11 HSM",
+		Writer:       stdout,
+		ErrWriter:    stderr,
+		Flags:        []cli.Flag{logLevelFlag("info")},
+		Before:       setLogLevel,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
 		Action:       unknownCommand,
 		// Errors are printed once, by run, with the exit status it chooses.
@@ -85,6 +76,35 @@ func markUsageErrors(cmds []*cli.Command) {
 		}
 		markUsageErrors(c.Subcommands)
 	}
+}
+
+// logLevelFlag is accepted before the command (default info) and by serve
+// itself, which is where operators look for it (no default there, so that
+// `keyport --log-level debug serve` keeps debug).
+func logLevelFlag(value string) cli.Flag {
+	return &cli.StringFlag{Name: "log-level", Value: value, EnvVars: []string{"KEYPORT_LOG_LEVEL"}, Usage: "debug, info, warn or error"}
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return level, usagef("--log-level: %v", err)
+	}
+	return level, nil
+}
+
+// setLogLevel points slog at stderr at the level asked for, if the
+// command's context names one.
+func setLogLevel(c *cli.Context) error {
+	if c.String("log-level") == "" {
+		return nil
+	}
+	level, err := parseLogLevel(c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})))
+	return nil
 }
 
 // unknownCommand is the action of the app and of command groups: help when

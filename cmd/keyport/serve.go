@@ -33,6 +33,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"KEYPORT_TLS_CERT"}, Usage: "serve HTTPS with this certificate (PEM)"},
 			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"KEYPORT_TLS_KEY"}, Usage: "private key of --tls-cert (PEM)"},
 			&cli.Float64Flag{Name: "rate-limit", Value: 100, EnvVars: []string{"KEYPORT_RATE_LIMIT"}, Usage: "requests per second per access key (0: no limit)"},
+			&cli.Float64Flag{Name: "auth-failure-limit", Value: 5, EnvVars: []string{"KEYPORT_AUTH_FAILURE_LIMIT"}, Usage: "failed authentications per second per client address (bursts of 20) before its requests are refused (0: no limit)"},
+			logLevelFlag(""),
 			&cli.StringFlag{Name: "region", Value: "cn-hangzhou", EnvVars: []string{"KEYPORT_REGION"}, Usage: "region shown in key ARNs"},
 			&cli.StringFlag{Name: "account-id", Value: "1", EnvVars: []string{"KEYPORT_ACCOUNT_ID"}, Usage: "account id shown in key ARNs and as Creator"},
 			&cli.IntFlag{Name: "pool-rsa", Value: 8, EnvVars: []string{"KEYPORT_POOL_RSA"}, Usage: "RSA-2048 wrapping key pairs kept ready"},
@@ -66,8 +68,13 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 			return cfg, fmt.Errorf("TLS certificate: %w", err)
 		}
 	}
-	if c.Float64("rate-limit") < 0 || c.Duration("import-token-ttl") <= 0 {
-		return cfg, usagef("--rate-limit must be 0 or more and --import-token-ttl positive")
+	if c.Float64("rate-limit") < 0 || c.Float64("auth-failure-limit") < 0 || c.Duration("import-token-ttl") <= 0 {
+		return cfg, usagef("--rate-limit and --auth-failure-limit must be 0 or more and --import-token-ttl positive")
+	}
+	if l := c.String("log-level"); l != "" {
+		if _, err := parseLogLevel(l); err != nil {
+			return cfg, err
+		}
 	}
 	return cfg, nil
 }
@@ -91,6 +98,9 @@ func checkConfigCommand() *cli.Command {
 func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if err := setLogLevel(c); err != nil {
+		return err
+	}
 	log := slog.Default()
 
 	var dev *devEnv
@@ -119,14 +129,16 @@ func serve(c *cli.Context) error {
 	}
 	defer st.Close()
 
-	// One limiter: an access key's rate is shared by both dialects.
+	// One limiter and one failure guard: an access key's rate and an
+	// address's failures count across both dialects.
 	limiter := wire.NewLimiter(c.Float64("rate-limit"), time.Now)
+	guard := wire.NewAuthGuard(c.Float64("auth-failure-limit"), 20, time.Now)
 	handler := server.Handler(server.Config{
 		Service: st.svc,
 		Aliyun: aliyun.New(aliyun.Config{
-			Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Logger: log,
+			Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log,
 		}),
-		Tencent: tencent.New(tencent.Config{Service: st.svc, Limiter: limiter, Logger: log}),
+		Tencent: tencent.New(tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log}),
 	})
 	// The admin socket lets `keyport access-key` work while this process
 	// holds the store. Without it the server still serves; the CLI then

@@ -39,6 +39,7 @@ var kindCodes = map[service.Kind]struct {
 	service.KindUnavailable:                {http.StatusServiceUnavailable, "ServiceUnavailableTemporary"},
 	service.KindUnknownAccessKey:           {http.StatusNotFound, "InvalidAccessKeyId.NotFound"},
 	service.KindAccessKeyDisabled:          {http.StatusBadRequest, "InvalidAccessKeyId.Inactive"},
+	service.KindInvalidRecipientKey:        {http.StatusBadRequest, "InvalidParameter"},
 }
 
 // toAPIError turns any error into what the caller is told. An internal

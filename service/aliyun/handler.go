@@ -30,10 +30,11 @@ const skew = 15 * time.Minute
 // Config wires a Handler.
 type Config struct {
 	Service   *service.Service
-	Region    string // in ARNs; default "cn-hangzhou"
-	AccountID string // in ARNs and as Creator; default "1"
-	Nonces    *wire.Nonces
-	Limiter   *wire.Limiter
+	Region    string          // in ARNs; default "cn-hangzhou"
+	AccountID string          // in ARNs and as Creator; default "1"
+	Replays   *wire.Replays   // signature nonces
+	Limiter   *wire.Limiter   // requests per access key
+	Guard     *wire.AuthGuard // failed authentications per client address
 	Now       func() time.Time
 	Logger    *slog.Logger
 }
@@ -43,8 +44,9 @@ type Handler struct {
 	cfg Config
 }
 
-// New makes a Handler; Nonces and Limiter default to a 15-minute window and
-// 100 requests a second.
+// New makes a Handler. Limiter defaults to 100 requests a second, Replays
+// to the 15-minute window with room for that rate, Guard to 5 failed
+// authentications a second per address (bursts of 20).
 func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -55,11 +57,14 @@ func New(cfg Config) *Handler {
 	if cfg.AccountID == "" {
 		cfg.AccountID = "1"
 	}
-	if cfg.Nonces == nil {
-		cfg.Nonces = wire.NewNonces(skew, cfg.Now)
-	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
+	}
+	if cfg.Replays == nil {
+		cfg.Replays = wire.NewReplays(skew, wire.MaxFor(cfg.Limiter.Rate(), skew), cfg.Now)
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = wire.NewAuthGuard(5, 20, cfg.Now)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -91,10 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := parse(w, r)
 	var credential string
 	if err == nil {
-		credential, err = h.authenticate(r.Context(), req)
-	}
-	if err == nil && !h.cfg.Limiter.Allow(credential) {
-		err = errThrottled
+		credential, err = h.admit(r.Context(), req)
 	}
 	var out withRequestID
 	if err == nil {
@@ -171,15 +173,42 @@ func parse(w http.ResponseWriter, r *http.Request) (*request, error) {
 	return req, nil
 }
 
-// authenticate checks the signature, timestamp, version and nonce, and
-// returns the access key id.
-func (h *Handler) authenticate(ctx context.Context, req *request) (string, error) {
-	var ak, signature, nonce, stamp, version string
+// maxNonce bounds SignatureNonce: real clients send UUIDs or 32 hex digits.
+const maxNonce = 128
+
+// admit authenticates a request, then applies the access key's rate limit,
+// and only then records its nonce, so that neither strangers nor a
+// throttled client can grow the nonce table. An address that keeps failing
+// is refused before any work is done for it.
+func (h *Handler) admit(ctx context.Context, req *request) (string, error) {
+	addr := wire.ClientAddress(req.r.RemoteAddr)
+	ak, nonce, err := h.authenticate(ctx, req, addr)
+	if err != nil {
+		if err != errThrottled {
+			h.cfg.Guard.Failed(addr, ak)
+		}
+		return ak, err
+	}
+	if !h.cfg.Limiter.Allow(ak) {
+		return ak, errThrottled
+	}
+	switch h.cfg.Replays.Record(ak, nonce, "", 0) {
+	case wire.Fresh:
+		return ak, nil
+	case wire.Full:
+		return ak, errThrottled
+	}
+	return ak, errNonceUsed
+}
+
+// authenticate checks the signature, timestamp and version, and returns the
+// access key id and the nonce.
+func (h *Handler) authenticate(ctx context.Context, req *request, addr string) (ak, nonce string, err error) {
+	var signature, stamp, version string
 	var a acs3Auth
 	if req.acs3 {
-		var err error
 		if a, err = parseACS3(req.r.Header.Get("Authorization")); err != nil {
-			return "", errSignature
+			return "", "", errSignature
 		}
 		signed := map[string]bool{}
 		for _, hd := range a.signedHeaders {
@@ -187,7 +216,7 @@ func (h *Handler) authenticate(ctx context.Context, req *request) (string, error
 		}
 		for _, must := range []string{"host", "x-acs-action", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"} {
 			if !signed[must] {
-				return "", &apiError{http.StatusBadRequest, "IncompleteSignature", "SignedHeaders must include " + must}
+				return a.credential, "", &apiError{http.StatusBadRequest, "IncompleteSignature", "SignedHeaders must include " + must}
 			}
 		}
 		ak, signature = a.credential, a.signature
@@ -195,28 +224,34 @@ func (h *Handler) authenticate(ctx context.Context, req *request) (string, error
 	} else {
 		for _, name := range []string{"AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp", "Version"} {
 			if req.params[name] == "" {
-				return "", missingParameter(name)
+				return req.params["AccessKeyId"], "", missingParameter(name)
 			}
 		}
 		if req.params["SignatureMethod"] != "HMAC-SHA1" || req.params["SignatureVersion"] != "1.0" {
-			return "", invalidParameter("SignatureMethod", "only HMAC-SHA1, SignatureVersion 1.0, is accepted")
+			return req.params["AccessKeyId"], "", invalidParameter("SignatureMethod", "only HMAC-SHA1, SignatureVersion 1.0, is accepted")
 		}
 		ak, signature = req.params["AccessKeyId"], req.params["Signature"]
 		nonce, stamp, version = req.params["SignatureNonce"], req.params["Timestamp"], req.params["Version"]
 	}
-	if nonce == "" {
-		return "", missingParameter("SignatureNonce")
+	switch {
+	case nonce == "":
+		return ak, "", missingParameter("SignatureNonce")
+	case len(nonce) > maxNonce:
+		return ak, "", invalidParameter("SignatureNonce", "it is longer than 128 characters")
 	}
 	t, err := time.Parse(time.RFC3339, stamp)
 	if err != nil || t.Sub(h.cfg.Now()).Abs() > skew {
-		return "", errTimestamp
+		return ak, "", errTimestamp
 	}
 	if version != APIVersion {
-		return "", &apiError{http.StatusBadRequest, "InvalidVersion", "Keyport serves KMS API version " + APIVersion}
+		return ak, "", &apiError{http.StatusBadRequest, "InvalidVersion", "Keyport serves KMS API version " + APIVersion}
+	}
+	if h.cfg.Guard.Blocked(addr, ak) {
+		return ak, "", errThrottled
 	}
 	secret, err := h.cfg.Service.AccessKeySecret(ctx, ak)
 	if err != nil {
-		return ak, err
+		return ak, "", err
 	}
 	defer clear(secret)
 	var want string
@@ -226,10 +261,7 @@ func (h *Handler) authenticate(ctx context.Context, req *request) (string, error
 		want = rpcSignature(secret, rpcStringToSign(req.r.Method, req.params))
 	}
 	if !hmac.Equal([]byte(want), []byte(signature)) {
-		return ak, errSignature
+		return ak, "", errSignature
 	}
-	if !h.cfg.Nonces.Use(ak, nonce) {
-		return ak, errNonceUsed
-	}
-	return ak, nil
+	return ak, nonce, nil
 }

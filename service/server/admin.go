@@ -16,10 +16,13 @@ import (
 	"github.com/keyport-kms/keyport/service"
 )
 
-// AdminSocket is the name, in the data directory, of the running server's
-// admin socket: a Unix socket only the server's user may open, through
-// which the CLI manages access keys while the server holds the store.
-const AdminSocket = "admin.sock"
+// AdminSocket is the path, under the data directory, of the running
+// server's admin socket: a Unix socket through which the CLI manages access
+// keys while the server holds the store. It sits in a directory only the
+// server's user may enter, made before the socket exists (so there is no
+// moment when another user could connect), and every connection's peer
+// must be the server's own user (SO_PEERCRED).
+const AdminSocket = "admin/keyport.sock"
 
 // AdminHandler serves access-key management on the admin socket.
 func AdminHandler(svc *service.Service) http.Handler {
@@ -65,10 +68,14 @@ func adminReply(w http.ResponseWriter, v any, err error) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// ListenAdmin opens the admin socket in dataDir, replacing a stale one (a
-// live server would hold the store, and this one could not have opened it).
+// ListenAdmin opens the admin socket under dataDir, replacing a stale one
+// (a live server would hold the store, and this one could not have opened
+// it).
 func ListenAdmin(dataDir string) (net.Listener, error) {
 	path := filepath.Join(dataDir, AdminSocket)
+	if err := privateDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
 	_ = os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -78,7 +85,43 @@ func ListenAdmin(dataDir string) (net.Listener, error) {
 		ln.Close()
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}
-	return ln, nil
+	return &ownerOnly{Listener: ln}, nil
+}
+
+// privateDir makes dir, or checks the one there: a real directory (not a
+// link), owned by this process's user, mode 0700.
+func privateDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if owner, ok := fileOwner(fi); ok && owner != os.Getuid() {
+		return fmt.Errorf("%s belongs to uid %d, not to this process's user", dir, owner)
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// ownerOnly accepts only connections whose peer runs as this process's
+// user, and closes the others unanswered.
+type ownerOnly struct{ net.Listener }
+
+func (l *ownerOnly) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if uid, ok := peerUID(c); !peerCredChecked || (ok && uid == os.Getuid()) {
+			return c, nil
+		}
+		c.Close()
+	}
 }
 
 // ErrNoServer says no server answers on the admin socket.

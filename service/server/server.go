@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
+	"github.com/keyport-kms/keyport/service/wire"
 )
 
 // Config wires the listener.
@@ -72,6 +73,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFi
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
+		ConnContext:       wire.ConnContext, // the Tencent dialect tells a replay by its connection
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

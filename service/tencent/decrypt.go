@@ -8,8 +8,10 @@ import (
 )
 
 type decryptRequest struct {
-	CiphertextBlob    *string
-	EncryptionContext *string
+	CiphertextBlob      *string
+	EncryptionContext   *string
+	EncryptionPublicKey *string // return Plaintext encrypted to this key (PEM)
+	EncryptionAlgorithm *string // SM2 (default), SM2_C1C3C2_ASN1, RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256
 }
 
 type decryptResponse struct {
@@ -31,7 +33,8 @@ func decrypt(ctx context.Context, h *Handler, body []byte) (withRequestID, error
 	if err != nil {
 		return nil, err
 	}
-	res, err := h.cfg.Service.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob, Context: ec})
+	res, err := h.cfg.Service.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob, Context: ec,
+		Recipient: recipient(req.EncryptionPublicKey, req.EncryptionAlgorithm)})
 	if err != nil {
 		return nil, err
 	}

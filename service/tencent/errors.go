@@ -33,6 +33,7 @@ var kindCodes = map[service.Kind]string{
 	service.KindUnavailable:                "UnsupportedOperation.ServiceTemporaryUnavailable",
 	service.KindUnknownAccessKey:           "AuthFailure.SecretIdNotFound",
 	service.KindAccessKeyDisabled:          "AuthFailure.SecretIdNotFound",
+	service.KindInvalidRecipientKey:        "InvalidParameterValue",
 }
 
 func toAPIError(err error) *apiError {

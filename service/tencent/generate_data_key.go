@@ -8,10 +8,12 @@ import (
 )
 
 type generateDataKeyRequest struct {
-	KeyId             *string
-	KeySpec           *string
-	NumberOfBytes     *uint64
-	EncryptionContext *string
+	KeyId               *string
+	KeySpec             *string
+	NumberOfBytes       *uint64
+	EncryptionContext   *string
+	EncryptionPublicKey *string // return Plaintext encrypted to this key (PEM)
+	EncryptionAlgorithm *string
 }
 
 type generateDataKeyResponse struct {
@@ -41,7 +43,8 @@ func generateDataKey(ctx context.Context, h *Handler, body []byte) (withRequestI
 		}
 		n = int(*req.NumberOfBytes)
 	}
-	res, err := h.cfg.Service.GenerateDataKey(ctx, service.GenerateDataKeyRequest{KeyID: id, KeySpec: str(req.KeySpec), NumberOfBytes: n, Context: ec})
+	res, err := h.cfg.Service.GenerateDataKey(ctx, service.GenerateDataKeyRequest{KeyID: id, KeySpec: str(req.KeySpec), NumberOfBytes: n, Context: ec,
+		Recipient: recipient(req.EncryptionPublicKey, req.EncryptionAlgorithm)})
 	if err != nil {
 		return nil, err
 	}

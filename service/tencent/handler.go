@@ -32,7 +32,9 @@ const skew = 5 * time.Minute
 // Config wires a Handler.
 type Config struct {
 	Service *service.Service
-	Limiter *wire.Limiter
+	Limiter *wire.Limiter   // requests per SecretId
+	Replays *wire.Replays   // accepted signatures and the action each was used for
+	Guard   *wire.AuthGuard // failed authentications per client address
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -40,13 +42,21 @@ type Config struct {
 // Handler serves the Tencent Cloud dialect.
 type Handler struct{ cfg Config }
 
-// New makes a Handler with a 100 requests/s limit by default.
+// New makes a Handler; by default 100 requests/s per SecretId, the
+// 5-minute window for signatures, and 5 failed authentications a second per
+// address (bursts of 20).
 func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
+	}
+	if cfg.Replays == nil {
+		cfg.Replays = wire.NewReplays(skew, wire.MaxFor(cfg.Limiter.Rate(), skew), cfg.Now)
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = wire.NewAuthGuard(5, 20, cfg.Now)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -82,10 +92,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var secretID string
 	if err == nil {
-		secretID, err = h.authenticate(r.Context(), r, body)
-	}
-	if err == nil && !h.cfg.Limiter.Allow(secretID) {
-		err = errThrottled
+		secretID, err = h.admit(r.Context(), r, body)
 	}
 	var out withRequestID
 	if err == nil {
@@ -118,42 +125,80 @@ func (h *Handler) dispatch(r *http.Request, action string, body []byte) (withReq
 	return act(r.Context(), h, body)
 }
 
-// authenticate checks the TC3 signature and returns the SecretId. The
-// credential scope's date and service are taken as the client signed them
-// (some SDKs derive the service from the endpoint's first label), and the
-// host is accepted signed with or without its port.
-func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte) (string, error) {
+// admit authenticates a request, then applies the SecretId's rate limit,
+// and only then records its signature with its action. TC3 has no nonce,
+// and the official SDKs sign only content-type and host: X-TC-Action is not
+// covered by the signature, so a captured request could be resent as
+// another action within the window. Each accepted signature is therefore
+// remembered with the action and the connection it came on, and the same
+// signature with another action on another connection is refused. Allowed:
+// the same request again (SDKs sign at one-second resolution, so identical
+// legitimate requests happen), and another action on the same connection
+// (an SDK calling DisableKey then DescribeKey on one key within a second
+// sends the same signature twice, on its kept-alive connection; a replayed
+// capture comes on a connection of its own).
+func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte) (string, error) {
+	addr := wire.ClientAddress(r.RemoteAddr)
+	a, err := h.authenticate(ctx, r, body, addr)
+	if err != nil {
+		if err != errThrottled {
+			h.cfg.Guard.Failed(addr, a.secretID)
+		}
+		return a.secretID, err
+	}
+	if !h.cfg.Limiter.Allow(a.secretID) {
+		return a.secretID, errThrottled
+	}
+	switch h.cfg.Replays.Record(a.secretID, a.signature, r.Header.Get("X-TC-Action"), wire.ConnID(r.Context())) {
+	case wire.Fresh, wire.Repeat, wire.SameConnection:
+		return a.secretID, nil
+	case wire.Full:
+		return a.secretID, errThrottled
+	}
+	h.cfg.Guard.Failed(addr, a.secretID)
+	return a.secretID, &apiError{"AuthFailure.SignatureFailure", "this signature was already used for another action"}
+}
+
+// authenticate checks the TC3 signature and returns the parsed
+// Authorization. The credential scope's date and service are taken as the
+// client signed them (some SDKs derive the service from the endpoint's
+// first label), and the host is accepted signed with or without its port.
+// Where X-TC-Action is among the signed headers, the signature covers it.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte, addr string) (tc3Auth, error) {
 	if v := r.Header.Get("X-TC-Version"); v != APIVersion {
-		return "", &apiError{"NoSuchVersion", "Keyport serves KMS API version " + APIVersion}
+		return tc3Auth{}, &apiError{"NoSuchVersion", "Keyport serves KMS API version " + APIVersion}
 	}
 	if r.Header.Get("X-TC-Action") == "" {
-		return "", missingParameter("X-TC-Action")
+		return tc3Auth{}, missingParameter("X-TC-Action")
 	}
 	a, err := parseTC3(r.Header.Get("Authorization"))
 	if err != nil {
-		return "", &apiError{"AuthFailure.InvalidAuthorization", "the Authorization header is not TC3-HMAC-SHA256"}
+		return a, &apiError{"AuthFailure.InvalidAuthorization", "the Authorization header is not TC3-HMAC-SHA256"}
 	}
 	if strings.EqualFold(r.Header.Get("X-TC-Content-SHA256"), "UNSIGNED-PAYLOAD") {
-		return a.secretID, errUnsigned
+		return a, errUnsigned
 	}
 	stamp := r.Header.Get("X-TC-Timestamp")
 	sec, err := strconv.ParseInt(stamp, 10, 64)
 	if err != nil || time.Unix(sec, 0).Sub(h.cfg.Now()).Abs() > skew {
-		return a.secretID, errExpired
+		return a, errExpired
 	}
 	if a.date != time.Unix(sec, 0).UTC().Format("2006-01-02") {
-		return a.secretID, &apiError{"AuthFailure.SignatureFailure", "the credential scope's date is not X-TC-Timestamp's"}
+		return a, &apiError{"AuthFailure.SignatureFailure", "the credential scope's date is not X-TC-Timestamp's"}
 	}
 	signsHost := false
 	for _, sh := range a.signedHeaders {
 		signsHost = signsHost || strings.EqualFold(sh, "host")
 	}
 	if !signsHost {
-		return a.secretID, &apiError{"AuthFailure.SignatureFailure", "SignedHeaders must include host"}
+		return a, &apiError{"AuthFailure.SignatureFailure", "SignedHeaders must include host"}
+	}
+	if h.cfg.Guard.Blocked(addr, a.secretID) {
+		return a, errThrottled
 	}
 	secret, err := h.cfg.Service.AccessKeySecret(ctx, a.secretID)
 	if err != nil {
-		return a.secretID, err
+		return a, err
 	}
 	defer clear(secret)
 	hosts := []string{r.Host}
@@ -163,14 +208,10 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	for _, host := range hosts {
 		want := tc3Signature(secret, a, tc3StringToSign(r, a, host, stamp, body))
 		if hmac.Equal([]byte(want), []byte(a.signature)) {
-			// TC3 has no nonce, and the SDKs sign neither X-TC-Action nor
-			// anything finer than the second: the same request twice in a
-			// second is legitimate and signs the same, so replays within the
-			// 5-minute window cannot be told apart here. Use TLS.
-			return a.secretID, nil
+			return a, nil
 		}
 	}
-	return a.secretID, errSignature
+	return a, errSignature
 }
 
 // decode reads a JSON body into v; a type error names the field.
@@ -233,4 +274,13 @@ func unix(t time.Time) uint64 {
 		return 0
 	}
 	return uint64(t.Unix())
+}
+
+// recipient is the service's Recipient for EncryptionPublicKey and
+// EncryptionAlgorithm, or nil when neither is given.
+func recipient(publicKey, algorithm *string) *service.Recipient {
+	if str(publicKey) == "" && str(algorithm) == "" {
+		return nil
+	}
+	return &service.Recipient{PublicKey: str(publicKey), Algorithm: str(algorithm)}
 }

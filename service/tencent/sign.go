@@ -48,12 +48,14 @@ func tc3StringToSign(r *http.Request, a tc3Auth, host, timestamp string, body []
 	b.WriteString(path + "\n")
 	b.WriteString(canonicalQuery(r) + "\n")
 	for _, h := range a.signedHeaders {
+		// TC3 canonical headers are lower-case names and lower-case,
+		// trimmed values (Tencent's guide signs x-tc-action:describeinstances).
 		h = strings.ToLower(h)
 		v := strings.TrimSpace(r.Header.Get(h))
 		if h == "host" {
 			v = host
 		}
-		b.WriteString(h + ":" + v + "\n")
+		b.WriteString(h + ":" + strings.ToLower(v) + "\n")
 	}
 	b.WriteString("\n" + strings.Join(a.signedHeaders, ";") + "\n")
 	sum := sha256.Sum256(body)

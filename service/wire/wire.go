@@ -1,6 +1,6 @@
 // Package wire holds what every API dialect needs around the service:
-// replay protection for nonces, a per-credential rate limit, and request ids.
-// It knows no dialect.
+// replay protection, per-credential rate limits, limits on failed
+// authentications, and request ids. It knows no dialect.
 package wire
 
 import (
@@ -23,54 +23,19 @@ func NewUUID() string {
 // NewRequestID returns a random request id, an upper-case UUID as the clouds send.
 func NewRequestID() string { return strings.ToUpper(NewUUID()) }
 
-// Nonces remembers signature nonces for one window, per credential, so a
-// signed request cannot be replayed while its timestamp is still accepted.
-type Nonces struct {
-	window time.Duration
-	now    func() time.Time
-
-	mu      sync.Mutex
-	seen    map[string]time.Time // credential \x00 nonce → forget after
-	inserts int
-}
-
-// NewNonces remembers nonces for window (the accepted clock skew each side).
-func NewNonces(window time.Duration, now func() time.Time) *Nonces {
-	return &Nonces{window: window, now: now, seen: map[string]time.Time{}}
-}
-
-// Use records the nonce and reports whether it was fresh. Call it only
-// after the signature verified, so strangers cannot fill the table.
-func (n *Nonces) Use(credential, nonce string) bool {
-	now := n.now()
-	key := credential + "\x00" + nonce
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if until, ok := n.seen[key]; ok && now.Before(until) {
-		return false
-	}
-	// A timestamp is accepted up to window either side of now, so a nonce
-	// must be remembered for twice the window.
-	n.seen[key] = now.Add(2 * n.window)
-	if n.inserts++; n.inserts%1024 == 0 {
-		for k, until := range n.seen {
-			if !now.Before(until) {
-				delete(n.seen, k)
-			}
-		}
-	}
-	return true
-}
-
 // Limiter is a token bucket per credential: rate requests a second, with
-// bursts of up to one second's worth.
+// bursts of up to one second's worth (or burst, with NewBurstLimiter).
 type Limiter struct {
-	rate float64
-	now  func() time.Time
+	rate, burst float64
+	now         func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
 }
+
+// maxBuckets bounds a limiter's memory: past it, buckets that have refilled
+// (whose keys have been quiet) are forgotten.
+const maxBuckets = 100_000
 
 type bucket struct {
 	tokens float64
@@ -80,27 +45,59 @@ type bucket struct {
 // NewLimiter allows rate requests a second per credential; rate ≤ 0 turns
 // limiting off.
 func NewLimiter(rate float64, now func() time.Time) *Limiter {
-	return &Limiter{rate: rate, now: now, buckets: map[string]*bucket{}}
+	return NewBurstLimiter(rate, rate, now)
 }
 
-// Allow takes one token for the credential, or reports that there is none.
-func (l *Limiter) Allow(credential string) bool {
+// NewBurstLimiter allows rate events a second per key, in bursts of up to
+// burst; rate ≤ 0 turns limiting off.
+func NewBurstLimiter(rate, burst float64, now func() time.Time) *Limiter {
+	return &Limiter{rate: rate, burst: max(burst, 1), now: now, buckets: map[string]*bucket{}}
+}
+
+// Rate is the limiter's rate a second (0: no limit).
+func (l *Limiter) Rate() float64 { return max(l.rate, 0) }
+
+// Allow takes one token for the key, or reports that there is none.
+func (l *Limiter) Allow(key string) bool { return l.take(key, true) }
+
+// Peek reports whether the key has a token left, without taking it.
+func (l *Limiter) Peek(key string) bool { return l.take(key, false) }
+
+func (l *Limiter) take(key string, consume bool) bool {
 	if l == nil || l.rate <= 0 {
 		return true
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[credential]
+	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{tokens: l.rate, last: now}
-		l.buckets[credential] = b
+		if !consume {
+			return true
+		}
+		if len(l.buckets) >= maxBuckets {
+			l.sweep(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
 	}
-	b.tokens = min(l.rate, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
 	if b.tokens < 1 {
 		return false
 	}
-	b.tokens--
+	if consume {
+		b.tokens--
+	}
 	return true
+}
+
+// sweep forgets buckets that are full again: a new bucket starts full, so
+// forgetting them changes nothing.
+func (l *Limiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
 }

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -10,32 +12,103 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
-func TestNonces(t *testing.T) {
+func TestReplays(t *testing.T) {
 	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	n := NewNonces(15*time.Minute, c.now)
-	if !n.Use("ak", "n1") || n.Use("ak", "n1") {
-		t.Fatal("a nonce must be accepted once")
+	n := NewReplays(15*time.Minute, 10_000, c.now)
+	if n.Record("ak", "n1", "", 0) != Fresh || n.Record("ak", "n1", "", 0) != Repeat {
+		t.Fatal("a nonce must be fresh once")
 	}
-	if !n.Use("other", "n1") {
+	if n.Record("other", "n1", "", 0) != Fresh {
 		t.Fatal("nonces are per credential")
 	}
 	c.t = c.t.Add(29 * time.Minute)
-	if n.Use("ak", "n1") {
+	if n.Record("ak", "n1", "", 0) == Fresh {
 		t.Fatal("a nonce must be remembered for the whole window on both sides")
 	}
 	c.t = c.t.Add(2 * time.Minute)
-	if !n.Use("ak", "n1") {
+	if n.Record("ak", "n1", "", 0) != Fresh {
 		t.Fatal("a nonce past both windows may come again")
 	}
+	// A signature bound to an action: the same again is a repeat, with
+	// another action a conflict.
+	if n.Record("ak", "sig", "DescribeKey", 7) != Fresh || n.Record("ak", "sig", "DescribeKey", 8) != Repeat ||
+		n.Record("ak", "sig", "DisableKey", 8) != Conflict || n.Record("ak", "sig", "DisableKey", 0) != Conflict ||
+		n.Record("ak", "sig", "DisableKey", 7) != SameConnection {
+		t.Fatal("binding")
+	}
 	for i := 0; i < 5000; i++ {
-		n.Use("ak", fmt.Sprint(i))
+		n.Record("ak", fmt.Sprint(i), "", 0)
 	}
 	c.t = c.t.Add(time.Hour)
-	for i := 0; i < 1024; i++ {
-		n.Use("ak", fmt.Sprint("x", i))
+	n.Record("ak", "late", "", 0)
+	if got := n.Len("ak"); got != 1 {
+		t.Fatalf("expired entries are not dropped: %d held", got)
 	}
-	if len(n.seen) > 2048 {
-		t.Fatalf("expired nonces are not swept: %d remembered", len(n.seen))
+}
+
+// The table's memory is bounded per credential whatever the clients send:
+// long values cost what short ones do, and past the bound a credential is
+// refused (Full) until entries expire.
+func TestReplaysMemoryBound(t *testing.T) {
+	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	const limit = 50_000
+	n := NewReplays(15*time.Minute, limit, c.now)
+	long := strings.Repeat("x", 60<<10)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	full := 0
+	for i := 0; i < 2*limit; i++ {
+		switch n.Record("ak", fmt.Sprint(i, long[:64+i%1024]), "", 0) {
+		case Full:
+			full++
+		case Fresh:
+		default:
+			t.Fatal("a new value was not fresh")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d entries, %d refused as full, heap +%d bytes (bound %d)", n.Len("ak"), full, grown, n.Bytes())
+	if n.Len("ak") != limit || full != limit {
+		t.Fatalf("held %d, refused %d; want %d each", n.Len("ak"), full, limit)
+	}
+	if grown > 2*int64(n.Bytes()) {
+		t.Fatalf("heap grew %d bytes for %d entries, over twice the documented %d", grown, limit, n.Bytes())
+	}
+	c.t = c.t.Add(31 * time.Minute)
+	if n.Record("ak", "again", "", 0) != Fresh {
+		t.Fatal("a full credential recovers when its entries expire")
+	}
+	if MaxFor(100, 15*time.Minute) < 100*30*60 {
+		t.Fatal("MaxFor would refuse a client within its rate")
+	}
+}
+
+func TestAuthGuard(t *testing.T) {
+	c := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	g := NewAuthGuard(1, 5, c.now)
+	for i := 0; i < 5; i++ {
+		if g.Blocked("10.0.0.1", "AK1") {
+			t.Fatalf("blocked after %d failures, burst 5", i)
+		}
+		g.Failed("10.0.0.1", "AK1")
+	}
+	if !g.Blocked("10.0.0.1", "AK1") || !g.Blocked("10.0.0.1", "AK2") {
+		t.Fatal("an address past its failures is not blocked")
+	}
+	if g.Blocked("10.0.0.2", "AK1") {
+		t.Fatal("another address is blocked for one address's failures")
+	}
+	c.t = c.t.Add(2 * time.Second)
+	if g.Blocked("10.0.0.1", "AK1") {
+		t.Fatal("the budget does not refill")
+	}
+	var off *AuthGuard
+	off.Failed("a", "b")
+	if off.Blocked("a", "b") || NewAuthGuard(0, 5, c.now).Blocked("a", "b") {
+		t.Fatal("a nil or zero-rate guard blocks")
 	}
 }
 

@@ -1,0 +1,70 @@
+package wire
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// AuthGuard limits failed authentications per client address and per
+// AccessKeyId from one address. A key over its budget is refused before
+// anything is looked up or computed for it, so a flood of forged
+// signatures costs almost nothing; the budget is on failures only, so
+// signed traffic is never slowed, and it is per address, so that knowing an
+// AccessKeyId (they travel in query strings) does not let a stranger lock
+// its owner out.
+type AuthGuard struct {
+	byAddr, byKey *Limiter
+}
+
+// NewAuthGuard allows rate failed authentications a second per address and
+// per AccessKeyId from one address, in bursts of burst; rate ≤ 0 turns it off.
+func NewAuthGuard(rate float64, burst int, now func() time.Time) *AuthGuard {
+	return &AuthGuard{byAddr: NewBurstLimiter(rate, float64(burst), now), byKey: NewBurstLimiter(rate, float64(burst), now)}
+}
+
+func pair(addr, accessKeyID string) string { return addr + "\x00" + accessKeyID }
+
+// Blocked reports whether requests from addr for accessKeyID are refused
+// for now because of the failures before them.
+func (g *AuthGuard) Blocked(addr, accessKeyID string) bool {
+	return g != nil && (!g.byAddr.Peek(addr) || !g.byKey.Peek(pair(addr, accessKeyID)))
+}
+
+// Failed counts one failed authentication.
+func (g *AuthGuard) Failed(addr, accessKeyID string) {
+	if g != nil {
+		g.byAddr.Allow(addr)
+		g.byKey.Allow(pair(addr, accessKeyID))
+	}
+}
+
+// ClientAddress is the address a request came from (http.Request's
+// RemoteAddr), without its port. It is the peer's: behind a proxy or load
+// balancer every client shares the proxy's address, so set the failure
+// limit with that in mind.
+func ClientAddress(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return remoteAddr
+	}
+	return host
+}
+
+type connKey struct{}
+
+var connIDs atomic.Uint64
+
+// ConnContext gives each accepted connection an id; set it as
+// http.Server.ConnContext so that handlers can tell requests sent on one
+// connection from requests replayed on another.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, connIDs.Add(1))
+}
+
+// ConnID is the id ConnContext gave the request's connection, 0 if none.
+func ConnID(ctx context.Context) uint64 {
+	id, _ := ctx.Value(connKey{}).(uint64)
+	return id
+}

@@ -1,0 +1,150 @@
+package wire
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// Replays remembers, per credential, what each accepted signed request
+// proved unique — a signature nonce, or a signature where the scheme has
+// no nonce — for as long as its timestamp is accepted, so that a request
+// cannot be replayed within the window. Its memory is bounded: entries are
+// fixed-size hashes however long the client's value, callers cap what
+// they record by rate first, and each credential keeps at most a set
+// number of entries (a credential whose table is full is refused until
+// entries expire, as accepting could allow a replay).
+type Replays struct {
+	window time.Duration
+	max    int // entries per credential
+	now    func() time.Time
+
+	mu    sync.Mutex
+	creds map[string]*replayLog
+}
+
+// replayLog is one credential's entries, in a map for lookup and in a ring
+// in insertion order for expiry: every entry lives for the same span, so
+// the oldest inserted expires first.
+type replayLog struct {
+	seen  map[[16]byte]replayEntry
+	ring  [][16]byte
+	head  int // index of the oldest entry in ring
+	count int
+}
+
+type replayEntry struct {
+	bind  [16]byte // what the value was used with (Tencent: the action)
+	conn  uint64   // the connection it was first accepted on (0: unknown)
+	until time.Time
+}
+
+// Verdict says what Record found.
+type Verdict int
+
+const (
+	Fresh          Verdict = iota // not seen in the window: recorded
+	Repeat                        // seen with the same bind
+	SameConnection                // seen with another bind, on the same connection
+	Conflict                      // seen with another bind, on another connection
+	Full                          // the credential's table is full: refuse
+)
+
+// replayEntrySize is what one entry costs, roughly: its key and value in
+// the map with the map's overhead, and its ring slot.
+const replayEntrySize = 144 // measured: about 110 bytes (TestReplaysMemoryBound)
+
+// NewReplays remembers values for twice window (a timestamp is accepted up
+// to window either side of now) and at most max per credential.
+func NewReplays(window time.Duration, limit int, now func() time.Time) *Replays {
+	return &Replays{window: window, max: limit, now: now, creds: map[string]*replayLog{}}
+}
+
+// MaxFor is the per-credential bound that never refuses a client keeping
+// to rate requests a second: every request of a window and a half.
+func MaxFor(rate float64, window time.Duration) int {
+	if rate <= 0 {
+		return 1_000_000
+	}
+	return int(rate*2*window.Seconds()) + int(rate) + 1
+}
+
+// Bytes bounds the memory the table may take per credential.
+func (r *Replays) Bytes() int { return r.max * replayEntrySize }
+
+func digest(s string) [16]byte {
+	sum := sha256.Sum256([]byte(s))
+	return [16]byte(sum[:16])
+}
+
+// Record looks value up for credential and records it if fresh. bind is
+// what the value was used with, conn the connection it came on (0 if
+// unknown): the same value with another bind is a Conflict, unless it
+// comes on the connection where it was first accepted.
+func (r *Replays) Record(credential, value, bind string, conn uint64) Verdict {
+	now := r.now()
+	key, b := digest(value), digest(bind)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := r.creds[credential]
+	if !ok {
+		l = &replayLog{seen: map[[16]byte]replayEntry{}}
+		r.creds[credential] = l
+	}
+	l.expire(now)
+	if e, ok := l.seen[key]; ok {
+		switch {
+		case e.bind == b:
+			return Repeat
+		case conn != 0 && e.conn == conn:
+			return SameConnection
+		}
+		return Conflict
+	}
+	if l.count >= r.max {
+		return Full
+	}
+	l.seen[key] = replayEntry{bind: b, conn: conn, until: now.Add(2 * r.window)}
+	l.push(key, r.max)
+	return Fresh
+}
+
+func (l *replayLog) push(key [16]byte, limit int) {
+	if l.count == len(l.ring) { // grow the ring up to limit, keeping order
+		n := min(limit, max(16, 2*len(l.ring)))
+		ring := make([][16]byte, n)
+		for i := 0; i < l.count; i++ {
+			ring[i] = l.ring[(l.head+i)%len(l.ring)]
+		}
+		l.ring, l.head = ring, 0
+	}
+	l.ring[(l.head+l.count)%len(l.ring)] = key
+	l.count++
+}
+
+func (l *replayLog) expire(now time.Time) {
+	for l.count > 0 {
+		key := l.ring[l.head]
+		if e, ok := l.seen[key]; ok && now.Before(e.until) {
+			return
+		}
+		delete(l.seen, key)
+		l.head = (l.head + 1) % len(l.ring)
+		l.count--
+	}
+	if len(l.ring) > 64 { // a quiet credential gives its memory back
+		l.ring, l.head = nil, 0
+		clear(l.seen)
+		l.seen = map[[16]byte]replayEntry{}
+	}
+}
+
+// Len is the number of entries held for credential.
+func (r *Replays) Len(credential string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l, ok := r.creds[credential]; ok {
+		return l.count
+	}
+	return 0
+}

@@ -1,0 +1,341 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/aliyun"
+	kpserver "github.com/keyport-kms/keyport/service/server"
+	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/service/tencent"
+	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/test/signers"
+)
+
+// inProcess is the service and both dialects on a real SoftHSM token,
+// served over HTTP on loopback in this process, so a test can hold the
+// token (to count or fail its calls) and the dialects' state.
+type inProcess struct {
+	*server
+	svc *service.Service
+}
+
+// newInProcess serves a token wrapped by wrap (nil: as it is); configure
+// may set the dialects' limits and tables.
+func newInProcess(t *testing.T, wrap func(*hsm.HSM) hsm.Token, opt func(*service.Options), configure func(*aliyun.Config, *tencent.Config)) *inProcess {
+	t.Helper()
+	tok := softhsm.New(t)
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := must(hsm.Open(ctx, hsm.Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, Logger: quiet}))
+	t.Cleanup(h.Close)
+	st := must(store.CreateBolt(t.TempDir()))
+	t.Cleanup(func() { st.Close() })
+	var token hsm.Token = h
+	if wrap != nil {
+		token = wrap(h)
+	}
+	o := service.Options{Token: token, Store: st, PoolRSA: 1, PoolSM2: 1, CollectEvery: -1, Logger: quiet}
+	if opt != nil {
+		opt(&o)
+	}
+	svc := must(service.New(ctx, o))
+	t.Cleanup(svc.Close)
+	ak := must(svc.CreateAccessKey(ctx))
+	ac, tc := aliyun.Config{Service: svc, Logger: quiet}, tencent.Config{Service: svc, Logger: quiet}
+	if configure != nil {
+		configure(&ac, &tc)
+	}
+	ts := httptest.NewUnstartedServer(kpserver.Handler(kpserver.Config{Service: svc, Aliyun: aliyun.New(ac), Tencent: tencent.New(tc)}))
+	ts.Config.ConnContext = wire.ConnContext // as server.Serve sets it
+	ts.Start()
+	t.Cleanup(ts.Close)
+	s := &server{addr: strings.TrimPrefix(ts.URL, "http://"), ak: ak.AccessKeyID, sk: ak.AccessKeySecret, tok: tok}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(ts.URL + "/readyz"); err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			break
+		}
+	}
+	return &inProcess{server: s, svc: svc}
+}
+
+// openCounter is the real token, counting the unseals asked of it.
+type openCounter struct {
+	*hsm.HSM
+	opens atomic.Int64
+}
+
+func (o *openCounter) Open(ctx context.Context, id hsm.KeyID, sealed, aad []byte) ([]byte, error) {
+	o.opens.Add(1)
+	return o.HSM.Open(ctx, id, sealed, aad)
+}
+
+// clientFrom is an HTTP client whose connections leave from ip (any
+// 127.0.0.0/8 address is on the loopback interface).
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 16}}
+}
+
+// errorCode reads the error code of either dialect's answer.
+func errorCode(body []byte) string {
+	var out struct {
+		Code     string
+		Response struct{ Error struct{ Code string } }
+	}
+	_ = json.Unmarshal(body, &out)
+	return out.Code + out.Response.Error.Code
+}
+
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// A flood of forged signatures for a real AccessKeyId, in both dialects,
+// makes the HSM unseal nothing beyond the one unseal the secret cache makes
+// per TTL, is soon refused by address before any work, and does not slow
+// the owner's signed traffic from another address.
+func TestForgedSignatureFlood(t *testing.T) {
+	defer catch(t)
+	var counter *openCounter
+	s := newInProcess(t, func(h *hsm.HSM) hsm.Token { counter = &openCounter{HSM: h}; return counter },
+		func(o *service.Options) { o.SecretCacheTTL = 10 * time.Minute },
+		func(a *aliyun.Config, tc *tencent.Config) {
+			a.Limiter = wire.NewLimiter(100_000, time.Now)
+			tc.Limiter = a.Limiter
+		})
+	keyID := must(s.svc.CreateKey(context.Background(), service.CreateKeyRequest{})).KeyID
+	c := newV1(t, s.server, s.sk)
+	legit := func(n int) []time.Duration {
+		var out []time.Duration
+		for i := 0; i < n; i++ {
+			enc := kms.CreateEncryptRequest()
+			c.prep(enc.RpcRequest)
+			enc.KeyId, enc.Plaintext = keyID, "eA=="
+			t0 := time.Now()
+			must(c.c.Encrypt(enc))
+			out = append(out, time.Since(t0))
+		}
+		return out
+	}
+	quiet := legit(200)
+	opens := counter.opens.Load() // the secret, and the key's material per Encrypt
+
+	attacker := clientFrom("127.0.0.2")
+	forged := func(i int) string {
+		if i%2 == 0 {
+			p := map[string]string{"Action": "ListKeys", "Format": "JSON", "Version": "2016-01-20", "AccessKeyId": s.ak,
+				"SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "SignatureNonce": fmt.Sprint("forged-", i),
+				"Timestamp": time.Now().UTC().Format("2006-01-02T15:04:05Z")}
+			p["Signature"] = signers.RPC("POST", "not-the-secret", p)
+			v := url.Values{}
+			for k, val := range p {
+				v.Set(k, val)
+			}
+			resp, err := attacker.Post("http://"+s.addr+"/", "application/x-www-form-urlencoded", strings.NewReader(v.Encode()))
+			if err != nil {
+				return err.Error()
+			}
+			defer resp.Body.Close()
+			return errorCode(must(io.ReadAll(resp.Body)))
+		}
+		now := time.Now()
+		stamp := strconv.FormatInt(now.Unix(), 10)
+		body := `{"Limit":10}`
+		req := must(http.NewRequest("POST", "http://"+s.addr+"/", strings.NewReader(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-TC-Action", "ListKeys")
+		req.Header.Set("X-TC-Version", "2019-01-18")
+		req.Header.Set("X-TC-Timestamp", stamp)
+		req.Header.Set("Authorization", signers.TC3(s.ak, "not-the-secret", "kms", s.addr, stamp, now.UTC().Format("2006-01-02"), body))
+		resp, err := attacker.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		return errorCode(must(io.ReadAll(resp.Body)))
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[string]int{}
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; !stop.Load(); i += 4 {
+				code := forged(i)
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	busy := legit(200)
+	stop.Store(true)
+	wg.Wait()
+
+	sent := 0
+	for _, n := range codes {
+		sent += n
+	}
+	t.Logf("forged requests: %d, answers %v; owner's Encrypt p50 %v quiet, %v under the flood (ratio %.2f); HSM unseals during the flood beyond the owner's own: %d",
+		sent, codes, median(quiet), median(busy), float64(median(busy))/float64(median(quiet)), counter.opens.Load()-opens-200)
+	for code := range codes {
+		switch code {
+		case "IncompleteSignature", "Throttling", "AuthFailure.SignatureFailure", "RequestLimitExceeded":
+		default:
+			t.Errorf("a forged request was answered %q", code)
+		}
+	}
+	if codes["Throttling"]+codes["RequestLimitExceeded"] == 0 || sent < 100 {
+		t.Fatalf("the flood (%d requests) was never refused by address: %v", sent, codes)
+	}
+	// Each of the owner's 200 Encrypts unseals the key's material once; the
+	// flood adds no unseal at all (the secret is cached).
+	if extra := counter.opens.Load() - opens - 200; extra != 0 {
+		t.Fatalf("the flood made the HSM unseal %d times", extra)
+	}
+	if ratio := float64(median(busy)) / float64(median(quiet)); ratio > 5 {
+		t.Fatalf("the owner's p50 grew %.1f× under the flood", ratio)
+	}
+}
+
+// The rate limit applies before a nonce is remembered, and nonces are
+// capped in length, so neither a throttled client nor one sending huge
+// nonces grows the nonce table.
+func TestNoncesAfterThrottling(t *testing.T) {
+	defer catch(t)
+	replays := wire.NewReplays(15*time.Minute, 1000, time.Now)
+	s := newInProcess(t, nil, nil, func(a *aliyun.Config, _ *tencent.Config) {
+		a.Limiter = wire.NewLimiter(5, time.Now)
+		a.Replays = replays
+	})
+	raw := rawV1{addr: s.addr, ak: s.ak, sk: s.sk}
+	var throttled []map[string]string
+	ok := 0
+	for i := 0; i < 20; i++ {
+		p := map[string]string{"Action": "ListKeys", "Format": "JSON", "SignatureNonce": fmt.Sprint("n-", i)}
+		raw.sign("POST", p)
+		switch r := raw.do(t, "POST", p, false, nil); {
+		case r.status == 200:
+			ok++
+		case r.status == 400 && r.body["Code"] == "Throttling":
+			throttled = append(throttled, p)
+		default:
+			t.Fatalf("request %d: %d %v", i, r.status, r.body)
+		}
+	}
+	if ok == 0 || len(throttled) == 0 || replays.Len(s.ak) != ok {
+		t.Fatalf("%d accepted, %d throttled, %d nonces remembered", ok, len(throttled), replays.Len(s.ak))
+	}
+	time.Sleep(1100 * time.Millisecond) // the bucket refills
+	r := raw.do(t, "POST", throttled[0], false, nil)
+	if r.status != 200 {
+		t.Fatalf("a throttled request's nonce was remembered: resent, it got %d %v", r.status, r.body)
+	}
+	for i := 0; i < 50; i++ {
+		p := map[string]string{"Action": "ListKeys", "Format": "JSON", "SignatureNonce": strings.Repeat("n", 60<<10-i)}
+		raw.sign("POST", p)
+		raw.do(t, "POST", p, false, nil).expect(t, 400, "InvalidParameter")
+	}
+	if n := replays.Len(s.ak); n != ok+1 {
+		t.Fatalf("%d nonces remembered after refused long ones, want %d", n, ok+1)
+	}
+}
+
+// The official Tencent SDK signs only content-type and host, so its
+// signature does not cover X-TC-Action: a DescribeKey captured in the
+// window, resent as DisableKey, must be refused (and the key stay
+// enabled), while the same DescribeKey again is fine. A client that signs
+// x-tc-action gets it checked by the signature itself.
+func TestTencentSignatureBoundToAction(t *testing.T) {
+	defer catch(t)
+	s := startServer(t)
+	var captured struct {
+		sync.Mutex
+		req  *http.Request
+		body []byte
+	}
+	c := newTencent(t, s, s.sk)
+	c.WithHttpTransport(roundTrip(func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		captured.Lock()
+		captured.req, captured.body = r.Clone(r.Context()), body
+		captured.Unlock()
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+		return http.DefaultTransport.RoundTrip(r)
+	}))
+	keyID := tcCreate(c, 1, false)
+	dk := tckms.NewDescribeKeyRequest()
+	dk.KeyId = common.StringPtr(keyID)
+	must(c.DescribeKey(dk))
+	captured.Lock()
+	req, body := captured.req, string(captured.body)
+	captured.Unlock()
+	if req.Header.Get("X-TC-Action") != "DescribeKey" || strings.Contains(strings.ToLower(req.Header.Get("Authorization")), "x-tc-action") {
+		t.Fatalf("the SDK's request is not what this test is about: %v", req.Header)
+	}
+	attacker := clientFrom("127.0.0.1") // its own connections, as a replay of a captured request has
+	replay := func(action string) tc3Response {
+		r := req.Clone(context.Background())
+		r.RequestURI = ""
+		r.Header.Set("X-TC-Action", action)
+		r.Body = io.NopCloser(strings.NewReader(body))
+		resp := must(attacker.Do(r))
+		defer resp.Body.Close()
+		raw := must(io.ReadAll(resp.Body))
+		return tc3Response{status: resp.StatusCode, code: errorCode(raw), raw: string(raw)}
+	}
+	if got := replay("DisableKey"); got.code != "AuthFailure.SignatureFailure" {
+		t.Fatalf("DescribeKey's signature resent as DisableKey: %q", got.raw)
+	}
+	if got := replay("DescribeKey"); got.code != "" {
+		t.Fatalf("the same DescribeKey again: %q", got.raw)
+	}
+	if state := *must(c.DescribeKey(dk)).Response.KeyMetadata.KeyState; state != "Enabled" {
+		t.Fatalf("key state %s after the replay", state)
+	}
+
+	// Signed x-tc-action: changing it breaks the signature.
+	now := time.Now()
+	stamp := strconv.FormatInt(now.Unix(), 10)
+	body = `{"KeyId":"` + keyID + `"}`
+	signed := signedTC3(t, s, "DescribeKey", body, map[string]string{"X-TC-Timestamp": stamp,
+		"Authorization": signers.TC3Signing(s.ak, s.sk, "kms", s.addr, stamp, now.UTC().Format("2006-01-02"), body, map[string]string{"x-tc-action": "describekey"})})
+	if got := sendTC3(t, signed, body); got.code != "" {
+		t.Fatalf("a request signing x-tc-action: %q", got.raw)
+	}
+	signed.Header.Set("X-TC-Action", "DisableKey")
+	if got := sendTC3(t, signed, body); got.code != "AuthFailure.SignatureFailure" {
+		t.Fatalf("signed x-tc-action changed: %q", got.raw)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
