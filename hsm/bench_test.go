@@ -2,6 +2,7 @@ package hsm_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -166,7 +167,8 @@ func BenchmarkSeal(b *testing.B) {
 }
 
 // BenchmarkGenerateRSA compares a wrapping key pair made through the layer
-// (crypto11, then one handle lookup) with a bare C_GenerateKeyPair.
+// (on SoftHSM2: session objects, then two C_CopyObject to the token) with a
+// bare C_GenerateKeyPair of token objects.
 func BenchmarkGenerateRSA(b *testing.B) {
 	h, _ := openToken(b)
 	benchPair(b, h, "", func(mod *pkcs11.Ctx, s pkcs11.SessionHandle, _ pkcs11.ObjectHandle) error {
@@ -193,4 +195,68 @@ func BenchmarkGenerateRSA(b *testing.B) {
 		}
 		return h.Delete(ctx, kp.ID)
 	})
+}
+
+// BenchmarkDecryptDuringGeneration: a decryption must not wait behind a key
+// generation. Decrypt p99 while two generators run back to back, against
+// p99 with none, in the same run; the ratio must stay under 3.
+func BenchmarkDecryptDuringGeneration(b *testing.B) {
+	h, _ := openToken(b)
+	ctx := context.Background()
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := []byte("thirty-two bytes of key material")
+	ct := wrap(b, kp, hsm.RSAOAEPSHA1, msg)
+	measure := func(n int) []time.Duration {
+		out := make([]time.Duration, 0, n)
+		for i := 0; i < n; i++ {
+			t0 := time.Now()
+			if _, err := h.Decrypt(ctx, kp.ID, hsm.RSAOAEPSHA1, ct); err != nil {
+				b.Fatal(err)
+			}
+			out = append(out, time.Since(t0))
+		}
+		return out
+	}
+	n := max(b.N, 200)
+	b.ResetTimer()
+	quiet := measure(n)
+	stop := make(chan struct{})
+	done := make(chan int)
+	for g := 0; g < 2; g++ {
+		go func() {
+			made := 0
+			for {
+				select {
+				case <-stop:
+					done <- made
+					return
+				default:
+				}
+				if k, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench"); err == nil {
+					made++
+					_ = h.Delete(ctx, k.ID)
+				}
+			}
+		}()
+	}
+	busy := measure(n)
+	close(stop)
+	made := <-done + <-done
+	q, bz := percentile(quiet, 0.99), percentile(busy, 0.99)
+	b.ReportMetric(float64(q.Microseconds()), "quiet-p99-µs")
+	b.ReportMetric(float64(bz.Microseconds()), "generating-p99-µs")
+	b.ReportMetric(float64(bz)/float64(q), "p99-ratio")
+	b.ReportMetric(float64(made), "pairs-generated")
+	if made == 0 || float64(bz)/float64(q) > 3 {
+		b.Fatalf("decrypt p99 %v while generating (%d pairs) vs %v quiet: over 3×", bz, made, q)
+	}
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
@@ -37,6 +38,39 @@ type Capabilities struct {
 
 	Unmodifiable      bool // keys can be made with CKA_MODIFIABLE=false
 	AllowedMechanisms bool // the token enforces CKA_ALLOWED_MECHANISMS
+
+	// SerialObjectWrites: the token corrupts objects written concurrently
+	// (tokenQuirks), so calls that create or destroy token objects run alone.
+	SerialObjectWrites bool
+	// CopyToToken: key pairs are generated as session objects and copied to
+	// the token, so that generation holds no lock; chosen where writes are
+	// serial and C_CopyObject keeps the key's provenance attributes.
+	CopyToToken bool
+}
+
+// tokenQuirks lists what tokens need that no probe can find safely, by the
+// start of the model string the token reports.
+var tokenQuirks = []struct {
+	model string
+	quirks
+}{
+	// SoftHSMv2 issue #573: concurrent creation or destruction of token
+	// objects fails with CKR_GENERAL_ERROR and can leave object files
+	// unreadable.
+	{"SoftHSM", quirks{serialObjectWrites: true}},
+}
+
+type quirks struct {
+	serialObjectWrites bool
+}
+
+func quirksOf(model string) quirks {
+	for _, q := range tokenQuirks {
+		if strings.HasPrefix(model, q.model) {
+			return q.quirks
+		}
+	}
+	return quirks{}
 }
 
 func (c Capabilities) log(l *slog.Logger, token string) {
@@ -45,6 +79,7 @@ func (c Capabilities) log(l *slog.Logger, token string) {
 			"decrypt", c.Decrypt[a].String(), "unwrap_in_token", c.Unwrap[a])
 	}
 	l.Info("hsm: key policy", "token", token, "unmodifiable_keys", c.Unmodifiable, "allowed_mechanisms_enforced", c.AllowedMechanisms)
+	l.Info("hsm: object writes", "token", token, "serialised", c.SerialObjectWrites, "generate_as_session_then_copy", c.CopyToToken)
 }
 
 // detect tries each algorithm once on throwaway session keys, because a
@@ -53,6 +88,7 @@ func (c Capabilities) log(l *slog.Logger, token string) {
 func (h *HSM) detect(ctx context.Context) (Capabilities, error) {
 	caps := Capabilities{Decrypt: map[Algorithm]Path{}, Unwrap: map[Algorithm]bool{}}
 	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		caps.SerialObjectWrites = c.serialWrites
 		if err := c.probeRSA(s, &caps); err != nil {
 			return err
 		}
@@ -87,6 +123,7 @@ func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {
 	if err != nil {
 		return err
 	}
+	caps.CopyToToken = c.serialWrites && c.copyKeepsProvenance(s, privH)
 
 	msg := make([]byte, 32)
 	_, _ = rand.Read(msg)
@@ -95,7 +132,7 @@ func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {
 		if err != nil {
 			return err
 		}
-		if out, err := c.probeDecrypt(s, rsaMechanism(alg), privH, ct); err == nil && bytes.Equal(out, msg) {
+		if out, err := c.decryptOnce(s, rsaMechanism(alg), privH, ct); err == nil && bytes.Equal(out, msg) {
 			caps.Decrypt[alg] = PathNative
 		} else if alg != RSAPKCS1v15 {
 			if em, err := c.rawRSA(s, privH, ct); err == nil {
@@ -124,7 +161,27 @@ func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {
 	return nil
 }
 
-func (c *conn) probeDecrypt(s pkcs11.SessionHandle, mech []*pkcs11.Mechanism, key pkcs11.ObjectHandle, ct []byte) ([]byte, error) {
+// copyKeepsProvenance copies a generated private key (as a session object,
+// so nothing is written) and checks that the copy still says it was made
+// in the token and never exposed.
+func (c *conn) copyKeepsProvenance(s pkcs11.SessionHandle, priv pkcs11.ObjectHandle) bool {
+	cp, err := c.mod.CopyObject(s, priv, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false)})
+	if err != nil {
+		return false
+	}
+	defer func() { _ = c.mod.DestroyObject(s, cp) }()
+	attrs, err := c.mod.GetAttributeValue(s, cp, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_LOCAL, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_NEVER_EXTRACTABLE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_ALWAYS_SENSITIVE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
+	})
+	return err == nil && attrBool(attrs[0]) && attrBool(attrs[1]) && attrBool(attrs[2]) && attrBool(attrs[3]) && !attrBool(attrs[4])
+}
+
+// decryptOnce is C_DecryptInit and C_Decrypt with mech under key.
+func (c *conn) decryptOnce(s pkcs11.SessionHandle, mech []*pkcs11.Mechanism, key pkcs11.ObjectHandle, ct []byte) ([]byte, error) {
 	if err := c.mod.DecryptInit(s, mech, key); err != nil {
 		return nil, err
 	}
@@ -170,7 +227,7 @@ func (c *conn) probeSM2(s pkcs11.SessionHandle, caps *Capabilities) {
 		return
 	}
 	if c.cfg.SM2Mechanism != 0 {
-		if out, err := c.probeDecrypt(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(c.cfg.SM2Mechanism, nil)}, privH, parsed.plain()); err == nil && bytes.Equal(out, msg) {
+		if out, err := c.decryptOnce(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(c.cfg.SM2Mechanism, nil)}, privH, parsed.plain()); err == nil && bytes.Equal(out, msg) {
 			caps.Decrypt[SM2PKE] = PathVendor
 		}
 		return

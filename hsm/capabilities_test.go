@@ -32,4 +32,9 @@ func TestCapabilitiesOnSoftHSM(t *testing.T) {
 	if !caps.SM2Keys {
 		t.Error("SM2 key generation not detected")
 	}
+	// SoftHSMv2 #573: object writes run alone, so pairs are generated as
+	// session objects and copied, which keeps their provenance there.
+	if !caps.SerialObjectWrites || !caps.CopyToToken {
+		t.Errorf("serial object writes %v, generate-then-copy %v; want both", caps.SerialObjectWrites, caps.CopyToToken)
+	}
 }

@@ -3,7 +3,6 @@ package hsm
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/ThalesGroup/crypto11"
@@ -25,11 +24,11 @@ type conn struct {
 
 	secretMu sync.Mutex // serialises find-or-create of named secret keys
 
-	// SoftHSM2 corrupts token objects created or destroyed while other
-	// threads touch the token (CKR_GENERAL_ERROR from C_GenerateKeyPair, and
-	// object files left unreadable; SoftHSMv2 issue #573). On SoftHSM a call
-	// that creates or destroys token objects therefore runs alone, and
-	// every other call shares objMu. Real HSMs keep their parallelism.
+	// Some tokens (SoftHSM2: SoftHSMv2 issue #573) corrupt token objects
+	// created or destroyed while other threads touch the token. There a call
+	// that creates or destroys token objects runs alone, and every other
+	// call shares objMu; the sections that write are kept short (see
+	// GenerateKeyPair). Tokens without the quirk keep full parallelism.
 	serialWrites bool
 	objMu        sync.RWMutex
 
@@ -69,18 +68,28 @@ func openConn(cfg Config) (*conn, error) {
 		return nil, err
 	}
 	c.slot = slot
-	c.serialWrites = strings.HasPrefix(info.Model, "SoftHSM")
+	c.serialWrites = quirksOf(info.Model).serialObjectWrites
 	c.pool = newSessionPool(mod, slot, cfg.MaxSessions, cfg.SessionWait)
 	return c, nil
 }
 
-// exclusive runs fn alone if it writes token objects on a token that
-// needs it, else shared with other calls. fn must not call back into the
-// HSM: a nested call would wait on the lock its caller holds.
-func (c *conn) exclusive(write bool, fn func() error) error {
+// lockMode says how a call shares the token with others where object
+// writes must run alone.
+type lockMode int
+
+const (
+	lockShared    lockMode = iota // reads token objects: shares objMu
+	lockExclusive                 // creates or destroys token objects: runs alone
+	lockNone                      // touches only session objects, and takes objMu itself (writing) for what it writes
+)
+
+// exclusive runs fn under objMu as mode says, on a token that needs it.
+// fn must not call back into the HSM: a nested call would wait on the lock
+// its caller holds.
+func (c *conn) exclusive(mode lockMode, fn func() error) error {
 	switch {
-	case !c.serialWrites:
-	case write:
+	case !c.serialWrites || mode == lockNone:
+	case mode == lockExclusive:
 		c.objMu.Lock()
 		defer c.objMu.Unlock()
 	default:
@@ -88,6 +97,11 @@ func (c *conn) exclusive(write bool, fn func() error) error {
 		defer c.objMu.RUnlock()
 	}
 	return fn()
+}
+
+// writing runs fn alone, for a lockNone call's short write to the token.
+func (c *conn) writing(fn func() error) error {
+	return c.exclusive(lockExclusive, fn)
 }
 
 // relogin logs the application in again if the token forgot the login.

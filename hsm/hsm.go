@@ -160,15 +160,21 @@ func unavailable(cause error) error {
 // A call that still fails after the repairs is ErrUnavailable, never a
 // decryption error.
 func (h *HSM) do(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) error) error {
-	return h.run(ctx, false, fn)
+	return h.run(ctx, lockShared, fn)
 }
 
 // doWrite is do for calls that create or destroy token objects.
 func (h *HSM) doWrite(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) error) error {
-	return h.run(ctx, true, fn)
+	return h.run(ctx, lockExclusive, fn)
 }
 
-func (h *HSM) run(ctx context.Context, write bool, fn func(c *conn, s pkcs11.SessionHandle) error) error {
+// doUnlocked is do for calls that work on session objects and take the
+// write lock (c.writing) only for the moment they write token objects.
+func (h *HSM) doUnlocked(ctx context.Context, fn func(c *conn, s pkcs11.SessionHandle) error) error {
+	return h.run(ctx, lockNone, fn)
+}
+
+func (h *HSM) run(ctx context.Context, mode lockMode, fn func(c *conn, s pkcs11.SessionHandle) error) error {
 	const attempts = 4 // enough for: dead session, lost login, dead crypto11 sessions → rebuild
 	var err error
 	for attempt := 0; attempt < attempts; attempt++ {
@@ -188,7 +194,7 @@ func (h *HSM) run(ctx context.Context, write bool, fn func(c *conn, s pkcs11.Ses
 			}
 			return err
 		}
-		err = c.exclusive(write, func() error { return fn(c, s) })
+		err = c.exclusive(mode, func() error { return fn(c, s) })
 		kind := classify(err)
 		switch kind {
 		case failNone:

@@ -1,7 +1,6 @@
 package hsm
 
 import (
-	"crypto"
 	"encoding/hex"
 	"fmt"
 	"sync"
@@ -10,12 +9,11 @@ import (
 )
 
 // keyEntry is what the cache knows of one key: the handle of its private or
-// secret half, its type, and for RSA the crypto11 decrypter.
+// secret half and its type.
 type keyEntry struct {
 	handle  pkcs11.ObjectHandle
 	class   uint
 	keyType uint
-	rsa     crypto.Decrypter
 }
 
 // keyCache maps ids to handles so that no request searches the token:
@@ -86,18 +84,6 @@ func (c *conn) key(s pkcs11.SessionHandle, id KeyID) (*keyEntry, error) {
 			continue
 		}
 		e := &keyEntry{handle: h, class: class, keyType: keyType}
-		if keyType == pkcs11.CKK_RSA {
-			// crypto11 looks up its own key object once; cached with the handle.
-			pair, err := c.c11.FindKeyPair(raw, nil)
-			if err != nil {
-				return nil, fmt.Errorf("load RSA key %s: %w", id, err)
-			}
-			dec, ok := pair.(crypto.Decrypter)
-			if pair == nil || !ok {
-				return nil, fmt.Errorf("%w: RSA key %s has no public half", ErrNotFound, id)
-			}
-			e.rsa = dec
-		}
 		c.keys.put(id, e)
 		return e, nil
 	}

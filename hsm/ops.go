@@ -7,29 +7,6 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// GenerateKeyPair makes a wrapping key pair inside the token, both halves
-// labelled label. The private half is sensitive, never extractable and
-// usable only by the mechanisms the probe chose for its algorithms.
-func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (KeyPair, error) {
-	if label == "" {
-		return KeyPair{}, fmt.Errorf("generate key pair: empty label")
-	}
-	var kp KeyPair
-	err := h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		var err error
-		switch spec {
-		case RSA2048:
-			kp, err = c.generateRSA(s, label, h.caps.privateKeyPolicy(RSA2048, c.cfg.SM2Mechanism))
-		case SM2:
-			kp, err = c.generateSM2(s, label, h.caps.privateKeyPolicy(SM2, c.cfg.SM2Mechanism))
-		default:
-			err = fmt.Errorf("%w: key spec %s", ErrUnsupported, spec)
-		}
-		return err
-	})
-	return kp, err
-}
-
 // Decrypt decrypts ciphertext with wrapping key id.
 func (h *HSM) Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext []byte) ([]byte, error) {
 	switch alg {

@@ -2,15 +2,11 @@ package hsm
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 
-	"github.com/ThalesGroup/crypto11"
 	"github.com/miekg/pkcs11"
 )
 
@@ -25,41 +21,6 @@ func newKeyID() ([]byte, KeyID, error) {
 	return raw, KeyID(hex.EncodeToString(raw)), nil
 }
 
-// generateRSA makes an RSA-2048 wrapping pair with crypto11. The private half
-// is sensitive, never extractable and may only decrypt (and unwrap where
-// the token unwraps).
-func (c *conn) generateRSA(s pkcs11.SessionHandle, label string, policy []*pkcs11.Attribute) (KeyPair, error) {
-	raw, id, err := newKeyID()
-	if err != nil {
-		return KeyPair{}, err
-	}
-	pub, err := crypto11.NewAttributeSetWithIDAndLabel(raw, []byte(label))
-	if err != nil {
-		return KeyPair{}, err
-	}
-	priv := pub.Copy()
-	pub.AddIfNotPresent(publicKeyUsage)
-	priv.AddIfNotPresent(policy)
-	pair, err := c.c11.GenerateRSAKeyPairWithAttributes(pub, priv, rsaBits)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("generate RSA key pair: %w", err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(pair.Public())
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("encode RSA public key: %w", err)
-	}
-	// Cache the handle now, so that the first decryption does not search.
-	handles, err := c.find(s, []*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
-	})
-	if err != nil || len(handles) != 1 {
-		return KeyPair{}, fmt.Errorf("find new RSA key %s: %d handles: %w", id, len(handles), err)
-	}
-	c.keys.put(id, &keyEntry{handle: handles[0], class: pkcs11.CKO_PRIVATE_KEY, keyType: pkcs11.CKK_RSA, rsa: pair})
-	return KeyPair{ID: id, Spec: RSA2048, PublicDER: der}, nil
-}
-
 // publicKeyUsage is the usage template of every wrapping public key: users
 // encrypt to it outside the token, so inside it may do nothing.
 var publicKeyUsage = []*pkcs11.Attribute{
@@ -70,7 +31,7 @@ var publicKeyUsage = []*pkcs11.Attribute{
 }
 
 // decryptRSA decrypts with the path detected at start-up for alg: the token's
-// own mechanism through crypto11, or raw RSA in the token and OAEP decoding here.
+// own mechanism, or raw RSA in the token and OAEP decoding here.
 func (h *HSM) decryptRSA(ctx context.Context, id KeyID, alg Algorithm, ct []byte) ([]byte, error) {
 	if len(ct) != rsaBits/8 {
 		return nil, ErrBadCiphertext
@@ -86,7 +47,7 @@ func (h *HSM) decryptRSA(ctx context.Context, id KeyID, alg Algorithm, ct []byte
 		}
 		switch h.caps.Decrypt[alg] {
 		case PathNative:
-			out, err = e.rsa.Decrypt(nil, ct, rsaOptions(alg))
+			out, err = c.decryptOnce(s, rsaMechanism(alg), e.handle, ct)
 			return err
 		case PathRawRSA:
 			out, err = c.rawRSA(s, e.handle, ct)
@@ -104,16 +65,6 @@ func (h *HSM) decryptRSA(ctx context.Context, id KeyID, alg Algorithm, ct []byte
 		return fmt.Errorf("%w: %s", ErrUnsupported, alg)
 	})
 	return out, decryptError(err)
-}
-
-func rsaOptions(alg Algorithm) crypto.DecrypterOpts {
-	switch alg {
-	case RSAOAEPSHA1:
-		return &rsa.OAEPOptions{Hash: crypto.SHA1}
-	case RSAOAEPSHA256:
-		return &rsa.OAEPOptions{Hash: crypto.SHA256}
-	}
-	return &rsa.PKCS1v15DecryptOptions{}
 }
 
 // rawRSA computes c^d mod n in the token (CKM_RSA_X_509), left-padded to k bytes.

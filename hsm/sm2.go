@@ -28,44 +28,6 @@ func mustMarshal(v any) []byte {
 	return b
 }
 
-// generateSM2 makes an EC key pair on the SM2 curve with miekg/pkcs11, as
-// crypto11 knows no custom curves. The private half may only derive (the
-// ECDH decryption path) or, with a vendor mechanism configured, decrypt.
-func (c *conn) generateSM2(s pkcs11.SessionHandle, label string, policy []*pkcs11.Attribute) (KeyPair, error) {
-	raw, id, err := newKeyID()
-	if err != nil {
-		return KeyPair{}, err
-	}
-	pubTmpl := append([]*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-		pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams),
-		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
-		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
-	}, publicKeyUsage...)
-	privTmpl := append([]*pkcs11.Attribute{
-		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
-		pkcs11.NewAttribute(pkcs11.CKA_ID, raw),
-		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-	}, policy...)
-	pubH, privH, err := c.mod.GenerateKeyPair(s,
-		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}, pubTmpl, privTmpl)
-	if err != nil {
-		return KeyPair{}, fmt.Errorf("generate SM2 key pair: %w", err)
-	}
-	der, err := c.sm2PublicDER(s, pubH)
-	if err != nil {
-		_ = c.mod.DestroyObject(s, privH)
-		_ = c.mod.DestroyObject(s, pubH)
-		return KeyPair{}, err
-	}
-	c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: pkcs11.CKK_EC})
-	return KeyPair{ID: id, Spec: SM2, PublicDER: der}, nil
-}
-
 // sm2PublicDER reads CKA_EC_POINT and encodes it as a SubjectPublicKeyInfo
 // with id-ecPublicKey and the SM2 curve OID, which gmsm's smx509 and OpenSSL
 // 3 parse as an SM2 key.

@@ -1,0 +1,154 @@
+package hsm
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/miekg/pkcs11"
+)
+
+// GenerateKeyPair makes a wrapping key pair inside the token, both halves
+// labelled label. The private half is sensitive, never extractable and
+// usable only by the mechanisms the probe chose for its algorithms.
+//
+// Where the token's object writes must run alone (SoftHSM2), generating a
+// pair as token objects would hold every other call back for the whole
+// generation (100–200 ms of prime search). There the pair is generated as
+// session objects, which touch no object file and need no lock, and only
+// the copies to the token (C_CopyObject, about a millisecond each) run
+// alone: no call waits behind a key generation. The copies keep
+// CKA_LOCAL, CKA_NEVER_EXTRACTABLE and CKA_ALWAYS_SENSITIVE, which the
+// probe checks before it chooses this path. The generation itself runs at
+// the lowest CPU priority (lowPriority), so that on a software token it
+// does not take the CPU decryptions need.
+func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (KeyPair, error) {
+	if label == "" {
+		return KeyPair{}, fmt.Errorf("generate key pair: empty label")
+	}
+	if spec != RSA2048 && spec != SM2 {
+		return KeyPair{}, fmt.Errorf("%w: key spec %s", ErrUnsupported, spec)
+	}
+	raw, id, err := newKeyID()
+	if err != nil {
+		return KeyPair{}, err
+	}
+	pub, priv := h.pairTemplates(spec, raw, label)
+	kp := KeyPair{ID: id, Spec: spec}
+	if !h.caps.CopyToToken {
+		err = h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+			pubH, privH, err := c.mod.GenerateKeyPair(s, keyGenMechanism(spec), pub, priv)
+			if err != nil {
+				return fmt.Errorf("generate %s key pair: %w", spec, err)
+			}
+			if kp.PublicDER, err = c.publicKeyDER(s, spec, pubH); err != nil {
+				_ = c.mod.DestroyObject(s, privH)
+				_ = c.mod.DestroyObject(s, pubH)
+				return err
+			}
+			c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: keyType(spec)})
+			return nil
+		})
+		return kp, err
+	}
+	err = h.doUnlocked(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		var pubH, privH pkcs11.ObjectHandle
+		var err error
+		lowPriority(func() { // no lock held: session objects only
+			pubH, privH, err = c.mod.GenerateKeyPair(s, keyGenMechanism(spec), sessionCopy(pub), sessionCopy(priv))
+		})
+		if err != nil {
+			return fmt.Errorf("generate %s key pair: %w", spec, err)
+		}
+		defer func() { _ = c.mod.DestroyObject(s, privH); _ = c.mod.DestroyObject(s, pubH) }()
+		if kp.PublicDER, err = c.publicKeyDER(s, spec, pubH); err != nil {
+			return err
+		}
+		return c.writing(func() error {
+			tokPub, err := c.mod.CopyObject(s, pubH, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)})
+			if err != nil {
+				return fmt.Errorf("copy %s public key to the token: %w", spec, err)
+			}
+			tokPriv, err := c.mod.CopyObject(s, privH, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)}, h.caps.unmodifiable()...))
+			if err != nil {
+				_ = c.mod.DestroyObject(s, tokPub)
+				return fmt.Errorf("copy %s private key to the token: %w", spec, err)
+			}
+			c.keys.put(id, &keyEntry{handle: tokPriv, class: pkcs11.CKO_PRIVATE_KEY, keyType: keyType(spec)})
+			return nil
+		})
+	})
+	return kp, err
+}
+
+// pairTemplates are the public and private templates of a wrapping pair:
+// token objects with the pair's id and label, the public half usable for
+// nothing inside the token, the private half under the probe's policy.
+func (h *HSM) pairTemplates(spec KeySpec, rawID []byte, label string) (pub, priv []*pkcs11.Attribute) {
+	common := func(class uint) []*pkcs11.Attribute {
+		return []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType(spec)),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, rawID),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+		}
+	}
+	pub = append(common(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true))
+	pub = append(pub, publicKeyUsage...)
+	if spec == RSA2048 {
+		pub = append(pub,
+			pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, rsaBits),
+			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+	} else {
+		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams))
+	}
+	priv = append(common(pkcs11.CKO_PRIVATE_KEY), h.caps.privateKeyPolicy(spec, h.cfg.SM2Mechanism)...)
+	return pub, priv
+}
+
+// sessionCopy turns a token template into one for a session object, to be
+// copied to the token afterwards; CKA_MODIFIABLE=false is set on the copy,
+// as a session object that cannot be modified may not be copyable.
+func sessionCopy(tmpl []*pkcs11.Attribute) []*pkcs11.Attribute {
+	out := make([]*pkcs11.Attribute, 0, len(tmpl))
+	for _, a := range tmpl {
+		switch a.Type {
+		case pkcs11.CKA_TOKEN:
+			out = append(out, pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false))
+		case pkcs11.CKA_MODIFIABLE:
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func keyGenMechanism(spec KeySpec) []*pkcs11.Mechanism {
+	if spec == SM2 {
+		return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}
+	}
+	return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil)}
+}
+
+func keyType(spec KeySpec) uint {
+	if spec == SM2 {
+		return pkcs11.CKK_EC
+	}
+	return pkcs11.CKK_RSA
+}
+
+// publicKeyDER reads a public key object as a SubjectPublicKeyInfo.
+func (c *conn) publicKeyDER(s pkcs11.SessionHandle, spec KeySpec, pub pkcs11.ObjectHandle) ([]byte, error) {
+	if spec == SM2 {
+		return c.sm2PublicDER(s, pub)
+	}
+	k, err := c.rsaPublic(s, pub)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("encode RSA public key: %w", err)
+	}
+	return der, nil
+}
