@@ -12,6 +12,7 @@ type CollectStats struct {
 	WrappingKeys int // expired issued wrapping pairs
 	Materials    int // expired key material
 	Keys         int // keys past their deletion date
+	PoolRetired  int // pooled pairs beyond what demand now asks for
 }
 
 func (s *Service) collectLoop(ctx context.Context) {
@@ -36,22 +37,19 @@ func (s *Service) collectLoop(ctx context.Context) {
 func (s *Service) Collect(ctx context.Context) (CollectStats, error) {
 	var st CollectStats
 	now := s.now()
-	var expired []string
-	if err := s.st.EachWrapping(ctx, func(w *store.WrappingKey) bool {
-		if w.KeyID != "" && !now.Before(w.Expires) {
-			expired = append(expired, w.ID)
-		}
+	// The store's expiry and deadline indexes hand over only what is due:
+	// a collection costs what it destroys, not the number of keys.
+	if err := s.st.DueWrapping(ctx, now, func(w *store.WrappingKey) bool {
+		s.destroyWrapping(ctx, w.ID)
+		st.WrappingKeys++
 		return ctx.Err() == nil
 	}); err != nil {
 		return st, storeError("collect", err)
 	}
-	for _, id := range expired {
-		s.destroyWrapping(ctx, id)
-		st.WrappingKeys++
-	}
+	st.PoolRetired = s.pool.shrink(ctx)
 
 	var doomed, stale []*store.Key
-	if err := s.st.EachKey(ctx, func(k *store.Key) bool {
+	if err := s.st.DueKeys(ctx, now, func(k *store.Key) bool {
 		switch {
 		case s.deleted(k):
 			doomed = append(doomed, k)

@@ -71,3 +71,45 @@ func TestPoolSurvivesRestart(t *testing.T) {
 		t.Fatalf("wrapping objects %d → %d across a restart", before, after)
 	}
 }
+
+// The pool sizes itself to demand: a burst of claims raises what it keeps
+// ready (up to its maximum), and once demand falls the collector retires
+// what is beyond its minimum again.
+func TestPoolFollowsDemand(t *testing.T) {
+	e := newEnv(t, func(o *service.Options) { o.PoolSM2, o.PoolSM2Max = 2, 6 })
+	ctx := ctxT(t)
+	md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Origin: service.OriginExternal, Protection: service.ProtectionHSM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if _, err := e.svc.GetParametersForImport(ctx, service.GetParametersForImportRequest{KeyID: md.KeyID, Spec: service.WrappingSM2, Algorithm: service.AlgSM2PKE}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := e.svc.PoolStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Target[service.WrappingSM2] != 6 {
+			t.Fatalf("target after 4 claims: %d, want min(6, 2×4)", st.Target[service.WrappingSM2])
+		}
+		if st.Pooled[service.WrappingSM2] == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool did not grow to 6: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.clock.Advance(2 * time.Minute)
+	st, err := e.svc.Collect(ctx)
+	if err != nil || st.PoolRetired != 4 {
+		t.Fatalf("collect after demand fell: %+v, %v", st, err)
+	}
+	if ps, _ := e.svc.PoolStats(ctx); ps.Pooled[service.WrappingSM2] != 2 || ps.Target[service.WrappingSM2] != 2 {
+		t.Fatalf("after: %+v", ps)
+	}
+}

@@ -159,12 +159,7 @@ func (s *Service) referenced(ctx context.Context) (map[string]bool, error) {
 	if err := s.st.EachWrapping(ctx, func(w *store.WrappingKey) bool { known[w.ID] = true; return true }); err != nil {
 		return nil, err
 	}
-	if err := s.st.EachKey(ctx, func(k *store.Key) bool {
-		if k.HSMObject != "" {
-			known[k.HSMObject] = true
-		}
-		return true
-	}); err != nil {
+	if err := s.st.KeyObjects(ctx, func(object, _ string) bool { known[object] = true; return true }); err != nil {
 		return nil, err
 	}
 	for _, id := range []hsm.KeyID{s.sealKey, s.macKey} {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -31,11 +32,15 @@ type Options struct {
 	Now            func() time.Time // clock; time.Now by default
 	ImportTokenTTL time.Duration    // lifetime of import tokens; 24h by default
 
-	// Wrapping-key pool: pairs made ahead of demand per spec, and how many
-	// key generations run at once. Defaults: 8 RSA, 4 SM2, 2 at once; a
-	// negative size keeps no pool for that spec (admin commands).
-	PoolRSA, PoolSM2 int
-	PoolParallelism  int
+	// Wrapping-key pool: pairs made ahead of demand per spec, at least
+	// PoolRSA/PoolSM2 and, as demand rises, up to PoolRSAMax/PoolSM2Max; and
+	// how many key generations run at once. Defaults: 16 (up to 64) RSA,
+	// 4 (up to 16) SM2, one generation per CPU; a maximum defaults to four
+	// times its minimum. A negative minimum keeps no pool for that spec
+	// (admin commands).
+	PoolRSA, PoolSM2       int
+	PoolRSAMax, PoolSM2Max int
+	PoolParallelism        int
 	// MaxDecryptFailures bounds failed decryptions per wrapping key before it
 	// is destroyed and its token refused (a padding-oracle defence). Default 10.
 	MaxDecryptFailures int
@@ -64,13 +69,21 @@ func (o *Options) defaults() {
 		o.ImportTokenTTL = 24 * time.Hour
 	}
 	if o.PoolRSA == 0 {
-		o.PoolRSA = 8
+		o.PoolRSA = 16
 	}
 	if o.PoolSM2 == 0 {
 		o.PoolSM2 = 4
 	}
+	if o.PoolRSAMax == 0 {
+		o.PoolRSAMax = 4 * o.PoolRSA
+	}
+	o.PoolRSAMax = max(o.PoolRSAMax, o.PoolRSA)
+	if o.PoolSM2Max == 0 {
+		o.PoolSM2Max = 4 * o.PoolSM2
+	}
+	o.PoolSM2Max = max(o.PoolSM2Max, o.PoolSM2)
 	if o.PoolParallelism <= 0 {
-		o.PoolParallelism = 2
+		o.PoolParallelism = max(2, runtime.NumCPU())
 	}
 	if o.MaxDecryptFailures <= 0 {
 		o.MaxDecryptFailures = 10
@@ -143,14 +156,14 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 			return nil, fmt.Errorf("reconcile token objects: %w", err)
 		}
 	}
-	targets := map[WrappingKeySpec]int{}
+	bounds := map[WrappingKeySpec]poolBounds{}
 	if opt.PoolRSA > 0 {
-		targets[WrappingRSA2048] = opt.PoolRSA
+		bounds[WrappingRSA2048] = poolBounds{opt.PoolRSA, opt.PoolRSAMax}
 	}
 	if s.sm2 && opt.PoolSM2 > 0 {
-		targets[WrappingSM2] = opt.PoolSM2
+		bounds[WrappingSM2] = poolBounds{opt.PoolSM2, opt.PoolSM2Max}
 	}
-	s.pool = newPool(s, targets, opt.PoolParallelism)
+	s.pool = newPool(s, bounds, opt.PoolParallelism)
 
 	bg, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -210,7 +223,7 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for spec := range s.pool.targets {
+	for spec := range s.pool.bounds {
 		if st.Pooled[spec] == 0 {
 			return errorf(KindUnavailable, "the %s wrapping-key pool is empty", spec)
 		}

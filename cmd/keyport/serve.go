@@ -37,8 +37,11 @@ func serveCommand() *cli.Command {
 			logLevelFlag(""),
 			&cli.StringFlag{Name: "region", Value: "cn-hangzhou", EnvVars: []string{"KEYPORT_REGION"}, Usage: "region shown in key ARNs"},
 			&cli.StringFlag{Name: "account-id", Value: "1", EnvVars: []string{"KEYPORT_ACCOUNT_ID"}, Usage: "account id shown in key ARNs and as Creator"},
-			&cli.IntFlag{Name: "pool-rsa", Value: 8, EnvVars: []string{"KEYPORT_POOL_RSA"}, Usage: "RSA-2048 wrapping key pairs kept ready"},
-			&cli.IntFlag{Name: "pool-sm2", Value: 4, EnvVars: []string{"KEYPORT_POOL_SM2"}, Usage: "SM2 wrapping key pairs kept ready"},
+			&cli.IntFlag{Name: "pool-rsa", Value: 16, EnvVars: []string{"KEYPORT_POOL_RSA"}, Usage: "RSA-2048 wrapping key pairs kept ready, at least"},
+			&cli.IntFlag{Name: "pool-rsa-max", EnvVars: []string{"KEYPORT_POOL_RSA_MAX"}, Usage: "RSA-2048 pairs kept ready at most, as demand rises (default 4 × --pool-rsa)"},
+			&cli.IntFlag{Name: "pool-sm2", Value: 4, EnvVars: []string{"KEYPORT_POOL_SM2"}, Usage: "SM2 wrapping key pairs kept ready, at least"},
+			&cli.IntFlag{Name: "pool-sm2-max", EnvVars: []string{"KEYPORT_POOL_SM2_MAX"}, Usage: "SM2 pairs kept ready at most (default 4 × --pool-sm2)"},
+			&cli.IntFlag{Name: "keygen-parallelism", EnvVars: []string{"KEYPORT_KEYGEN_PARALLELISM"}, Usage: "key pairs generated at once, for the pool and requests together (default: one per CPU, at least 2)"},
 			&cli.DurationFlag{Name: "import-token-ttl", Value: 24 * time.Hour, EnvVars: []string{"KEYPORT_IMPORT_TOKEN_TTL"}, Usage: "lifetime of import tokens"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the bound address here once listening (for scripts using --listen 127.0.0.1:0)"},
 		),
@@ -67,6 +70,14 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
 			return cfg, fmt.Errorf("TLS certificate: %w", err)
 		}
+	}
+	for _, f := range []string{"pool-rsa", "pool-rsa-max", "pool-sm2", "pool-sm2-max", "keygen-parallelism"} {
+		if c.Int(f) < 0 {
+			return cfg, usagef("--%s must be 0 or more", f)
+		}
+	}
+	if c.Int("pool-rsa-max") > 0 && c.Int("pool-rsa-max") < c.Int("pool-rsa") || c.Int("pool-sm2-max") > 0 && c.Int("pool-sm2-max") < c.Int("pool-sm2") {
+		return cfg, usagef("a pool's maximum must not be below its minimum")
 	}
 	if c.Float64("rate-limit") < 0 || c.Float64("auth-failure-limit") < 0 || c.Duration("import-token-ttl") <= 0 {
 		return cfg, usagef("--rate-limit and --auth-failure-limit must be 0 or more and --import-token-ttl positive")
@@ -122,7 +133,8 @@ func serve(c *cli.Context) error {
 	defer ln.Close()
 
 	st, err := openServeStack(ctx, cfg, c.String("data-dir"), service.Options{
-		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
+		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), PoolRSAMax: c.Int("pool-rsa-max"), PoolSM2Max: c.Int("pool-sm2-max"),
+		PoolParallelism: c.Int("keygen-parallelism"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -18,7 +19,7 @@ import (
 
 // SchemaVersion is the layout this code writes. Open migrates older data
 // directories forward and refuses newer ones.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // File is the store's file name in the data directory.
 const File = "keyport.db"
@@ -31,7 +32,21 @@ var (
 	bIssued    = []byte("issued")      // id → WrappingKey
 	bAccess    = []byte("access_keys") // id → AccessKey
 	kSchema    = []byte("schema_version")
+
+	// Schema 4: indexes that keep every operation's cost independent of the
+	// number of keys.
+	bKeySeq     = []byte("keys_seq")      // seq (8 bytes, big-endian) → id: creation order
+	bKeyChunks  = []byte("keys_chunks")   // seq>>chunkBits (8 bytes) → number of keys in that chunk
+	bDeadlines  = []byte("key_deadlines") // deadline (8 bytes, ns) || id → nothing
+	bKeyObjects = []byte("key_objects")   // token object id → key id
+	bWrapExpiry = []byte("wrap_expiry")   // expiry (8 bytes, ns) || id → nothing: issued wrapping keys
+	kKeySeq     = []byte("key_seq_next")
+	kKeyCount   = []byte("key_count")
 )
+
+// chunkBits: ListKeys finds an offset by summing the counts of chunks of
+// 2^chunkBits consecutive sequence numbers, then skipping within one.
+const chunkBits = 8
 
 // migrations[i] brings a store from version i to i+1.
 var migrations = []func(tx *bolt.Tx) error{
@@ -59,6 +74,34 @@ var migrations = []func(tx *bolt.Tx) error{
 			return err
 		}
 		return meta.Put([]byte(MetaDeployment), []byte(id))
+	},
+	func(tx *bolt.Tx) error { // 3 → 4: compact key records, creation sequence, chunk counts, deadline and object indexes
+		for _, b := range [][]byte{bKeySeq, bKeyChunks, bDeadlines, bKeyObjects, bWrapExpiry} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		keys := tx.Bucket(bKeys)
+		c := tx.Bucket(bKeysOrder).Cursor()
+		for ok, id := c.First(); ok != nil; ok, id = c.Next() {
+			k, err := decodeKey(keys.Get(id))
+			if err != nil {
+				return fmt.Errorf("key %s: %w", id, err)
+			}
+			if err := createKey(tx, k); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteBucket(bKeysOrder); err != nil {
+			return err
+		}
+		return tx.Bucket(bIssued).ForEach(func(_, v []byte) error {
+			w := new(WrappingKey)
+			if err := json.Unmarshal(v, w); err != nil {
+				return err
+			}
+			return indexWrapping(tx, w)
+		})
 	},
 }
 
@@ -175,28 +218,111 @@ func get[T any](b *bolt.Bucket, id string) (*T, error) {
 	return v, nil
 }
 
-func orderKey(k *Key) []byte {
-	ok := make([]byte, 8, 8+len(k.ID))
-	binary.BigEndian.PutUint64(ok, uint64(k.Created.UnixNano()))
-	return append(ok, k.ID...)
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func getUint(b *bolt.Bucket, k []byte) uint64 {
+	if v := b.Get(k); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
 }
 
-func (s *Bolt) CreateKey(_ context.Context, k *Key) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bKeys)
-		if b.Get([]byte(k.ID)) != nil {
-			return ErrExists
+// addUint adds d to the counter at k, deleting it at zero.
+func addUint(b *bolt.Bucket, k []byte, d int64) error {
+	n := int64(getUint(b, k)) + d
+	if n <= 0 {
+		return b.Delete(k)
+	}
+	return b.Put(k, be64(uint64(n)))
+}
+
+// timeKey is an index key ordered by t, then id.
+func timeKey(t time.Time, id string) []byte { return append(be64(uint64(t.UnixNano())), id...) }
+
+func getKey(tx *bolt.Tx, id string) (*Key, error) {
+	buf := tx.Bucket(bKeys).Get([]byte(id))
+	if buf == nil {
+		return nil, ErrNotFound
+	}
+	k, err := decodeKey(buf)
+	if err != nil {
+		return nil, fmt.Errorf("decode key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// createKey stores a new key with the next sequence number and indexes it.
+func createKey(tx *bolt.Tx, k *Key) error {
+	meta := tx.Bucket(bMeta)
+	k.Seq = getUint(meta, kKeySeq)
+	if err := meta.Put(kKeySeq, be64(k.Seq+1)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bKeySeq).Put(be64(k.Seq), []byte(k.ID)); err != nil {
+		return err
+	}
+	if err := addUint(tx.Bucket(bKeyChunks), be64(k.Seq>>chunkBits), 1); err != nil {
+		return err
+	}
+	if err := addUint(meta, kKeyCount, 1); err != nil {
+		return err
+	}
+	return putKey(tx, nil, k)
+}
+
+// putKey writes k and moves its deadline and object index entries from
+// what old had.
+func putKey(tx *bolt.Tx, old, k *Key) error {
+	deadlines, objects := tx.Bucket(bDeadlines), tx.Bucket(bKeyObjects)
+	if old != nil {
+		if d := old.Deadline(); !d.IsZero() {
+			if err := deadlines.Delete(timeKey(d, old.ID)); err != nil {
+				return err
+			}
 		}
-		if err := tx.Bucket(bKeysOrder).Put(orderKey(k), []byte(k.ID)); err != nil {
+		if old.HSMObject != "" {
+			if err := objects.Delete([]byte(old.HSMObject)); err != nil {
+				return err
+			}
+		}
+	}
+	if k == nil {
+		return nil
+	}
+	if d := k.Deadline(); !d.IsZero() {
+		if err := deadlines.Put(timeKey(d, k.ID), nil); err != nil {
 			return err
 		}
-		return put(b, k.ID, k)
+	}
+	if k.HSMObject != "" {
+		if err := objects.Put([]byte(k.HSMObject), []byte(k.ID)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bKeys).Put([]byte(k.ID), encodeKey(k))
+}
+
+func (s *Bolt) CreateKey(ctx context.Context, k *Key) error {
+	return s.CreateKeys(ctx, []*Key{k})
+}
+
+func (s *Bolt) CreateKeys(_ context.Context, keys []*Key) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, k := range keys {
+			if tx.Bucket(bKeys).Get([]byte(k.ID)) != nil {
+				return ErrExists
+			}
+			if err := createKey(tx, k); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
 func (s *Bolt) GetKey(_ context.Context, id string) (k *Key, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		k, err = get[Key](tx.Bucket(bKeys), id)
+		k, err = getKey(tx, id)
 		return err
 	})
 	return k, err
@@ -204,15 +330,17 @@ func (s *Bolt) GetKey(_ context.Context, id string) (k *Key, err error) {
 
 func (s *Bolt) UpdateKey(_ context.Context, id string, fn func(*Key) error) (k *Key, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bKeys)
-		if k, err = get[Key](b, id); err != nil {
+		old, err := getKey(tx, id)
+		if err != nil {
 			return err
 		}
+		k = new(Key)
+		*k = *old
 		if err := fn(k); err != nil {
 			return err
 		}
-		k.ID = id
-		return put(b, id, k)
+		k.ID, k.Seq = id, old.Seq
+		return putKey(tx, old, k)
 	})
 	if err != nil {
 		return nil, err
@@ -222,30 +350,52 @@ func (s *Bolt) UpdateKey(_ context.Context, id string, fn func(*Key) error) (k *
 
 func (s *Bolt) DeleteKey(_ context.Context, id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bKeys)
-		k, err := get[Key](b, id)
+		k, err := getKey(tx, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bKeysOrder).Delete(orderKey(k)); err != nil {
+		if err := putKey(tx, k, nil); err != nil {
 			return err
 		}
-		return b.Delete([]byte(id))
+		if err := tx.Bucket(bKeySeq).Delete(be64(k.Seq)); err != nil {
+			return err
+		}
+		if err := addUint(tx.Bucket(bKeyChunks), be64(k.Seq>>chunkBits), -1); err != nil {
+			return err
+		}
+		if err := addUint(tx.Bucket(bMeta), kKeyCount, -1); err != nil {
+			return err
+		}
+		return tx.Bucket(bKeys).Delete([]byte(id))
 	})
 }
 
+// ListKeys finds the offset by chunk counts (one small entry per 256
+// keys) and reads only the page.
 func (s *Bolt) ListKeys(_ context.Context, offset, limit int) (keys []*Key, total int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		order := tx.Bucket(bKeysOrder)
-		total = order.Stats().KeyN
-		b := tx.Bucket(bKeys)
-		c := order.Cursor()
-		i := 0
-		for ok, id := c.First(); ok != nil && len(keys) < limit; ok, id = c.Next() {
-			if i++; i <= offset {
+		total = int(getUint(tx.Bucket(bMeta), kKeyCount))
+		if offset >= total || limit <= 0 {
+			return nil
+		}
+		var start []byte
+		skip := offset
+		chunks := tx.Bucket(bKeyChunks).Cursor()
+		for ck, v := chunks.First(); ck != nil; ck, v = chunks.Next() {
+			n := int(binary.BigEndian.Uint64(v))
+			if skip < n {
+				start = be64(binary.BigEndian.Uint64(ck) << chunkBits)
+				break
+			}
+			skip -= n
+		}
+		c := tx.Bucket(bKeySeq).Cursor()
+		for sk, id := c.Seek(start); sk != nil && len(keys) < limit; sk, id = c.Next() {
+			if skip > 0 {
+				skip--
 				continue
 			}
-			k, err := get[Key](b, string(id))
+			k, err := getKey(tx, string(id))
 			if err != nil {
 				return err
 			}
@@ -256,27 +406,68 @@ func (s *Bolt) ListKeys(_ context.Context, offset, limit int) (keys []*Key, tota
 	return keys, total, err
 }
 
-func (s *Bolt) EachKey(_ context.Context, fn func(*Key) bool) error {
-	var keys []*Key
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bKeys).ForEach(func(_, v []byte) error {
-			k := new(Key)
-			if err := json.Unmarshal(v, k); err != nil {
-				return err
+// batch is how many records the Each/Due walks hold at once.
+const batch = 512
+
+// walk reads an index in batches, each in its own read transaction, and
+// calls fn outside them (fn may write): it never holds the whole index.
+// next returns, for the index key and value at the cursor, what to call fn
+// with and whether to go on.
+func walk[T any](s *Bolt, bucket []byte, stop []byte, load func(tx *bolt.Tx, k, v []byte) (T, error), fn func(T) bool) error {
+	var from []byte
+	for {
+		var items []T
+		var last []byte
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucket).Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+				if k != nil && bytes.Equal(k, from) {
+					k, v = c.Next()
+				}
 			}
-			keys = append(keys, k)
+			for ; k != nil && len(items) < batch; k, v = c.Next() {
+				if stop != nil && bytes.Compare(k, stop) > 0 {
+					break
+				}
+				item, err := load(tx, k, v)
+				if err != nil {
+					return err
+				}
+				items = append(items, item)
+				last = append(last[:0], k...)
+			}
 			return nil
 		})
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys { // outside the transaction: fn may write
-		if !fn(k) {
-			break
+		if err != nil {
+			return err
 		}
+		for _, it := range items {
+			if !fn(it) {
+				return nil
+			}
+		}
+		if len(items) < batch {
+			return nil
+		}
+		from = last
 	}
-	return nil
+}
+
+func (s *Bolt) EachKey(_ context.Context, fn func(*Key) bool) error {
+	return walk(s, bKeySeq, nil, func(tx *bolt.Tx, _, id []byte) (*Key, error) { return getKey(tx, string(id)) }, fn)
+}
+
+func (s *Bolt) DueKeys(_ context.Context, until time.Time, fn func(*Key) bool) error {
+	stop := timeKey(until, "\xff")
+	return walk(s, bDeadlines, stop, func(tx *bolt.Tx, k, _ []byte) (*Key, error) { return getKey(tx, string(k[8:])) }, fn)
+}
+
+func (s *Bolt) KeyObjects(_ context.Context, fn func(object, keyID string) bool) error {
+	type ref struct{ object, key string }
+	return walk(s, bKeyObjects, nil, func(_ *bolt.Tx, k, v []byte) (ref, error) { return ref{string(k), string(v)}, nil },
+		func(r ref) bool { return fn(r.object, r.key) })
 }
 
 func (s *Bolt) AddPooled(_ context.Context, w *WrappingKey) error {
@@ -307,7 +498,7 @@ func (s *Bolt) ClaimPooled(_ context.Context, spec string, bind func(*WrappingKe
 			return err
 		}
 		bind(w)
-		return put(tx.Bucket(bIssued), w.ID, w)
+		return putIssued(tx, nil, w)
 	})
 	if err != nil {
 		return nil, err
@@ -326,7 +517,34 @@ func (s *Bolt) CountPooled(_ context.Context, spec string) (n int, err error) {
 }
 
 func (s *Bolt) PutIssued(_ context.Context, w *WrappingKey) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return put(tx.Bucket(bIssued), w.ID, w) })
+	return s.db.Update(func(tx *bolt.Tx) error { return putIssued(tx, nil, w) })
+}
+
+// putIssued writes an issued wrapping key and moves its expiry index entry.
+func putIssued(tx *bolt.Tx, old, w *WrappingKey) error {
+	if old != nil && !old.Expires.IsZero() {
+		if err := tx.Bucket(bWrapExpiry).Delete(timeKey(old.Expires, old.ID)); err != nil {
+			return err
+		}
+	}
+	if err := indexWrapping(tx, w); err != nil {
+		return err
+	}
+	return put(tx.Bucket(bIssued), w.ID, w)
+}
+
+func indexWrapping(tx *bolt.Tx, w *WrappingKey) error {
+	if w.Expires.IsZero() {
+		return nil
+	}
+	return tx.Bucket(bWrapExpiry).Put(timeKey(w.Expires, w.ID), nil)
+}
+
+func (s *Bolt) DueWrapping(_ context.Context, until time.Time, fn func(*WrappingKey) bool) error {
+	stop := timeKey(until, "\xff")
+	return walk(s, bWrapExpiry, stop, func(tx *bolt.Tx, k, _ []byte) (*WrappingKey, error) {
+		return get[WrappingKey](tx.Bucket(bIssued), string(k[8:]))
+	}, fn)
 }
 
 func (s *Bolt) GetIssued(_ context.Context, id string) (w *WrappingKey, err error) {
@@ -339,14 +557,16 @@ func (s *Bolt) GetIssued(_ context.Context, id string) (w *WrappingKey, err erro
 
 func (s *Bolt) UpdateIssued(_ context.Context, id string, fn func(*WrappingKey) error) (w *WrappingKey, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bIssued)
-		if w, err = get[WrappingKey](b, id); err != nil {
+		old, err := get[WrappingKey](tx.Bucket(bIssued), id)
+		if err != nil {
 			return err
 		}
+		w = new(WrappingKey)
+		*w = *old
 		if err := fn(w); err != nil {
 			return err
 		}
-		return put(b, id, w)
+		return putIssued(tx, old, w)
 	})
 	if err != nil {
 		return nil, err
@@ -356,6 +576,11 @@ func (s *Bolt) UpdateIssued(_ context.Context, id string, fn func(*WrappingKey) 
 
 func (s *Bolt) DeleteWrapping(_ context.Context, id string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		if w, err := get[WrappingKey](tx.Bucket(bIssued), id); err == nil && !w.Expires.IsZero() {
+			if err := tx.Bucket(bWrapExpiry).Delete(timeKey(w.Expires, id)); err != nil {
+				return err
+			}
+		}
 		if err := tx.Bucket(bIssued).Delete([]byte(id)); err != nil {
 			return err
 		}

@@ -56,6 +56,17 @@ type Key struct {
 	SealedMat   []byte    `json:"sealed_material,omitempty"` // material sealed by the HSM master key
 	HSMObject   string    `json:"hsm_object,omitempty"`      // id of the material's token object
 	MaterialGen int       `json:"material_gen"`              // bumped on every change of material presence
+	Seq         uint64    `json:"-"`                         // position in creation order; the store sets it
+}
+
+// Deadline is when the collector must look at the key next: the earlier of
+// its deletion date and its material's expiry; zero if neither is set.
+func (k *Key) Deadline() time.Time {
+	d := k.DeleteDate
+	if e := k.MaterialExp; !e.IsZero() && k.HasMaterial() && (d.IsZero() || e.Before(d)) {
+		d = e
+	}
+	return d
 }
 
 // HasMaterial reports whether the key holds material now.
@@ -87,13 +98,22 @@ type AccessKey struct {
 // fn inside one write transaction, so fn must be quick and touch no HSM.
 type Store interface {
 	CreateKey(ctx context.Context, k *Key) error
+	// CreateKeys creates several keys in one transaction (bulk loads).
+	CreateKeys(ctx context.Context, keys []*Key) error
 	GetKey(ctx context.Context, id string) (*Key, error)
 	UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error)
 	DeleteKey(ctx context.Context, id string) error
-	// ListKeys returns keys in creation order, and how many there are.
+	// ListKeys returns keys in creation order, and how many there are, in
+	// time that does not grow with the number of keys.
 	ListKeys(ctx context.Context, offset, limit int) ([]*Key, int, error)
-	// EachKey calls fn for every key until it returns false.
+	// EachKey calls fn for every key until it returns false, holding only a
+	// batch of keys in memory; fn may write.
 	EachKey(ctx context.Context, fn func(*Key) bool) error
+	// DueKeys calls fn for every key whose Deadline is set and not after
+	// until, earliest first, until it returns false; fn may write.
+	DueKeys(ctx context.Context, until time.Time, fn func(*Key) bool) error
+	// KeyObjects calls fn with every token object id a key refers to.
+	KeyObjects(ctx context.Context, fn func(object, keyID string) bool) error
 
 	// AddPooled stores a fresh wrapping key in the pool of its spec.
 	AddPooled(ctx context.Context, w *WrappingKey) error
@@ -110,6 +130,9 @@ type Store interface {
 	// EachWrapping calls fn for every wrapping key, pooled ones with an
 	// empty KeyID, until it returns false.
 	EachWrapping(ctx context.Context, fn func(*WrappingKey) bool) error
+	// DueWrapping calls fn for every issued wrapping key whose Expires is
+	// not after until, earliest first, until it returns false; fn may write.
+	DueWrapping(ctx context.Context, until time.Time, fn func(*WrappingKey) bool) error
 
 	PutAccessKey(ctx context.Context, a *AccessKey) error
 	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Key records are kept in a compact binary form, a third the size of their
+// JSON: a version byte, then fields as (varint tag, varint length, bytes).
+// Readers skip tags they do not know, so fields can be added without a
+// migration; a record starting with '{' is the JSON of schema ≤ 3.
+const recordV1 = 0x01
+
+// Field tags of a Key. Never reuse a number.
+const (
+	tagID = iota + 1
+	tagVersionID
+	tagSpec
+	tagUsage
+	tagOrigin
+	tagProtection
+	tagDescription
+	tagAlias
+	tagCreated
+	tagState
+	tagDeleteDate
+	tagStateBefore
+	tagMaterialExp
+	tagFingerprint
+	tagSealedMat
+	tagHSMObject
+	tagMaterialGen
+	tagSeq
+)
+
+type encoder struct{ b []byte }
+
+func (e *encoder) bytes(tag int, v []byte) {
+	if len(v) == 0 {
+		return
+	}
+	e.b = binary.AppendUvarint(e.b, uint64(tag))
+	e.b = binary.AppendUvarint(e.b, uint64(len(v)))
+	e.b = append(e.b, v...)
+}
+
+func (e *encoder) str(tag int, v string) { e.bytes(tag, []byte(v)) }
+
+func (e *encoder) uint(tag int, v uint64) {
+	if v != 0 {
+		e.bytes(tag, binary.AppendUvarint(nil, v))
+	}
+}
+
+func (e *encoder) time(tag int, t time.Time) {
+	if !t.IsZero() {
+		e.bytes(tag, binary.AppendVarint(nil, t.UnixNano()))
+	}
+}
+
+var errRecord = errors.New("malformed record")
+
+type decoder struct{ b []byte }
+
+// next reads one field; ok is false at the end.
+func (d *decoder) next() (tag int, v []byte, ok bool, err error) {
+	if len(d.b) == 0 {
+		return 0, nil, false, nil
+	}
+	t, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		return 0, nil, false, errRecord
+	}
+	l, m := binary.Uvarint(d.b[n:])
+	if m <= 0 || uint64(len(d.b)-n-m) < l {
+		return 0, nil, false, errRecord
+	}
+	v = d.b[n+m : n+m+int(l)]
+	d.b = d.b[n+m+int(l):]
+	return int(t), v, true, nil
+}
+
+func uvarint(v []byte) (uint64, error) {
+	x, n := binary.Uvarint(v)
+	if n != len(v) {
+		return 0, errRecord
+	}
+	return x, nil
+}
+
+func timeOf(v []byte) (time.Time, error) {
+	x, n := binary.Varint(v)
+	if n != len(v) {
+		return time.Time{}, errRecord
+	}
+	return time.Unix(0, x).UTC(), nil
+}
+
+func encodeKey(k *Key) []byte {
+	e := encoder{b: append(make([]byte, 0, 256), recordV1)}
+	e.str(tagID, k.ID)
+	e.str(tagVersionID, k.VersionID)
+	e.str(tagSpec, k.Spec)
+	e.str(tagUsage, k.Usage)
+	e.str(tagOrigin, k.Origin)
+	e.str(tagProtection, k.Protection)
+	e.str(tagDescription, k.Description)
+	e.str(tagAlias, k.Alias)
+	e.time(tagCreated, k.Created)
+	e.str(tagState, k.State)
+	e.time(tagDeleteDate, k.DeleteDate)
+	e.str(tagStateBefore, k.StateBefore)
+	e.time(tagMaterialExp, k.MaterialExp)
+	e.bytes(tagFingerprint, k.Fingerprint)
+	e.bytes(tagSealedMat, k.SealedMat)
+	e.str(tagHSMObject, k.HSMObject)
+	e.uint(tagMaterialGen, uint64(k.MaterialGen))
+	e.uint(tagSeq, k.Seq)
+	return e.b
+}
+
+func decodeKey(b []byte) (*Key, error) {
+	k := new(Key)
+	if len(b) > 0 && b[0] == '{' {
+		return k, json.Unmarshal(b, k)
+	}
+	if len(b) == 0 || b[0] != recordV1 {
+		return nil, errRecord
+	}
+	d := decoder{b: b[1:]}
+	for {
+		tag, v, ok, err := d.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return k, nil
+		}
+		var str *string
+		var tm *time.Time
+		switch tag {
+		case tagID:
+			str = &k.ID
+		case tagVersionID:
+			str = &k.VersionID
+		case tagSpec:
+			str = &k.Spec
+		case tagUsage:
+			str = &k.Usage
+		case tagOrigin:
+			str = &k.Origin
+		case tagProtection:
+			str = &k.Protection
+		case tagDescription:
+			str = &k.Description
+		case tagAlias:
+			str = &k.Alias
+		case tagState:
+			str = &k.State
+		case tagStateBefore:
+			str = &k.StateBefore
+		case tagHSMObject:
+			str = &k.HSMObject
+		case tagCreated:
+			tm = &k.Created
+		case tagDeleteDate:
+			tm = &k.DeleteDate
+		case tagMaterialExp:
+			tm = &k.MaterialExp
+		}
+		switch {
+		case str != nil:
+			*str = string(v)
+		case tm != nil:
+			if *tm, err = timeOf(v); err != nil {
+				return nil, err
+			}
+		case tag == tagFingerprint:
+			k.Fingerprint = append([]byte(nil), v...)
+		case tag == tagSealedMat:
+			k.SealedMat = append([]byte(nil), v...)
+		case tag == tagMaterialGen:
+			n, err := uvarint(v)
+			if err != nil {
+				return nil, err
+			}
+			k.MaterialGen = int(n)
+		case tag == tagSeq:
+			if k.Seq, err = uvarint(v); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
