@@ -20,13 +20,13 @@ import (
 // v1 is the classic Go SDK (RPC signature v1), pointed at Keyport as the
 // reference says: scheme and domain on each request.
 type v1 struct {
-	t      *testing.T
+	t      testing.TB
 	c      *kms.Client
 	addr   string
 	format string
 }
 
-func newV1(t *testing.T, s *server, secret string) *v1 {
+func newV1(t testing.TB, s *server, secret string) *v1 {
 	c, err := kms.NewClientWithAccessKey("cn-hangzhou", s.ak, secret)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func must[V any](v V, err error) V {
 type failure struct{ err error }
 
 // catch turns must's panic into a test failure; cleanups still run.
-func catch(t *testing.T) {
+func catch(t testing.TB) {
 	if r := recover(); r != nil {
 		if f, ok := r.(failure); ok {
 			t.Fatal(f.err)

@@ -49,7 +49,7 @@ type result struct {
 
 // keyport runs the built binary with env added to a clean environment
 // (PATH and SOFTHSM2_CONF only, so the caller's KEYPORT_* cannot leak in).
-func keyport(t *testing.T, env []string, args ...string) result {
+func keyport(t testing.TB, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(keyportBin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SOFTHSM2_CONF=" + os.Getenv("SOFTHSM2_CONF")}, env...)
@@ -65,7 +65,7 @@ func keyport(t *testing.T, env []string, args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
-func (r result) expect(t *testing.T, code int, substr string) {
+func (r result) expect(t testing.TB, code int, substr string) {
 	t.Helper()
 	if r.code != code || !strings.Contains(r.stdout+r.stderr, substr) {
 		t.Fatalf("exit %d, want %d with %q\nstdout: %s\nstderr: %s", r.code, code, substr, r.stdout, r.stderr)

@@ -155,7 +155,7 @@ func TestTwoDeploymentsOnOneToken(t *testing.T) {
 }
 
 // deployment reads the deployment id from the server's start-up log line.
-func (s *server) deployment(t *testing.T) string {
+func (s *server) deployment(t testing.TB) string {
 	t.Helper()
 	_, rest, ok := strings.Cut(s.stderr.String(), "deployment=")
 	if !ok || len(rest) < 16 {

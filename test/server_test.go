@@ -32,13 +32,13 @@ type server struct {
 // startServer makes a token, runs the built binary on 127.0.0.1:0 until
 // the test ends (it creates the store), and makes an access key through the
 // CLI, as an operator does.
-func startServer(t *testing.T, extra ...string) *server {
+func startServer(t testing.TB, extra ...string) *server {
 	t.Helper()
 	return startServerOn(t, softhsm.New(t), extra...)
 }
 
 // startServerOn is startServer on a given token, with a store of its own.
-func startServerOn(t *testing.T, tok *softhsm.Token, extra ...string) *server {
+func startServerOn(t testing.TB, tok *softhsm.Token, extra ...string) *server {
 	t.Helper()
 	s := &server{tok: tok, dir: filepath.Join(t.TempDir(), "data")}
 	s.env = []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN, "KEYPORT_DATA_DIR=" + s.dir}
@@ -52,14 +52,14 @@ func startServerOn(t *testing.T, tok *softhsm.Token, extra ...string) *server {
 	return s
 }
 
-func (s *server) start(t *testing.T, extra ...string) {
+func (s *server) start(t testing.TB, extra ...string) {
 	t.Helper()
 	s.startIn(t, "", nil, extra...)
 }
 
 // startIn runs the server in dir (the test's own if empty), its stdout
 // going to stdout if given.
-func (s *server) startIn(t *testing.T, dir string, stdout io.Writer, extra ...string) {
+func (s *server) startIn(t testing.TB, dir string, stdout io.Writer, extra ...string) {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--address-file", addrFile, "--pool-rsa", "2", "--pool-sm2", "2"}, extra...)
@@ -97,7 +97,7 @@ func (s *server) startIn(t *testing.T, dir string, stdout io.Writer, extra ...st
 }
 
 // stop sends SIGTERM and expects a clean exit.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
