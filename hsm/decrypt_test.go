@@ -9,9 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keyport-kms/keyport/client/byok"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/softhsm"
-	"github.com/keyport-kms/keyport/test/byok"
 )
 
 // wrap encrypts msg to a wrapping public key the way a cloud user would.

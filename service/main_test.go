@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport-kms/keyport/client/byok"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
-	"github.com/keyport-kms/keyport/test/byok"
 )
 
 func TestMain(m *testing.M) {

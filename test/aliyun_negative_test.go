@@ -9,8 +9,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 
+	"github.com/keyport-kms/keyport/client/byok"
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/test/byok"
 )
 
 // Every refusal a BYOK user can meet, through the official SDK, each with its

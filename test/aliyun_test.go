@@ -14,7 +14,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 
-	"github.com/keyport-kms/keyport/test/byok"
+	"github.com/keyport-kms/keyport/client/byok"
 )
 
 // v1 is the classic Go SDK (RPC signature v1), pointed at Keyport as the

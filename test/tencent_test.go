@@ -19,7 +19,7 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
-	"github.com/keyport-kms/keyport/test/byok"
+	"github.com/keyport-kms/keyport/client/byok"
 	"github.com/keyport-kms/keyport/test/signers"
 )
 

@@ -49,8 +49,11 @@ func prepareDev(c *cli.Context) (*devEnv, error) {
 			return nil, err
 		}
 	}
+	// On a laptop nobody needs the per-key rate limit, and `keyport bench`
+	// would only measure it.
 	for flag, value := range map[string]string{
 		"module": module, "token-label": devTokenLabel, "pin-file": pinFile, "data-dir": filepath.Join(root, "data"),
+		"rate-limit": "0",
 	} {
 		if !c.IsSet(flag) {
 			if err := c.Set(flag, value); err != nil {

@@ -60,6 +60,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			checkConfigCommand(),
 			hsmCommand(),
 			accessKeyCommand(),
+			benchCommand(),
 		},
 	}
 	markUsageErrors(app.Commands)

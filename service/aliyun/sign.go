@@ -116,3 +116,10 @@ func acs3Signature(secret []byte, stringToSign string) string {
 	m.Write([]byte(stringToSign))
 	return hex.EncodeToString(m.Sum(nil))
 }
+
+// SignRPC signs params (Signature itself left out) for method with RPC
+// signature v1, exactly as this dialect verifies it: for clients such as
+// `keyport bench` and `keyport import`.
+func SignRPC(method, secret string, params map[string]string) string {
+	return rpcSignature([]byte(secret), rpcStringToSign(method, params))
+}

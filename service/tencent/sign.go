@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyport-kms/keyport/service/wire"
 )
@@ -89,4 +91,18 @@ func tc3Signature(secret []byte, a tc3Auth, stringToSign string) string {
 	svc := hmacSHA256(date, a.service)
 	signing := hmacSHA256(svc, "tc3_request")
 	return hex.EncodeToString(hmacSHA256(signing, stringToSign))
+}
+
+// Authorization signs a JSON POST with TC3-HMAC-SHA256 over content-type
+// and host, as the official SDKs do and exactly as this dialect verifies
+// it: for clients such as `keyport bench` and `keyport import`. r must carry
+// its Content-Type, Host and X-TC-Timestamp already; service is the
+// endpoint's product ("kms").
+func Authorization(secretID, secret, service string, r *http.Request, body []byte) string {
+	stamp := r.Header.Get("X-TC-Timestamp")
+	sec, _ := strconv.ParseInt(stamp, 10, 64)
+	a := tc3Auth{secretID: secretID, date: time.Unix(sec, 0).UTC().Format("2006-01-02"), service: service,
+		signedHeaders: []string{"content-type", "host"}}
+	a.signature = tc3Signature([]byte(secret), a, tc3StringToSign(r, a, r.Host, stamp, body))
+	return tc3Scheme + " Credential=" + secretID + "/" + a.date + "/" + service + "/tc3_request, SignedHeaders=content-type;host, Signature=" + a.signature
 }

@@ -1,6 +1,7 @@
 // Package byok does the user's side of bring-your-own-key, as the cloud
 // guides show it: encrypt key material to a wrapping public key with
-// crypto/rsa or gmsm. Tests at every level use it.
+// crypto/rsa or gmsm. keyport import and bench, and tests at every level,
+// use it.
 package byok
 
 import (
