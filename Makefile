@@ -1,5 +1,6 @@
 # Keyport. `make run` starts a dev server on SoftHSM2; `make test` runs every
 # test, installing SoftHSM2 and OpenSC first when they are missing.
+SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/keyport
 PKGS    := ./...
@@ -43,10 +44,18 @@ lint:
 test: deps lint
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
-# Benchmarks print each Keyport operation beside the raw PKCS#11 call it
-# wraps, measured in the same run; read the ratio, not the times.
+# Benchmarks print each Keyport operation beside the raw operation it
+# wraps, measured in the same run; read the ratio, not the times. First the
+# in-process ones (hsm layer vs bare PKCS#11, service vs token), gathered
+# into one table of ratios; then BenchmarkScale and BenchmarkHTTP, which run
+# the built binary (`serve --dev`, as `make run` does) and drive it over HTTP
+# with `keyport bench`, each printing its table. Every target is asserted.
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 2s $(PKGS)
+	@mkdir -p bin
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 2s ./hsm/ ./service/ | tee bin/bench-inprocess.txt
+	@echo; echo "| in process (this run) | metric | value |"; echo "|---|---|---|"; \
+	awk '/^Benchmark/ { for (i = 3; i < NF; i += 2) if ($$(i+1) ~ /\/|ratio/ && $$(i+1) !~ /\/op$$/) printf "| %s | %s | %s |\n", $$1, $$(i+1), $$i }' bin/bench-inprocess.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/ | tee bin/bench-http.txt
 
 clean:
 	rm -rf bin .keyport-dev

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,22 +25,24 @@ func waitPool(b *testing.B, e *env, want int) {
 	}
 }
 
-// BenchmarkGetParametersForImport: a call served from a warm pool against
-// one RSA-2048 key generation in the token, measured in the same run. The
-// pool is refilled between calls, off the clock.
+// BenchmarkGetParametersForImport: calls back to back with the refiller
+// running, against one RSA-2048 key generation in the token measured in the
+// same run. First a burst of 10 on a warm pool of 16 (as on a server at
+// rest); then b.N calls with no pause at all, where the pool drains and
+// the calls go as fast as the token makes keys, which is the truth of
+// sustained demand. The clock never stops for the pool to catch up.
 func BenchmarkGetParametersForImport(b *testing.B) {
-	const poolSize = 4
-	e := newEnv(b, func(o *service.Options) { o.PoolRSA = poolSize })
+	const poolSize = 16
+	e := newEnv(b, func(o *service.Options) { o.PoolRSA, o.PoolRSAMax = poolSize, poolSize })
 	ctx := context.Background()
 	md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Origin: service.OriginExternal})
 	if err != nil {
 		b.Fatal(err)
 	}
-	var callT, genT time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		waitPool(b, e, poolSize)
+	waitPool(b, e, poolSize)
+	var genT time.Duration
+	const gens = 4
+	for i := 0; i < gens; i++ { // raw key generation, the pool at rest
 		t0 := time.Now()
 		kp, err := e.h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench")
 		genT += time.Since(t0)
@@ -47,20 +50,40 @@ func BenchmarkGetParametersForImport(b *testing.B) {
 			b.Fatal(err)
 		}
 		_ = e.h.Delete(ctx, hsm.KeyID(kp.ID))
-		b.StartTimer()
-		t1 := time.Now()
+	}
+	keygen := genT / gens
+	call := func() time.Duration {
+		t0 := time.Now()
 		if _, err := e.svc.GetParametersForImport(ctx, service.GetParametersForImportRequest{KeyID: md.KeyID, Spec: service.WrappingRSA2048, Algorithm: service.AlgRSAOAEPSHA256}); err != nil {
 			b.Fatal(err)
 		}
-		callT += time.Since(t1)
+		return time.Since(t0)
 	}
-	st, _ := e.svc.PoolStats(ctx)
-	if st.Inline != 0 {
-		b.Fatalf("%d calls generated inline: the pool was not warm", st.Inline)
+	waitPool(b, e, poolSize)
+	b.ResetTimer()
+	var burst []time.Duration
+	for i := 0; i < 10; i++ {
+		burst = append(burst, call())
 	}
-	b.ReportMetric(float64(genT.Microseconds())/float64(b.N), "keygen-µs/op")
-	b.ReportMetric(float64(callT.Microseconds())/float64(b.N), "call-µs/op")
-	b.ReportMetric(float64(callT)/float64(genT), "call/keygen")
+	var sustained []time.Duration
+	for i := 0; i < b.N; i++ {
+		sustained = append(sustained, call())
+	}
+	b.StopTimer()
+	q := func(d []time.Duration, p float64) float64 { return float64(percentile(d, p)) / float64(keygen) }
+	b.ReportMetric(float64(keygen.Microseconds()), "keygen-µs")
+	b.ReportMetric(q(burst, 0.5), "burst10-p50/keygen")
+	b.ReportMetric(q(burst, 0.9), "burst10-p90/keygen")
+	b.ReportMetric(q(sustained, 0.5), "sustained-p50/keygen")
+	if q(burst, 0.5) > 0.05 || q(burst, 0.9) > 0.10 {
+		b.Fatalf("10 calls back to back on a warm pool: p50 %.3f, p90 %.3f of a key generation (targets 0.05, 0.10)", q(burst, 0.5), q(burst, 0.9))
+	}
+}
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
 // BenchmarkImportKeyMaterial: a full import of SOFTWARE-level material

@@ -106,9 +106,13 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 	defer func() {
 		if counted {
 			s.afterFailure(ctx, w)
-		} else {
-			s.releaseAttempt(ctx, w.ID)
+			return
 		}
+		// Uncounting need not hold the answer back: until it is written the
+		// attempt counts against the cap, the safe side, and a crash before
+		// it only leaves one attempt counted.
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.releaseAttempt(ctx, w.ID) }()
 	}()
 
 	m, err := s.unwrapMaterial(ctx, k, w, req.EncryptedMaterial)
