@@ -113,22 +113,9 @@ func keyTypeName(t uint) string {
 // SetLabel gives every object whose CKA_ID is id a new label: it is how a
 // deployment adopts the objects it made before labels named deployments.
 func (h *HSM) SetLabel(ctx context.Context, id KeyID, label string) error {
-	raw, err := id.bytes()
-	if err != nil {
-		return err
-	}
-	return h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		handles, err := c.find(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, raw)})
-		if err != nil {
-			return err
-		}
-		if len(handles) == 0 {
-			return fmt.Errorf("%w: key %s", ErrNotFound, id)
-		}
-		for _, o := range handles {
-			if err := c.mod.SetAttributeValue(s, o, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)}); err != nil {
-				return fmt.Errorf("relabel %s: %w", id, err)
-			}
+	return h.eachWithID(ctx, id, func(c *conn, s pkcs11.SessionHandle, o pkcs11.ObjectHandle) error {
+		if err := c.mod.SetAttributeValue(s, o, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)}); err != nil {
+			return fmt.Errorf("relabel %s: %w", id, err)
 		}
 		return nil
 	})

@@ -23,6 +23,18 @@ func (h *HSM) Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext [
 
 // Delete destroys every object whose CKA_ID is id (both halves of a pair).
 func (h *HSM) Delete(ctx context.Context, id KeyID) error {
+	return h.eachWithID(ctx, id, func(c *conn, s pkcs11.SessionHandle, o pkcs11.ObjectHandle) error {
+		c.keys.drop(id)
+		if err := c.mod.DestroyObject(s, o); err != nil {
+			return fmt.Errorf("destroy key %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// eachWithID runs fn, alone on a token whose writes must be, on every
+// object whose CKA_ID is id; none is ErrNotFound.
+func (h *HSM) eachWithID(ctx context.Context, id KeyID, fn func(c *conn, s pkcs11.SessionHandle, o pkcs11.ObjectHandle) error) error {
 	raw, err := id.bytes()
 	if err != nil {
 		return err
@@ -35,10 +47,9 @@ func (h *HSM) Delete(ctx context.Context, id KeyID) error {
 		if len(handles) == 0 {
 			return fmt.Errorf("%w: key %s", ErrNotFound, id)
 		}
-		c.keys.drop(id)
 		for _, o := range handles {
-			if err := c.mod.DestroyObject(s, o); err != nil {
-				return fmt.Errorf("destroy key %s: %w", id, err)
+			if err := fn(c, s, o); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -150,24 +150,17 @@ func (e *env) label(what string) string { return "keyport/" + e.svc.Deployment()
 
 // countObjectsByID counts the token objects with CKA_ID id.
 func countObjectsByID(t testing.TB, h *hsm.HSM, id string) int {
-	t.Helper()
-	objs, err := h.Objects(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, o := range objs {
-		if o.ID == id {
-			n++
-		}
-	}
-	return n
+	return countWhere(t, h, func(o hsm.Object) bool { return o.ID == id })
 }
 
 // countObjects counts the token objects whose label starts with prefix
 // (all with ""). The pool refills in the background, so tests that count
 // while it may run count material objects only.
 func countObjects(t testing.TB, h *hsm.HSM, prefix string) int {
+	return countWhere(t, h, func(o hsm.Object) bool { return strings.HasPrefix(o.Label, prefix) })
+}
+
+func countWhere(t testing.TB, h *hsm.HSM, match func(hsm.Object) bool) int {
 	t.Helper()
 	objs, err := h.Objects(ctxT(t))
 	if err != nil {
@@ -175,7 +168,7 @@ func countObjects(t testing.TB, h *hsm.HSM, prefix string) int {
 	}
 	n := 0
 	for _, o := range objs {
-		if strings.HasPrefix(o.Label, prefix) {
+		if match(o) {
 			n++
 		}
 	}
