@@ -5,9 +5,11 @@ GO      ?= go
 BIN     := bin/keyport
 PKGS    := ./...
 # `make deps` installs, with apt-get and only where missing, the tools the
-# tests drive from outside: the SoftHSM2 module and softhsm2-util, pkcs11-tool
-# (OpenSC), openssl, a C compiler for cgo (miekg/pkcs11), and Node.js with npm
-# for the official Node clients in test/node.
+# tests drive from outside: the SoftHSM2 module and softhsm2-util, IBM
+# openCryptoki (a second, independent token: its soft token and pkcsslotd,
+# which the tests start), pkcs11-tool (OpenSC), openssl, a C compiler for cgo
+# (miekg/pkcs11), and Node.js with npm for the official Node clients in
+# test/node.
 
 .PHONY: all build run test deps lint bench clean
 
@@ -24,6 +26,7 @@ deps:
 	command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
 	command -v pkcs11-tool   >/dev/null 2>&1 || missing="$$missing opensc"; \
 	command -v openssl       >/dev/null 2>&1 || missing="$$missing openssl"; \
+	test -x /usr/sbin/pkcsslotd || command -v pkcsslotd >/dev/null 2>&1 || missing="$$missing opencryptoki"; \
 	command -v gcc           >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v npm           >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \

@@ -39,6 +39,10 @@ type Capabilities struct {
 	Unmodifiable      bool // keys can be made with CKA_MODIFIABLE=false
 	AllowedMechanisms bool // the token enforces CKA_ALLOWED_MECHANISMS
 
+	Seal   SealScheme // how Seal protects data here
+	HMAC   bool       // CKM_SHA256_HMAC works (Keyport cannot start without it)
+	Random bool       // C_GenerateRandom works (else nonces come from the operating system)
+
 	// SerialObjectWrites: the token corrupts objects written concurrently
 	// (tokenQuirks), so calls that create or destroy token objects run alone.
 	SerialObjectWrites bool
@@ -78,6 +82,7 @@ func (c Capabilities) log(l *slog.Logger, token string) {
 		l.Info("hsm: algorithm path", "token", token, "algorithm", a.String(),
 			"decrypt", c.Decrypt[a].String(), "unwrap_in_token", c.Unwrap[a])
 	}
+	l.Info("hsm: sealing and MAC", "token", token, "seal", c.Seal.String(), "hmac_sha256", c.HMAC, "token_rng", c.Random)
 	l.Info("hsm: key policy", "token", token, "unmodifiable_keys", c.Unmodifiable, "allowed_mechanisms_enforced", c.AllowedMechanisms)
 	l.Info("hsm: object writes", "token", token, "serialised", c.SerialObjectWrites, "generate_as_session_then_copy", c.CopyToToken)
 }
@@ -85,10 +90,16 @@ func (c Capabilities) log(l *slog.Logger, token string) {
 // detect tries each algorithm once on throwaway session keys, because a
 // mechanism list cannot say which parameters a token accepts (SoftHSM2 lists
 // CKM_RSA_PKCS_OAEP yet refuses SHA-256 with it).
-func (h *HSM) detect(ctx context.Context) (Capabilities, error) {
+// Without full (admin commands, which list, delete and seal but never
+// decrypt), only the quick probes run: sealing and MAC.
+func (h *HSM) detect(ctx context.Context, full bool) (Capabilities, error) {
 	caps := Capabilities{Decrypt: map[Algorithm]Path{}, Unwrap: map[Algorithm]bool{}}
 	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		caps.SerialObjectWrites = c.serialWrites
+		c.probeSeal(s, &caps)
+		if !full {
+			return nil
+		}
 		if err := c.probeRSA(s, &caps); err != nil {
 			return err
 		}
@@ -96,7 +107,70 @@ func (h *HSM) detect(ctx context.Context) (Capabilities, error) {
 		c.probePolicy(s, &caps)
 		return nil
 	})
+	if err == nil {
+		err = caps.required()
+	}
 	return caps, err
+}
+
+// required refuses a token missing what Keyport cannot run without, naming
+// the mechanism: sealing (of access-key secrets and SOFTWARE material) and
+// HMAC-SHA256 (import tokens, fingerprints, encrypt-then-MAC). Algorithms
+// the token cannot do are only disabled (Decrypt[alg] = PathNone).
+func (caps Capabilities) required() error {
+	switch {
+	case caps.Seal == SealNone:
+		return fmt.Errorf("%w: the token has none of CKM_AES_GCM, CKM_AES_CBC_PAD, CKM_AES_ECB with a token AES key, so Keyport cannot seal", ErrUnsupported)
+	case !caps.HMAC:
+		return fmt.Errorf("%w: the token has no CKM_SHA256_HMAC with a generated secret key (CKM_GENERIC_SECRET_KEY_GEN), which Keyport needs", ErrUnsupported)
+	}
+	return nil
+}
+
+// probeSeal finds the best sealing scheme, HMAC-SHA256 and the token's
+// random generator, on throwaway session keys: each scheme must round-trip
+// and, for GCM, refuse a tampered tag.
+func (c *conn) probeSeal(s pkcs11.SessionHandle, caps *Capabilities) {
+	if _, err := c.mod.GenerateRandom(s, 16); err == nil {
+		caps.Random = true
+	}
+	aes, err := c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, append(
+		secretTemplate(pkcs11.CKK_AES, false, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32)))
+	if err == nil {
+		defer func() { _ = c.mod.DestroyObject(s, aes) }()
+		msg := []byte("keyport seal probe, three blocks of data.......")
+		iv := make([]byte, 16)
+		_, _ = rand.Read(iv)
+		roundTrip := func(enc, dec func([]byte) ([]byte, error)) bool {
+			ct, err := enc(msg)
+			if err != nil {
+				return false
+			}
+			pt, err := dec(ct)
+			return err == nil && bytes.Equal(pt, msg)
+		}
+		switch {
+		case roundTrip(func(m []byte) ([]byte, error) { return c.gcm(s, aes, true, iv[:gcmNonceSize], []byte("aad"), m) },
+			func(ct []byte) ([]byte, error) { return c.gcm(s, aes, false, iv[:gcmNonceSize], []byte("aad"), ct) }):
+			caps.Seal = SealGCM
+		case roundTrip(func(m []byte) ([]byte, error) { return c.cbc(s, aes, true, iv, m) },
+			func(ct []byte) ([]byte, error) { return c.cbc(s, aes, false, iv, ct) }):
+			caps.Seal = SealCBCHMAC
+		case roundTrip(func(m []byte) ([]byte, error) { return c.ctr(s, aes, iv, m) },
+			func(ct []byte) ([]byte, error) { return c.ctr(s, aes, iv, ct) }):
+			caps.Seal = SealCTRHMAC
+		}
+	}
+	mac, err := c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_GENERIC_SECRET_KEY_GEN, nil)}, append(
+		secretTemplate(pkcs11.CKK_GENERIC_SECRET, false, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32)))
+	if err != nil {
+		return
+	}
+	defer func() { _ = c.mod.DestroyObject(s, mac) }()
+	if err := c.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, mac); err == nil {
+		out, err := c.mod.Sign(s, []byte("keyport hmac probe"))
+		caps.HMAC = err == nil && len(out) == 32
+	}
 }
 
 func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {

@@ -1,6 +1,8 @@
 package hsm_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/keyport-kms/keyport/hsm"
@@ -36,5 +38,26 @@ func TestCapabilitiesOnSoftHSM(t *testing.T) {
 	// session objects and copied, which keeps their provenance there.
 	if !caps.SerialObjectWrites || !caps.CopyToToken {
 		t.Errorf("serial object writes %v, generate-then-copy %v; want both", caps.SerialObjectWrites, caps.CopyToToken)
+	}
+}
+
+// A token without a way to seal or without HMAC-SHA256 is refused at
+// start-up, in one line naming the mechanism; one that lacks an algorithm
+// only loses that algorithm.
+func TestRequiredMechanisms(t *testing.T) {
+	for _, tc := range []struct {
+		caps hsm.Capabilities
+		want string
+	}{
+		{hsm.Capabilities{Seal: hsm.SealNone, HMAC: true}, "CKM_AES_GCM, CKM_AES_CBC_PAD, CKM_AES_ECB"},
+		{hsm.Capabilities{Seal: hsm.SealCTRHMAC, HMAC: false}, "CKM_SHA256_HMAC"},
+	} {
+		err := tc.caps.Required()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || !errors.Is(err, hsm.ErrUnsupported) {
+			t.Errorf("%+v: %v, want one line naming %s", tc.caps, err, tc.want)
+		}
+	}
+	if err := (hsm.Capabilities{Seal: hsm.SealCBCHMAC, HMAC: true}).Required(); err != nil {
+		t.Errorf("a token with CBC and HMAC but no RSA path or EC is usable: %v", err)
 	}
 }

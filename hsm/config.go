@@ -30,9 +30,10 @@ type Config struct {
 	// any token with ECDH (SoftHSM included).
 	SM2Mechanism uint
 
-	// SkipProbe leaves out the start-up capability probe (it generates
-	// throwaway keys). For admin commands that list or delete objects only;
-	// decryption then fails with ErrUnsupported.
+	// SkipProbe leaves out the slow part of the start-up capability probe
+	// (throwaway RSA and SM2 key pairs), keeping the quick sealing and MAC
+	// probe. For admin commands, which list, delete and seal; decryption
+	// then fails with ErrUnsupported.
 	SkipProbe bool
 
 	Logger *slog.Logger

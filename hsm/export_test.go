@@ -65,3 +65,9 @@ func CloseAllSessions(h *HSM) error {
 
 // LeftPad exposes the raw-RSA padding step.
 func LeftPad(em []byte, k int) ([]byte, error) { return leftPad(em, k) }
+
+// SetSealScheme makes h seal by scheme, as on a token that can do no better.
+func SetSealScheme(h *HSM, scheme SealScheme) { h.caps.Seal = scheme }
+
+// Required exposes the start-up check of what Keyport cannot run without.
+func (c Capabilities) Required() error { return c.required() }

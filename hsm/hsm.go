@@ -41,15 +41,14 @@ func Open(ctx context.Context, cfg Config) (*HSM, error) {
 		return nil, err
 	}
 	h := &HSM{cfg: cfg, log: cfg.Logger, conn: c}
-	if cfg.SkipProbe {
-		return h, nil
-	}
-	h.caps, err = h.detect(ctx)
+	h.caps, err = h.detect(ctx, !cfg.SkipProbe)
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("detect token capabilities: %w", err)
 	}
-	h.caps.log(h.log, cfg.tokenName())
+	if !cfg.SkipProbe {
+		h.caps.log(h.log, cfg.tokenName())
+	}
 	return h, nil
 }
 

@@ -38,6 +38,9 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error
 		if err != nil {
 			return fmt.Errorf("create AES key object: %w", err)
 		}
+		if err := c.ensureProtected(s, handle); err != nil {
+			return err
+		}
 		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})
 		out.CheckValue, err = c.checkValue(s, handle)
 		return err
@@ -80,6 +83,9 @@ func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error
 		handle, err := c.mod.UnwrapKey(s, rsaMechanism(req.Algorithm), e.handle, req.Ciphertext, materialTemplate(raw, req.Label))
 		if err != nil {
 			return err
+		}
+		if err := c.ensureProtected(s, handle); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err) // not the ciphertext's fault
 		}
 		attrs, err := c.mod.GetAttributeValue(s, handle, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, nil)})
 		if err != nil || attrUint(attrs[0]) != uint(req.Size) {

@@ -19,9 +19,9 @@ import (
 // the copies to the token (C_CopyObject, about a millisecond each) run
 // alone: no call waits behind a key generation. The copies keep
 // CKA_LOCAL, CKA_NEVER_EXTRACTABLE and CKA_ALWAYS_SENSITIVE, which the
-// probe checks before it chooses this path. The generation itself runs at
-// the lowest CPU priority (lowPriority), so that on a software token it
-// does not take the CPU decryptions need.
+// probe checks before it chooses this path. A generation nobody waits for
+// (ctx marked with Background) runs at the lowest CPU priority, so that on
+// a software token it does not take the CPU decryptions need.
 func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (KeyPair, error) {
 	if label == "" {
 		return KeyPair{}, fmt.Errorf("generate key pair: empty label")
@@ -41,6 +41,10 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 			if err != nil {
 				return fmt.Errorf("generate %s key pair: %w", spec, err)
 			}
+			if err := c.ensureProtected(s, privH); err != nil {
+				_ = c.mod.DestroyObject(s, pubH)
+				return err
+			}
 			if kp.PublicDER, err = c.publicKeyDER(s, spec, pubH); err != nil {
 				_ = c.mod.DestroyObject(s, privH)
 				_ = c.mod.DestroyObject(s, pubH)
@@ -54,9 +58,14 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 	err = h.doUnlocked(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		var pubH, privH pkcs11.ObjectHandle
 		var err error
-		lowPriority(func() { // no lock held: session objects only
+		gen := func() { // no lock held: session objects only
 			pubH, privH, err = c.mod.GenerateKeyPair(s, keyGenMechanism(spec), sessionCopy(pub), sessionCopy(priv))
-		})
+		}
+		if isBackground(ctx) {
+			lowPriority(gen)
+		} else {
+			gen()
+		}
 		if err != nil {
 			return fmt.Errorf("generate %s key pair: %w", spec, err)
 		}
@@ -156,4 +165,18 @@ func (c *conn) publicKeyDER(s pkcs11.SessionHandle, spec KeySpec, pub pkcs11.Obj
 		return nil, fmt.Errorf("encode RSA public key: %w", err)
 	}
 	return der, nil
+}
+
+type backgroundKey struct{}
+
+// Background marks ctx as work nobody waits for, such as refilling a pool
+// of key pairs: on a software token its key generation yields the CPU to
+// everything else.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+func isBackground(ctx context.Context) bool {
+	b, _ := ctx.Value(backgroundKey{}).(bool)
+	return b
 }

@@ -121,3 +121,36 @@ func (c *conn) probePolicy(s pkcs11.SessionHandle, caps *Capabilities) {
 	}
 	caps.AllowedMechanisms = true
 }
+
+// ensureProtected checks what a token did with a key it just made, as some
+// ignore the template (openCryptoki's C_UnwrapKey leaves an unwrapped key
+// extractable and not sensitive): a key that is not sensitive, or is
+// extractable, is made so (the one direction PKCS#11 always allows), and if
+// the token will not, destroyed.
+func (c *conn) ensureProtected(s pkcs11.SessionHandle, key pkcs11.ObjectHandle) error {
+	read := func() (sensitive, extractable bool, err error) {
+		attrs, err := c.mod.GetAttributeValue(s, key, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
+		})
+		if err != nil {
+			return false, false, err
+		}
+		return attrBool(attrs[0]), attrBool(attrs[1]), nil
+	}
+	sensitive, extractable, err := read()
+	if err == nil && sensitive && !extractable {
+		return nil
+	}
+	if err == nil {
+		_ = c.mod.SetAttributeValue(s, key, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+		})
+		if sensitive, extractable, err = read(); err == nil && sensitive && !extractable {
+			return nil
+		}
+	}
+	_ = c.mod.DestroyObject(s, key)
+	return newError(ErrUnsafeKey, err, "the token made a key that is extractable or not sensitive, and would not change it: destroyed")
+}

@@ -9,8 +9,9 @@ import (
 // priority, and ends that thread after. Software tokens (SoftHSM2) search
 // for primes in the calling thread for 100–300 ms; at normal priority two
 // generations fill two cores and every decryption waits for CPU. At nice 19
-// a generation takes only the CPU nothing else wants. fn must not hold a
-// lock others wait on, or they would wait on a starved thread.
+// a generation takes only the CPU nothing else wants — so only work nobody
+// waits for (the pool's refill) runs this way: under full load it could
+// starve. fn must not hold a lock others wait on.
 func lowPriority(fn func()) {
 	done := make(chan struct{})
 	go func() {

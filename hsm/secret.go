@@ -8,25 +8,29 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-const (
-	gcmNonceSize = 12
-	gcmTagBits   = 128
-)
-
 // secretUsage is the template of every secret key this layer makes: token
 // object, sensitive, never extractable, and every usage not named in allow
 // set false explicitly (tokens default unset usages to true). CKA_MODIFIABLE
 // is left alone: SoftHSM2 refuses it in a C_UnwrapKey template, and the
 // flags that matter can only be tightened once set.
 func secretUsage(allow ...uint) []*pkcs11.Attribute {
+	return secretTemplate(0, true, allow...)
+}
+
+// secretTemplate is secretUsage for a token or session object, with a key
+// type when keyType is not 0.
+func secretTemplate(keyType uint, token bool, allow ...uint) []*pkcs11.Attribute {
 	usages := []uint{pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT, pkcs11.CKA_WRAP, pkcs11.CKA_UNWRAP,
 		pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY, pkcs11.CKA_DERIVE}
 	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, token),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+	}
+	if keyType != 0 {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType))
 	}
 	for _, u := range usages {
 		on := false
@@ -97,6 +101,9 @@ func (h *HSM) SecretKey(ctx context.Context, req SecretKeyRequest) (KeyID, error
 		if err != nil {
 			return fmt.Errorf("generate secret key %q: %w", req.Label, err)
 		}
+		if err := c.ensureProtected(s, handle); err != nil {
+			return err
+		}
 		id = newID
 		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: keyType})
 		h.log.Info("hsm: created secret key", "label", req.Label, "id", id)
@@ -143,74 +150,31 @@ func (c *conn) checkSecret(s pkcs11.SessionHandle, handle pkcs11.ObjectHandle, n
 	return id, nil
 }
 
-// Seal encrypts plaintext with AES-256-GCM inside the token under key id.
-// The nonce comes from the token's generator.
-func (h *HSM) Seal(ctx context.Context, id KeyID, plaintext, aad []byte) ([]byte, error) {
-	var out []byte
-	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		e, err := c.secret(s, id, pkcs11.CKK_AES)
-		if err != nil {
-			return err
-		}
-		nonce, err := c.mod.GenerateRandom(s, gcmNonceSize)
-		if err != nil {
-			return fmt.Errorf("nonce: %w", err)
-		}
-		params := pkcs11.NewGCMParams(nonce, aad, gcmTagBits)
-		defer params.Free()
-		if err := c.mod.EncryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, e.handle); err != nil {
-			return fmt.Errorf("seal: %w", err)
-		}
-		ct, err := c.mod.Encrypt(s, plaintext)
-		if err != nil {
-			return fmt.Errorf("seal: %w", err)
-		}
-		out = append(nonce, ct...)
-		return nil
-	})
-	return out, err
-}
-
-// Open decrypts what Seal produced. Any failure is ErrBadCiphertext.
-func (h *HSM) Open(ctx context.Context, id KeyID, sealed, aad []byte) ([]byte, error) {
-	if len(sealed) < gcmNonceSize+gcmTagBits/8 {
-		return nil, ErrBadCiphertext
-	}
-	var out []byte
-	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		e, err := c.secret(s, id, pkcs11.CKK_AES)
-		if err != nil {
-			return err
-		}
-		params := pkcs11.NewGCMParams(sealed[:gcmNonceSize], aad, gcmTagBits)
-		defer params.Free()
-		if err := c.mod.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_GCM, params)}, e.handle); err != nil {
-			return err
-		}
-		out, err = c.mod.Decrypt(s, sealed[gcmNonceSize:])
-		return err
-	})
-	return out, decryptError(err)
-}
-
 // MAC computes HMAC-SHA256 inside the token under key id.
 func (h *HSM) MAC(ctx context.Context, id KeyID, data []byte) ([]byte, error) {
 	var out []byte
 	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-		e, err := c.secret(s, id, pkcs11.CKK_GENERIC_SECRET)
-		if err != nil {
-			return err
-		}
-		if err := c.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, e.handle); err != nil {
-			return fmt.Errorf("hmac: %w", err)
-		}
-		out, err = c.mod.Sign(s, data)
-		if err != nil {
-			return fmt.Errorf("hmac: %w", err)
-		}
-		return nil
+		var err error
+		out, err = c.hmac(s, id, data)
+		return err
 	})
 	return out, err
+}
+
+// hmac is HMAC-SHA256 under the token key id, on session s.
+func (c *conn) hmac(s pkcs11.SessionHandle, id KeyID, data []byte) ([]byte, error) {
+	e, err := c.secret(s, id, pkcs11.CKK_GENERIC_SECRET)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, e.handle); err != nil {
+		return nil, fmt.Errorf("hmac: %w", err)
+	}
+	out, err := c.mod.Sign(s, data)
+	if err != nil {
+		return nil, fmt.Errorf("hmac: %w", err)
+	}
+	return out, nil
 }
 
 // secret returns the cached secret key id, checking its type.

@@ -29,7 +29,7 @@ func TestSecretKeyCreatedOnce(t *testing.T) {
 	if err != nil || m == a {
 		t.Fatalf("mac key: %s, %v", m, err)
 	}
-	sealed, err := h.Seal(ctx, a, []byte("hello"), []byte("aad"))
+	sealed, err := h.Seal(ctx, hsm.SealKey{Cipher: a}, []byte("hello"), []byte("aad"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestSecretKeyCreatedOnce(t *testing.T) {
 	if again, err := h2.SecretKey(ctx, hsm.SecretKeyRequest{Label: "keyport-master-seal", Kind: hsm.AES256}); err != nil || again != a {
 		t.Fatalf("after reopen: %s, %v; want %s", again, err, a)
 	}
-	if pt, err := h2.Open(ctx, a, sealed, []byte("aad")); err != nil || string(pt) != "hello" {
+	if pt, err := h2.Open(ctx, hsm.SealKey{Cipher: a}, sealed, []byte("aad")); err != nil || string(pt) != "hello" {
 		t.Fatalf("open after reopen: %q, %v", pt, err)
 	}
 	if mac2, err := h2.MAC(ctx, m, []byte("data")); err != nil || !bytes.Equal(mac1, mac2) {
@@ -63,7 +63,7 @@ func TestSealOpenRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := h.Seal(ctx, k, []byte("secret"), []byte("ctx"))
+	sealed, err := h.Seal(ctx, hsm.SealKey{Cipher: k}, []byte("secret"), []byte("ctx"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestSealOpenRejects(t *testing.T) {
 		"extra byte": {append(append([]byte{}, sealed...), 1), []byte("ctx")},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := h.Open(ctx, k, tc.sealed, tc.aad); err != hsm.ErrBadCiphertext {
+			if _, err := h.Open(ctx, hsm.SealKey{Cipher: k}, tc.sealed, tc.aad); err != hsm.ErrBadCiphertext {
 				t.Fatalf("got %v, want ErrBadCiphertext", err)
 			}
 		})
@@ -87,7 +87,7 @@ func TestSealOpenRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Seal(ctx, mac, []byte("x"), nil); !errors.Is(err, hsm.ErrUnsupported) {
+	if _, err := h.Seal(ctx, hsm.SealKey{Cipher: mac}, []byte("x"), nil); !errors.Is(err, hsm.ErrUnsupported) {
 		t.Fatalf("seal with an HMAC key: %v, want ErrUnsupported", err)
 	}
 }
@@ -118,7 +118,7 @@ func TestImportAESEveryAlgorithm(t *testing.T) {
 				if !bytes.Equal(imp.CheckValue, kcv) {
 					t.Fatalf("check value %x, want AES(material, 0) = %x", imp.CheckValue, kcv)
 				}
-				sealed, err := h.Seal(ctx, id, []byte("plaintext"), []byte("aad"))
+				sealed, err := h.Seal(ctx, hsm.SealKey{Cipher: id}, []byte("plaintext"), []byte("aad"))
 				if err != nil {
 					t.Fatal(err)
 				}

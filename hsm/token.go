@@ -130,10 +130,12 @@ type Token interface {
 	ImportAES(ctx context.Context, req ImportRequest) (Imported, error)
 	// SecretKey finds a secret key, creating it on first use (see SecretKeyRequest).
 	SecretKey(ctx context.Context, req SecretKeyRequest) (KeyID, error)
-	// Seal encrypts with AES-256-GCM under a token AES key: nonce || ciphertext || tag.
-	Seal(ctx context.Context, id KeyID, plaintext, aad []byte) ([]byte, error)
-	// Open reverses Seal; any failure is ErrBadCiphertext.
-	Open(ctx context.Context, id KeyID, sealed, aad []byte) ([]byte, error)
+	// Seal encrypts under a token AES key and authenticates with aad, by
+	// the scheme the token can do (AES-GCM, or encrypt-then-MAC with
+	// key.MAC); the result says its scheme.
+	Seal(ctx context.Context, key SealKey, plaintext, aad []byte) ([]byte, error)
+	// Open reverses Seal; any failure caused by the bytes is ErrBadCiphertext.
+	Open(ctx context.Context, key SealKey, sealed, aad []byte) ([]byte, error)
 	// MAC computes HMAC-SHA256 under a token HMAC key.
 	MAC(ctx context.Context, id KeyID, data []byte) ([]byte, error)
 	// Delete destroys every object with this id.

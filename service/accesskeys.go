@@ -48,7 +48,7 @@ func accessKeyAAD(id string) []byte { return []byte("keyport/access-key/v1\x00" 
 func (s *Service) CreateAccessKey(ctx context.Context) (*NewAccessKey, error) {
 	id := accessKeyIDPrefix + randomString(accessKeyIDLen-len(accessKeyIDPrefix), alphabetUpper)
 	secret := randomString(accessSecretLen, alphabetSecret)
-	sealed, err := s.tok.Seal(ctx, s.sealKey, []byte(secret), accessKeyAAD(id))
+	sealed, err := s.tok.Seal(ctx, s.master, []byte(secret), accessKeyAAD(id))
 	if err != nil {
 		return nil, hsmError("seal access key secret", err)
 	}
@@ -121,7 +121,7 @@ func (s *Service) unsealAccessKey(ctx context.Context, id string) ([]byte, error
 	if a.Disabled {
 		return nil, errorf(KindAccessKeyDisabled, "access key %s is disabled", id)
 	}
-	secret, err := s.tok.Open(ctx, s.sealKey, a.SealedSecret, accessKeyAAD(id))
+	secret, err := s.tok.Open(ctx, s.master, a.SealedSecret, accessKeyAAD(id))
 	if errors.Is(err, hsm.ErrBadCiphertext) {
 		return nil, wrapErr(KindInternal, err, "sealed secret of access key %s does not open", id)
 	}

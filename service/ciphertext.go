@@ -18,13 +18,17 @@ import (
 //	...       GCM ciphertext, then the 16-byte tag
 //
 // The GCM additional data is the header (bytes 0 to 4+n+m) followed by the
-// canonical encryption context.
+// canonical encryption context. Cipher 0x03 is AES-256 in a token without
+// AES-GCM: what follows the header is the HSM layer's encrypt-then-MAC
+// format ("KP", scheme, IV, ciphertext, HMAC-SHA256 under Keyport's master
+// MAC key), with the same additional data.
 const (
-	blobVersion  = 0x01
-	cipherAES256 = 0x01
-	cipherSM4    = 0x02
-	nonceSize    = 12
-	tagSize      = 16
+	blobVersion     = 0x01
+	cipherAES256    = 0x01
+	cipherSM4       = 0x02
+	cipherAES256ETM = 0x03
+	nonceSize       = 12
+	tagSize         = 16
 )
 
 var errBlob = errors.New("malformed ciphertext blob")
@@ -46,7 +50,7 @@ func (h blobHeader) marshal() []byte {
 // sealed part (nonce || ciphertext || tag).
 func parseBlob(b []byte) (blobHeader, []byte, []byte, error) {
 	var h blobHeader
-	if len(b) < 4 || b[0] != blobVersion || (b[1] != cipherAES256 && b[1] != cipherSM4) {
+	if len(b) < 4 || b[0] != blobVersion || (b[1] != cipherAES256 && b[1] != cipherSM4 && b[1] != cipherAES256ETM) {
 		return h, nil, nil, errBlob
 	}
 	h.cipher = b[1]

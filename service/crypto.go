@@ -48,13 +48,13 @@ func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) (*DecryptResp
 	if err != nil {
 		return nil, err
 	}
-	if h.keyVersionID != k.VersionID || h.cipher != cipherFor(k) {
+	if h.keyVersionID != k.VersionID || h.cipher != s.cipherFor(k) {
 		return nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to this key version")
 	}
 	aad := append(header, canonicalContext(req.Context)...)
 	var pt []byte
 	if inToken(k) {
-		pt, err = s.tok.Open(ctx, hsm.KeyID(k.HSMObject), sealed, aad)
+		pt, err = s.tok.Open(ctx, s.materialSealKey(k), sealed, aad)
 		if errors.Is(err, hsm.ErrBadCiphertext) {
 			return nil, errorf(KindInvalidCiphertext, "the ciphertext does not decrypt with this key and EncryptionContext")
 		}
@@ -126,9 +126,18 @@ func (s *Service) usableKey(ctx context.Context, keyID string) (*store.Key, erro
 	return k, nil
 }
 
-func cipherFor(k *store.Key) byte {
-	if KeySpec(k.Spec) == SpecSM4 {
+// materialSealKey is how token-held material seals data: the material key,
+// with the master MAC key where the token's scheme is encrypt-then-MAC.
+func (s *Service) materialSealKey(k *store.Key) hsm.SealKey {
+	return hsm.SealKey{Cipher: hsm.KeyID(k.HSMObject), MAC: s.macKey}
+}
+
+func (s *Service) cipherFor(k *store.Key) byte {
+	switch {
+	case KeySpec(k.Spec) == SpecSM4:
 		return cipherSM4
+	case inToken(k) && s.etm:
+		return cipherAES256ETM
 	}
 	return cipherAES256
 }
@@ -136,10 +145,10 @@ func cipherFor(k *store.Key) byte {
 // seal encrypts pt into a blob: inside the token for token-held material,
 // else with the unsealed material for this one operation.
 func (s *Service) seal(ctx context.Context, k *store.Key, pt []byte, ec map[string]string) ([]byte, error) {
-	header := blobHeader{cipher: cipherFor(k), keyID: k.ID, keyVersionID: k.VersionID}.marshal()
+	header := blobHeader{cipher: s.cipherFor(k), keyID: k.ID, keyVersionID: k.VersionID}.marshal()
 	aad := append(append([]byte{}, header...), canonicalContext(ec)...)
 	if inToken(k) {
-		sealed, err := s.tok.Seal(ctx, hsm.KeyID(k.HSMObject), pt, aad)
+		sealed, err := s.tok.Seal(ctx, s.materialSealKey(k), pt, aad)
 		if err != nil {
 			return nil, hsmError("encrypt", err)
 		}

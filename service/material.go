@@ -23,7 +23,7 @@ func materialAAD(k *store.Key) []byte {
 }
 
 func (s *Service) sealMaterial(ctx context.Context, k *store.Key, m []byte) ([]byte, error) {
-	sealed, err := s.tok.Seal(ctx, s.sealKey, m, materialAAD(k))
+	sealed, err := s.tok.Seal(ctx, s.master, m, materialAAD(k))
 	if err != nil {
 		return nil, hsmError("seal key material", err)
 	}
@@ -33,7 +33,7 @@ func (s *Service) sealMaterial(ctx context.Context, k *store.Key, m []byte) ([]b
 // openMaterial unseals a key's material for one operation; the caller
 // wipes it.
 func (s *Service) openMaterial(ctx context.Context, k *store.Key) ([]byte, error) {
-	m, err := s.tok.Open(ctx, s.sealKey, k.SealedMat, materialAAD(k))
+	m, err := s.tok.Open(ctx, s.master, k.SealedMat, materialAAD(k))
 	if errors.Is(err, hsm.ErrBadCiphertext) {
 		return nil, wrapErr(KindInternal, err, "sealed material of key %s does not open", k.ID)
 	}

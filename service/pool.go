@@ -136,7 +136,7 @@ func (p *pool) fill(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer func() { <-p.gen; wg.Done() }()
-				w, err := p.generate(ctx, spec)
+				w, err := p.generate(hsm.Background(ctx), spec) // nobody waits: yield the CPU
 				if err != nil {
 					if ctx.Err() == nil {
 						p.s.log.Warn("pool: generate wrapping key", "spec", spec, "err", err)

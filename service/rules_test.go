@@ -223,9 +223,9 @@ type countingToken struct {
 	decrypts, opens atomic.Int64
 }
 
-func (c *countingToken) Open(ctx context.Context, id hsm.KeyID, sealed, aad []byte) ([]byte, error) {
+func (c *countingToken) Open(ctx context.Context, key hsm.SealKey, sealed, aad []byte) ([]byte, error) {
 	c.opens.Add(1)
-	return c.HSM.Open(ctx, id, sealed, aad)
+	return c.HSM.Open(ctx, key, sealed, aad)
 }
 
 func (c *countingToken) Decrypt(ctx context.Context, id hsm.KeyID, alg hsm.Algorithm, ct []byte) ([]byte, error) {

@@ -111,7 +111,9 @@ type Service struct {
 
 	sealKey hsm.KeyID
 	macKey  hsm.KeyID
-	sm2     bool // the token can decrypt SM2PKE
+	master  hsm.SealKey // sealKey with macKey, for the encrypt-then-MAC schemes
+	sm2     bool        // the token can decrypt SM2PKE
+	etm     bool        // the token seals by encrypt-then-MAC (no AES-GCM)
 	pool    *pool
 	secrets *secretCache
 
@@ -135,6 +137,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		secrets: newSecretCache(opt.SecretCacheTTL, opt.Now)}
 	if c, ok := opt.Token.(capabler); ok {
 		s.sm2 = c.Capabilities().Decrypt[hsm.SM2PKE] != hsm.PathNone
+		s.etm = c.Capabilities().Seal != hsm.SealGCM
 	}
 	var err error
 	if s.deployment, err = s.st.Meta(ctx, store.MetaDeployment); err != nil || !validDeployment(s.deployment) {
@@ -151,6 +154,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	if s.macKey, err = s.masterKey(ctx, store.MetaMasterMAC, macKeyName, hsm.HMACSHA256); err != nil {
 		return nil, fmt.Errorf("master MAC key: %w", err)
 	}
+	s.master = hsm.SealKey{Cipher: s.sealKey, MAC: s.macKey}
 	if opt.Reconcile {
 		if err := s.reconcile(ctx); err != nil {
 			return nil, fmt.Errorf("reconcile token objects: %w", err)

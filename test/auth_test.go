@@ -87,7 +87,7 @@ type openCounter struct {
 	opens atomic.Int64
 }
 
-func (o *openCounter) Open(ctx context.Context, id hsm.KeyID, sealed, aad []byte) ([]byte, error) {
+func (o *openCounter) Open(ctx context.Context, id hsm.SealKey, sealed, aad []byte) ([]byte, error) {
 	o.opens.Add(1)
 	return o.HSM.Open(ctx, id, sealed, aad)
 }

@@ -29,14 +29,14 @@ func (d *downToken) check() error {
 	return nil
 }
 
-func (d *downToken) Seal(ctx context.Context, id hsm.KeyID, pt, aad []byte) ([]byte, error) {
+func (d *downToken) Seal(ctx context.Context, id hsm.SealKey, pt, aad []byte) ([]byte, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
 	return d.HSM.Seal(ctx, id, pt, aad)
 }
 
-func (d *downToken) Open(ctx context.Context, id hsm.KeyID, sealed, aad []byte) ([]byte, error) {
+func (d *downToken) Open(ctx context.Context, id hsm.SealKey, sealed, aad []byte) ([]byte, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}

@@ -153,7 +153,7 @@ func TestTencentSDK(t *testing.T) {
 
 func TestTencentRefusals(t *testing.T) {
 	defer catch(t)
-	s := startServer(t, "--import-token-ttl", "2s")
+	s := startServer(t, "--import-token-ttl", "3s")
 	c := newTencent(t, s, s.sk)
 	kmsKey, ext, soft := tcCreate(c, 1, false), tcCreate(c, 2, true), tcCreate(c, 2, false)
 	material := bytes.Repeat([]byte{8}, 32)
@@ -174,7 +174,7 @@ func TestTencentRefusals(t *testing.T) {
 	im := tckms.NewImportKeyMaterialRequest()
 	im.KeyId, im.ImportToken = common.StringPtr(soft), p.ImportToken
 	im.EncryptedKeyMaterial = common.StringPtr(base64.StdEncoding.EncodeToString(must(byok.Wrap(must(base64.StdEncoding.DecodeString(*p.PublicKey)), "RSAES_OAEP_SHA_256", material))))
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(3100 * time.Millisecond)
 	_, err := c.ImportKeyMaterial(im)
 	tcError(t, err, "ResourceUnavailable.TokenExpired")
 

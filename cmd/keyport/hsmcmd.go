@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -42,6 +43,12 @@ func hsmCommand() *cli.Command {
 				Usage:  "list the token's objects with their flags (never their values)",
 				Flags:  append(tokenFlags(), &cli.BoolFlag{Name: "json"}),
 				Action: hsmObjects,
+			},
+			{
+				Name:   "selftest",
+				Usage:  "check a token before deploying: the probe, then a full round trip of every feature on throwaway keys, timed beside the bare mechanisms; exit 0 only if every enabled feature works",
+				Flags:  append(tokenFlags(), &cli.BoolFlag{Name: "json"}),
+				Action: hsmSelfTest,
 			},
 			{
 				Name:  "purge",
@@ -172,6 +179,50 @@ func hsmObjects(c *cli.Context) error {
 		rows = append(rows, []string{o.ID, o.Class, o.KeyType, owner, o.Label, flagWords(o)})
 	}
 	return output(c, objs, []string{"ID", "CLASS", "TYPE", "DEPLOYMENT", "LABEL", "FLAGS"}, rows)
+}
+
+func hsmSelfTest(c *cli.Context) error {
+	cfg, err := hsmConfig(c)
+	if err != nil {
+		return err
+	}
+	h, err := hsm.Open(c.Context, cfg)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	rows, err := h.SelfTest(c.Context)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	var table [][]string
+	ms := func(d time.Duration) string {
+		if d == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000)
+	}
+	for _, r := range rows {
+		result, ratio := "ok", "-"
+		switch {
+		case r.Skipped:
+			result = "disabled"
+		case !r.OK:
+			result, failed = "FAILED: "+r.Error, failed+1
+		}
+		if r.Raw > 0 {
+			ratio = fmt.Sprintf("%.2f", float64(r.Layer)/float64(r.Raw))
+		}
+		table = append(table, []string{r.Feature, r.Path, result, ms(r.Layer), ms(r.Raw), ratio})
+	}
+	if err := output(c, rows, []string{"FEATURE", "PATH", "RESULT", "KEYPORT", "BARE MECHANISM", "RATIO"}, table); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("self-test: %d feature(s) failed on this token", failed)
+	}
+	return nil
 }
 
 func flagWords(o hsm.Object) string {
