@@ -55,6 +55,15 @@ var kindNames = [...]string{
 	KindInvalidRecipientKey:        "invalid recipient public key",
 }
 
+// ServerFault reports whether err is the service's own failure (the HSM or
+// the store away, a bug) rather than something about the request: such a
+// failure must not count against the caller, as a failed authentication
+// would.
+func ServerFault(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Kind == KindUnavailable || e.Kind == KindInternal)
+}
+
 // Kinds lists every Kind, for the dialects' completeness tests.
 func Kinds() []Kind {
 	out := make([]Kind, 0, kindEnd)

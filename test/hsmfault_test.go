@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
@@ -106,5 +107,34 @@ func TestHSMAwayIsServiceUnavailable(t *testing.T) {
 	}
 	if err := tcEncrypt(); err != nil {
 		t.Fatalf("Tencent after the HSM came back: %v", err)
+	}
+}
+
+// While the HSM is away, requests fail with the dialect's 503-class error,
+// and those failures are the server's, not the caller's: they never count
+// as failed authentications, so the caller's address is not refused once
+// the HSM is back.
+func TestHSMAwayIsNotAnAuthFailure(t *testing.T) {
+	defer catch(t)
+	var d *downToken
+	ip := newInProcess(t, func(h *hsm.HSM) hsm.Token { d = &downToken{HSM: h}; return d },
+		func(o *service.Options) { o.SecretCacheTTL = time.Millisecond }, nil) // every request unseals the secret
+	keyID := must(ip.svc.CreateKey(context.Background(), service.CreateKeyRequest{})).KeyID
+	ali := newV1(t, ip.server, ip.sk)
+	encrypt := func() error {
+		enc := kms.CreateEncryptRequest()
+		ali.prep(enc.RpcRequest)
+		enc.KeyId, enc.Plaintext = keyID, "eA=="
+		_, err := ali.c.Encrypt(enc)
+		return err
+	}
+	d.down.Store(true)
+	for i := 0; i < 50; i++ { // far past the failure budget of 20
+		time.Sleep(2 * time.Millisecond)
+		serverError(t, encrypt(), 503, "ServiceUnavailableTemporary")
+	}
+	d.down.Store(false)
+	if err := encrypt(); err != nil {
+		t.Fatalf("after the HSM came back, the caller is refused: %v", err)
 	}
 }

@@ -184,7 +184,7 @@ func (h *Handler) admit(ctx context.Context, req *request) (string, error) {
 	addr := wire.ClientAddress(req.r.RemoteAddr)
 	ak, nonce, err := h.authenticate(ctx, req, addr)
 	if err != nil {
-		if err != errThrottled {
+		if err != errThrottled && !service.ServerFault(err) {
 			h.cfg.Guard.Failed(addr, ak)
 		}
 		return ak, err

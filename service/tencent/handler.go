@@ -141,7 +141,7 @@ func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte) (stri
 	addr := wire.ClientAddress(r.RemoteAddr)
 	a, err := h.authenticate(ctx, r, body, addr)
 	if err != nil {
-		if err != errThrottled {
+		if err != errThrottled && !service.ServerFault(err) {
 			h.cfg.Guard.Failed(addr, a.secretID)
 		}
 		return a.secretID, err
