@@ -7,7 +7,9 @@ PKGS    := ./...
 # `make deps` installs, with apt-get and only where missing, the tools the
 # tests drive from outside: the SoftHSM2 module and softhsm2-util, IBM
 # openCryptoki (a second, independent token: its soft token and pkcsslotd,
-# which the tests start), pkcs11-tool (OpenSC), openssl, a C compiler for cgo
+# which the tests start), p11-kit remoting (a network HSM for the tests: a
+# p11-kit server exporting a SoftHSM2 token, p11-kit-client.so as the module),
+# pkcs11-tool (OpenSC), openssl, a C compiler for cgo
 # (miekg/pkcs11), and Node.js with npm for the official Node clients in
 # test/node.
 
@@ -27,6 +29,8 @@ deps:
 	command -v pkcs11-tool   >/dev/null 2>&1 || missing="$$missing opensc"; \
 	command -v openssl       >/dev/null 2>&1 || missing="$$missing openssl"; \
 	test -x /usr/sbin/pkcsslotd || command -v pkcsslotd >/dev/null 2>&1 || missing="$$missing opencryptoki"; \
+	command -v p11-kit >/dev/null 2>&1 || missing="$$missing p11-kit"; \
+	ls /usr/lib/*/pkcs11/p11-kit-client.so >/dev/null 2>&1 || missing="$$missing p11-kit-modules"; \
 	command -v gcc           >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v npm           >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \

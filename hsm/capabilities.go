@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -77,6 +78,29 @@ func quirksOf(model string) quirks {
 	return quirks{}
 }
 
+// remoteClients are the modules, by file name, that reach an HSM over a
+// network: their calls can block for as long as a lost connection lasts,
+// so each call runs under a watchdog (Config.CallTimeout) that answers the
+// caller at its deadline. Calls into a local token run inline: the
+// watchdog's hand-off costs ~14 µs a call.
+var remoteClients = []string{
+	"p11-kit-client", // p11-kit remoting (also what tests use as a network HSM)
+	"libCryptoki2",   // Thales Luna
+	"libcloudhsm",    // AWS CloudHSM
+	"libcknfast",     // Entrust nShield Connect
+	"libfxpkcs11",    // Fortanix
+}
+
+func isRemoteClient(module string) bool {
+	base := filepath.Base(module)
+	for _, r := range remoteClients {
+		if strings.HasPrefix(base, r) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c Capabilities) log(l *slog.Logger, token string) {
 	for _, a := range Algorithms() {
 		l.Info("hsm: algorithm path", "token", token, "algorithm", a.String(),
@@ -96,7 +120,9 @@ func (h *HSM) detect(ctx context.Context, full bool) (Capabilities, error) {
 	caps := Capabilities{Decrypt: map[Algorithm]Path{}, Unwrap: map[Algorithm]bool{}}
 	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		caps.SerialObjectWrites = c.serialWrites
-		c.probeSeal(s, &caps)
+		if err := c.probeSeal(s, &caps); err != nil {
+			return err
+		}
 		if !full {
 			return nil
 		}
@@ -110,7 +136,10 @@ func (h *HSM) detect(ctx context.Context, full bool) (Capabilities, error) {
 	if err == nil {
 		err = caps.required()
 	}
-	return caps, err
+	if err != nil {
+		return Capabilities{}, err
+	}
+	return caps, nil
 }
 
 // required refuses a token missing what Keyport cannot run without, naming
@@ -128,14 +157,18 @@ func (caps Capabilities) required() error {
 }
 
 // probeSeal finds the best sealing scheme, HMAC-SHA256 and the token's
-// random generator, on throwaway session keys: each scheme must round-trip
-// and, for GCM, refuse a tampered tag.
-func (c *conn) probeSeal(s pkcs11.SessionHandle, caps *Capabilities) {
+// random generator, on throwaway session keys: each scheme must round-trip.
+// A lost login or session is returned, for the caller to repair and probe
+// again, not taken for a missing mechanism.
+func (c *conn) probeSeal(s pkcs11.SessionHandle, caps *Capabilities) error {
 	if _, err := c.mod.GenerateRandom(s, 16); err == nil {
 		caps.Random = true
 	}
 	aes, err := c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, append(
 		secretTemplate(pkcs11.CKK_AES, false, pkcs11.CKA_ENCRYPT, pkcs11.CKA_DECRYPT), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32)))
+	if classify(err) != failNone {
+		return err
+	}
 	if err == nil {
 		defer func() { _ = c.mod.DestroyObject(s, aes) }()
 		msg := []byte("keyport seal probe, three blocks of data.......")
@@ -163,14 +196,18 @@ func (c *conn) probeSeal(s pkcs11.SessionHandle, caps *Capabilities) {
 	}
 	mac, err := c.mod.GenerateKey(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_GENERIC_SECRET_KEY_GEN, nil)}, append(
 		secretTemplate(pkcs11.CKK_GENERIC_SECRET, false, pkcs11.CKA_SIGN, pkcs11.CKA_VERIFY), pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32)))
+	if classify(err) != failNone {
+		return err
+	}
 	if err != nil {
-		return
+		return nil
 	}
 	defer func() { _ = c.mod.DestroyObject(s, mac) }()
 	if err := c.mod.SignInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_SHA256_HMAC, nil)}, mac); err == nil {
 		out, err := c.mod.Sign(s, []byte("keyport hmac probe"))
 		caps.HMAC = err == nil && len(out) == 32
 	}
+	return nil
 }
 
 func (c *conn) probeRSA(s pkcs11.SessionHandle, caps *Capabilities) error {

@@ -23,6 +23,14 @@ type Config struct {
 	MaxSessions   int           // sessions this layer opens at most (default 8)
 	SessionWait   time.Duration // longest wait for a free session (default 5s)
 	RetryInterval time.Duration // least time between two reconnect attempts (default 1s)
+	// CallTimeout bounds one call into the library; past it the caller gets
+	// ErrUnavailable and the connection is rebuilt once the call returns
+	// (default 60s: key generation on a slow HSM takes seconds). Calls run
+	// under this watchdog, which also answers a caller at its context's
+	// deadline, when the module is a network HSM's client (remoteClients)
+	// or when CallTimeout is set.
+	CallTimeout time.Duration
+	watchdog    bool
 
 	// SM2Mechanism is a vendor mechanism that decrypts SM2PKE (C1C3C2) with
 	// an EC key on the SM2 curve. Zero, the default, decrypts by
@@ -49,6 +57,10 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.RetryInterval <= 0 {
 		out.RetryInterval = time.Second
+	}
+	out.watchdog = out.CallTimeout > 0 || isRemoteClient(out.Module)
+	if out.CallTimeout <= 0 {
+		out.CallTimeout = time.Minute
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()

@@ -1,6 +1,7 @@
 package hsm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -70,6 +71,20 @@ func openConn(cfg Config) (*conn, error) {
 	c.slot = slot
 	c.serialWrites = quirksOf(info.Model).serialObjectWrites
 	c.pool = newSessionPool(mod, slot, cfg.MaxSessions, cfg.SessionWait)
+	// crypto11 logged in on a session of its own; through some client
+	// libraries (p11-kit remoting) that login does not cover the sessions
+	// opened here yet. Make sure one of ours is logged in before any call.
+	s, err := c.pool.get(context.Background())
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("open token %q: %w", cfg.tokenName(), err)
+	}
+	if err := c.relogin(s); err != nil {
+		c.pool.discard(s)
+		c.close()
+		return nil, err
+	}
+	c.pool.put(s)
 	return c, nil
 }
 

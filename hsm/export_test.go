@@ -71,3 +71,14 @@ func SetSealScheme(h *HSM, scheme SealScheme) { h.caps.Seal = scheme }
 
 // Required exposes the start-up check of what Keyport cannot run without.
 func (c Capabilities) Required() error { return c.required() }
+
+// Stall makes a call that sits in the library until release is closed, as
+// a network HSM's client library does when its connection is gone; left
+// reports when it came out.
+func Stall(ctx context.Context, h *HSM, release <-chan struct{}, left chan<- struct{}) error {
+	return h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+		<-release
+		close(left)
+		return nil
+	})
+}

@@ -41,7 +41,7 @@ func Open(ctx context.Context, cfg Config) (*HSM, error) {
 		return nil, err
 	}
 	h := &HSM{cfg: cfg, log: cfg.Logger, conn: c}
-	h.caps, err = h.detect(ctx, !cfg.SkipProbe)
+	h.caps, err = h.detect(context.WithValue(ctx, untimedKey{}, true), !cfg.SkipProbe)
 	if err != nil {
 		h.Close()
 		return nil, fmt.Errorf("detect token capabilities: %w", err)
@@ -130,10 +130,57 @@ func (h *HSM) markDown(c *conn, cause error) {
 	h.lastTry = time.Time{} // the first call after teardown may try at once
 	h.mu.Unlock()
 	h.log.Warn("hsm: token lost; reconnecting on next use", "token", h.cfg.tokenName(), "err", cause)
-	c.close()
-	h.mu.Lock()
-	h.closing = false
-	h.mu.Unlock()
+	// The teardown waits for the calls still inside the library; none of
+	// them, nor the caller, waits for it: calls fail fast meanwhile.
+	go func() {
+		c.close()
+		h.mu.Lock()
+		h.closing = false
+		h.mu.Unlock()
+	}()
+}
+
+type untimedKey struct{}
+
+// errStuck: a call into the PKCS#11 library did not return in time (a
+// network HSM's client library waiting on a connection that is gone).
+var errStuck = errors.New("a call into the PKCS#11 library did not return in time")
+
+// call runs fn on the conn and session under a watchdog: if ctx ends first
+// the caller gets ErrUnavailable at once, and if the library does not
+// answer within CallTimeout the connection is also given up. An abandoned
+// call keeps its session and its hold on the conn until the library
+// returns, if ever; abandoned reports that the caller must not release them.
+func (h *HSM) call(ctx context.Context, c *conn, s pkcs11.SessionHandle, mode lockMode, fn func(c *conn, s pkcs11.SessionHandle) error) (err error, abandoned bool) {
+	if !h.cfg.watchdog {
+		return c.exclusive(mode, func() error { return fn(c, s) }), false
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.exclusive(mode, func() error { return fn(c, s) }) }()
+	limit := h.cfg.CallTimeout
+	if untimed, _ := ctx.Value(untimedKey{}).(bool); untimed {
+		limit = time.Duration(1<<63 - 1) // the start-up probe: bounded by Open's context only
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err, false
+	case <-ctx.Done():
+		err = fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	case <-timer.C:
+		h.markDown(c, errStuck)
+		err = unavailable(errStuck)
+	}
+	go func() {
+		if classify(<-done) == failNone && !errors.Is(err, errStuck) {
+			c.pool.put(s)
+		} else {
+			c.pool.discard(s)
+		}
+		c.inflight.RUnlock()
+	}()
+	return err, true
 }
 
 func unavailable(cause error) error {
@@ -193,7 +240,10 @@ func (h *HSM) run(ctx context.Context, mode lockMode, fn func(c *conn, s pkcs11.
 			}
 			return err
 		}
-		err = c.exclusive(mode, func() error { return fn(c, s) })
+		var abandoned bool
+		if err, abandoned = h.call(ctx, c, s, mode, fn); abandoned {
+			return err
+		}
 		kind := classify(err)
 		switch kind {
 		case failNone:

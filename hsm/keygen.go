@@ -53,7 +53,10 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 			c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: keyType(spec)})
 			return nil
 		})
-		return kp, err
+		if err != nil {
+			return KeyPair{}, err
+		}
+		return kp, nil
 	}
 	err = h.doUnlocked(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		var pubH, privH pkcs11.ObjectHandle
@@ -92,7 +95,10 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 		c.keys.put(id, &keyEntry{handle: tokPriv, class: pkcs11.CKO_PRIVATE_KEY, keyType: keyType(spec)})
 		return nil
 	})
-	return kp, err
+	if err != nil {
+		return KeyPair{}, err
+	}
+	return kp, nil
 }
 
 // pairTemplates are the public and private templates of a wrapping pair:

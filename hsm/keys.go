@@ -67,6 +67,33 @@ func (c *conn) key(s pkcs11.SessionHandle, id KeyID) (*keyEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	e, err := c.findKey(s, id, raw)
+	if err != nil || e != nil {
+		return e, err
+	}
+	// Private objects are invisible without a login: a miss while logged
+	// out is a lost login, which do repairs, not an unknown key.
+	if in, err := c.loggedIn(s); err != nil {
+		return nil, err
+	} else if !in {
+		return nil, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
+	}
+	// A session can say it is logged in while the token behind it has not
+	// caught up (a network HSM's new connection right after a reconnect
+	// answered misses for keys it holds): log in once more and search again
+	// before calling a key missing. Misses are rare on the request path.
+	if err := c.mod.Login(s, pkcs11.CKU_USER, c.cfg.PIN); err != nil && !isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
+		return nil, loginError(err, c.cfg.tokenName())
+	}
+	if e, err = c.findKey(s, id, raw); err != nil || e != nil {
+		return e, err
+	}
+	return nil, fmt.Errorf("%w: key %s", ErrNotFound, id)
+}
+
+// findKey searches the token for the private or secret half of id and
+// caches it; nil when there is none.
+func (c *conn) findKey(s pkcs11.SessionHandle, id KeyID, raw []byte) (*keyEntry, error) {
 	handles, err := c.find(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, raw)})
 	if err != nil {
 		return nil, err
@@ -87,14 +114,7 @@ func (c *conn) key(s pkcs11.SessionHandle, id KeyID) (*keyEntry, error) {
 		c.keys.put(id, e)
 		return e, nil
 	}
-	// Private objects are invisible without a login: a miss while logged
-	// out is a lost login, which do repairs, not an unknown key.
-	if in, err := c.loggedIn(s); err != nil {
-		return nil, err
-	} else if !in {
-		return nil, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
-	}
-	return nil, fmt.Errorf("%w: key %s", ErrNotFound, id)
+	return nil, nil
 }
 
 // find returns the handles of every object matching the template.

@@ -77,7 +77,10 @@ func (h *HSM) Objects(ctx context.Context) ([]Object, error) {
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func className(c uint) string {

@@ -64,5 +64,8 @@ func (h *HSM) Random(ctx context.Context, n int) ([]byte, error) {
 		out, err = c.mod.GenerateRandom(s, n)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

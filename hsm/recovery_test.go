@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/softhsm"
 )
 
 // decryptOnce wraps a fresh message to kp and decrypts it through the layer.
@@ -152,5 +153,75 @@ func TestTokenRemovedAndRestored(t *testing.T) {
 	}
 	if len(unexpected) > 0 {
 		t.Fatalf("workers saw errors other than ErrUnavailable: %v", unexpected[0])
+	}
+}
+
+// A call that does not come back from the library (a network HSM gone
+// mid-call) never holds its caller past the caller's deadline, nor past
+// CallTimeout; the timeout gives the connection up, other calls fail fast
+// meanwhile, and once the stuck call returns the layer reconnects.
+func TestStuckCallsFailFast(t *testing.T) {
+	tok := softhsm.New(t)
+	cfg := configFor(tok)
+	cfg.CallTimeout = 300 * time.Millisecond
+	h, err := hsm.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx := ctxT(t)
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The caller's deadline: it gets ErrUnavailable while the call is still
+	// inside, and the connection stays up.
+	release, left := make(chan struct{}), make(chan struct{})
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	err = hsm.Stall(short, h, release, left)
+	cancel()
+	select {
+	case <-left:
+		t.Fatal("the call returned only when the library did")
+	default:
+	}
+	if !errors.Is(err, hsm.ErrUnavailable) {
+		t.Fatalf("stalled past the deadline: %v", err)
+	}
+	if err := decryptOnce(ctx, t, h, kp, hsm.RSAOAEPSHA1); err != nil {
+		t.Fatalf("a deadline gave the connection up: %v", err)
+	}
+	close(release)
+	<-left
+
+	// The library stops answering: CallTimeout gives the call and the
+	// connection up; others fail fast; once the call returns, it reconnects.
+	release, left = make(chan struct{}), make(chan struct{})
+	err = hsm.Stall(ctx, h, release, left)
+	select {
+	case <-left:
+		t.Fatal("the call returned only when the library did")
+	default:
+	}
+	if !errors.Is(err, hsm.ErrUnavailable) {
+		t.Fatalf("stuck past CallTimeout: %v", err)
+	}
+	for i := 0; i < 5; i++ {
+		if err := decryptOnce(ctx, t, h, kp, hsm.RSAOAEPSHA1); !errors.Is(err, hsm.ErrUnavailable) {
+			t.Fatalf("while a call is stuck: %v, want ErrUnavailable", err)
+		}
+	}
+	close(release)
+	<-left
+	var lastErr error
+	for i := 0; i < 100; i++ {
+		if lastErr = decryptOnce(ctx, t, h, kp, hsm.RSAOAEPSHA1); lastErr == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if lastErr != nil {
+		t.Fatalf("no recovery after the stuck call returned: %v", lastErr)
 	}
 }

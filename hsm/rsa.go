@@ -64,7 +64,10 @@ func (h *HSM) decryptRSA(ctx context.Context, id KeyID, alg Algorithm, ct []byte
 		}
 		return fmt.Errorf("%w: %s", ErrUnsupported, alg)
 	})
-	return out, decryptError(err)
+	if err = decryptError(err); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // rawRSA computes c^d mod n in the token (CKM_RSA_X_509), left-padded to k bytes.

@@ -98,7 +98,10 @@ func (h *HSM) Seal(ctx context.Context, key SealKey, plaintext, aad []byte) ([]b
 		}
 		return fmt.Errorf("%w: this token cannot seal", ErrUnsupported)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Open reverses Seal, whatever scheme sealed it on this token (what was
@@ -123,7 +126,10 @@ func (h *HSM) Open(ctx context.Context, key SealKey, sealed, aad []byte) ([]byte
 		out, err = c.gcm(s, e.handle, false, sealed[:gcmNonceSize], aad, sealed[gcmNonceSize:])
 		return err
 	})
-	return out, decryptError(err)
+	if err = decryptError(err); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func etmScheme(sealed []byte) (SealScheme, bool) {

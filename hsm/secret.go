@@ -109,7 +109,10 @@ func (h *HSM) SecretKey(ctx context.Context, req SecretKeyRequest) (KeyID, error
 		h.log.Info("hsm: created secret key", "label", req.Label, "id", id)
 		return nil
 	})
-	return id, err
+	if err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // secretKind is what making a secret key of kind takes: its key type, the
@@ -158,7 +161,10 @@ func (h *HSM) MAC(ctx context.Context, id KeyID, data []byte) ([]byte, error) {
 		out, err = c.hmac(s, id, data)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // hmac is HMAC-SHA256 under the token key id, on session s.

@@ -269,7 +269,10 @@ func (h *HSM) rawTimed(ctx context.Context, id KeyID, fn func(c *conn, s pkcs11.
 		d, err = timed(5, func() error { return fn(c, s, e.handle) })
 		return err
 	})
-	return d, err
+	if err != nil {
+		return 0, err
+	}
+	return d, nil
 }
 
 // rawKeyGen times one bare C_GenerateKeyPair of session objects.
@@ -291,7 +294,10 @@ func (h *HSM) rawKeyGen(ctx context.Context, spec KeySpec) (time.Duration, error
 		})
 		return err
 	})
-	return d, err
+	if err != nil {
+		return 0, err
+	}
+	return d, nil
 }
 
 func parseRSAPublicKey(der []byte) (*rsa.PublicKey, error) {

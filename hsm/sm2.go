@@ -91,7 +91,10 @@ func (h *HSM) decryptSM2(ctx context.Context, id KeyID, ct []byte) ([]byte, erro
 		out, err = sm2Finish(x2, parsed)
 		return err
 	})
-	return out, decryptError(err)
+	if err = decryptError(err); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ecdhX returns the x coordinate of d·P for the private key d in the token.
