@@ -301,18 +301,21 @@ func (c *conn) decryptOnce(s pkcs11.SessionHandle, mech []*pkcs11.Mechanism, key
 
 // probeSM2 checks that SM2 keys can be made and SM2PKE decrypted.
 func (c *conn) probeSM2(s pkcs11.SessionHandle, caps *Capabilities) {
+	p := c.cfg.sm2
 	pubH, privH, err := c.mod.GenerateKeyPair(s,
-		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)},
+		[]*pkcs11.Mechanism{pkcs11.NewMechanism(p.KeyGen, nil)},
 		[]*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, p.KeyType),
 			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams),
 		},
 		[]*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, p.KeyType),
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_DERIVE, c.cfg.SM2Mechanism == 0),
-			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, c.cfg.SM2Mechanism != 0),
+			pkcs11.NewAttribute(pkcs11.CKA_DERIVE, !p.vendor()),
+			pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, p.vendor()),
 		})
 	if err != nil {
 		return
@@ -337,8 +340,12 @@ func (c *conn) probeSM2(s pkcs11.SessionHandle, caps *Capabilities) {
 	if err != nil {
 		return
 	}
-	if c.cfg.SM2Mechanism != 0 {
-		if out, err := c.decryptOnce(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(c.cfg.SM2Mechanism, nil)}, privH, parsed.plain()); err == nil && bytes.Equal(out, msg) {
+	if p.vendor() {
+		in, err := p.Input.encode(parsed)
+		if err != nil {
+			return
+		}
+		if out, err := c.decryptOnce(s, p.mechanism(), privH, in); err == nil && bytes.Equal(out, msg) {
 			caps.Decrypt[SM2PKE] = PathVendor
 		}
 		return

@@ -32,11 +32,13 @@ type Config struct {
 	CallTimeout time.Duration
 	watchdog    bool
 
-	// SM2Mechanism is a vendor mechanism that decrypts SM2PKE (C1C3C2) with
-	// an EC key on the SM2 curve. Zero, the default, decrypts by
-	// CKM_ECDH1_DERIVE plus the SM3 KDF outside the token, which works on
-	// any token with ECDH (SoftHSM included).
-	SM2Mechanism uint
+	// SM2Profile names how the token makes SM2 keys and decrypts SM2PKE
+	// (SM2Profiles): "ecdh", the default, decrypts by CKM_ECDH1_DERIVE plus
+	// the SM3 KDF outside the token, which works on any token with ECDH on
+	// the SM2 curve (SoftHSM included); "tass", "sansec" and "luna" use those
+	// vendors' SM2 key types and mechanisms.
+	SM2Profile string
+	sm2        SM2Profile
 
 	// SkipProbe leaves out the slow part of the start-up capability probe
 	// (throwaway RSA and SM2 key pairs), keeping the quick sealing and MAC
@@ -58,6 +60,7 @@ func (c *Config) withDefaults() Config {
 	if out.RetryInterval <= 0 {
 		out.RetryInterval = time.Second
 	}
+	out.sm2, _ = sm2ProfileNamed(out.SM2Profile) // Validate refused an unknown name
 	out.watchdog = out.CallTimeout > 0 || isRemoteClient(out.Module)
 	if out.CallTimeout <= 0 {
 		out.CallTimeout = time.Minute
@@ -98,6 +101,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessions == 1 {
 		return errors.New("hsm: max sessions must be at least 2")
+	}
+	if _, err := sm2ProfileNamed(c.SM2Profile); err != nil {
+		return err
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 	kp := KeyPair{ID: id, Spec: spec}
 	if !h.caps.CopyToToken {
 		err = h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-			pubH, privH, err := c.mod.GenerateKeyPair(s, keyGenMechanism(spec), pub, priv)
+			pubH, privH, err := c.mod.GenerateKeyPair(s, h.keyGenMechanism(spec), pub, priv)
 			if err != nil {
 				return fmt.Errorf("generate %s key pair: %w", spec, err)
 			}
@@ -50,7 +50,7 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 				_ = c.mod.DestroyObject(s, pubH)
 				return err
 			}
-			c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: keyType(spec)})
+			c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: h.keyType(spec)})
 			return nil
 		})
 		if err != nil {
@@ -62,7 +62,7 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 		var pubH, privH pkcs11.ObjectHandle
 		var err error
 		gen := func() { // no lock held: session objects only
-			pubH, privH, err = c.mod.GenerateKeyPair(s, keyGenMechanism(spec), sessionCopy(pub), sessionCopy(priv))
+			pubH, privH, err = c.mod.GenerateKeyPair(s, h.keyGenMechanism(spec), sessionCopy(pub), sessionCopy(priv))
 		}
 		if isBackground(ctx) {
 			lowPriority(gen)
@@ -92,7 +92,7 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 			_ = c.writing(func() error { return c.mod.DestroyObject(s, tokPub) })
 			return fmt.Errorf("copy %s private key to the token: %w", spec, err)
 		}
-		c.keys.put(id, &keyEntry{handle: tokPriv, class: pkcs11.CKO_PRIVATE_KEY, keyType: keyType(spec)})
+		c.keys.put(id, &keyEntry{handle: tokPriv, class: pkcs11.CKO_PRIVATE_KEY, keyType: h.keyType(spec)})
 		return nil
 	})
 	if err != nil {
@@ -108,7 +108,7 @@ func (h *HSM) pairTemplates(spec KeySpec, rawID []byte, label string) (pub, priv
 	common := func(class uint) []*pkcs11.Attribute {
 		return []*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
-			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType(spec)),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, h.keyType(spec)),
 			pkcs11.NewAttribute(pkcs11.CKA_ID, rawID),
 			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
 		}
@@ -122,7 +122,7 @@ func (h *HSM) pairTemplates(spec KeySpec, rawID []byte, label string) (pub, priv
 	} else {
 		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams))
 	}
-	priv = append(common(pkcs11.CKO_PRIVATE_KEY), h.caps.privateKeyPolicy(spec, h.cfg.SM2Mechanism)...)
+	priv = append(common(pkcs11.CKO_PRIVATE_KEY), h.caps.privateKeyPolicy(spec, h.cfg.sm2)...)
 	return pub, priv
 }
 
@@ -143,16 +143,16 @@ func sessionCopy(tmpl []*pkcs11.Attribute) []*pkcs11.Attribute {
 	return out
 }
 
-func keyGenMechanism(spec KeySpec) []*pkcs11.Mechanism {
+func (h *HSM) keyGenMechanism(spec KeySpec) []*pkcs11.Mechanism {
 	if spec == SM2 {
-		return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}
+		return []*pkcs11.Mechanism{pkcs11.NewMechanism(h.cfg.sm2.KeyGen, nil)}
 	}
 	return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil)}
 }
 
-func keyType(spec KeySpec) uint {
+func (h *HSM) keyType(spec KeySpec) uint {
 	if spec == SM2 {
-		return pkcs11.CKK_EC
+		return h.cfg.sm2.KeyType
 	}
 	return pkcs11.CKK_RSA
 }

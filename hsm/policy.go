@@ -16,7 +16,7 @@ import (
 // token object, private, sensitive, never extractable, decryption only
 // (RSA: unwrap too where the probe chose C_UnwrapKey; SM2: derive for the
 // ECDH path), never sign.
-func (caps Capabilities) privateKeyPolicy(spec KeySpec, vendorSM2 uint) []*pkcs11.Attribute {
+func (caps Capabilities) privateKeyPolicy(spec KeySpec, sm2 SM2Profile) []*pkcs11.Attribute {
 	rsaKey := spec == RSA2048
 	unwrap := false
 	if rsaKey {
@@ -29,13 +29,13 @@ func (caps Capabilities) privateKeyPolicy(spec KeySpec, vendorSM2 uint) []*pkcs1
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, rsaKey || vendorSM2 != 0),
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, rsaKey || sm2.vendor()),
 		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, unwrap),
-		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, !rsaKey && vendorSM2 == 0),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, !rsaKey && !sm2.vendor()),
 		pkcs11.NewAttribute(pkcs11.CKA_SIGN, false),
 		pkcs11.NewAttribute(pkcs11.CKA_SIGN_RECOVER, false),
 	}
-	if mechs := caps.mechanismsFor(spec, vendorSM2); caps.AllowedMechanisms && len(mechs) > 0 {
+	if mechs := caps.mechanismsFor(spec, sm2.Decrypt); caps.AllowedMechanisms && len(mechs) > 0 {
 		tmpl = append(tmpl, allowedMechanisms(mechs...))
 	}
 	return append(tmpl, caps.unmodifiable()...)

@@ -162,6 +162,18 @@ func TestTokenRemovedAndRestored(t *testing.T) {
 // meanwhile, and once the stuck call returns the layer reconnects.
 func TestStuckCallsFailFast(t *testing.T) {
 	tok := softhsm.New(t)
+	ctx := ctxT(t)
+	// The pair is made on a connection with the default call timeout: a
+	// key generation on a loaded machine takes longer than the test's.
+	h0, err := hsm.Open(context.Background(), configFor(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := h0.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	h0.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := configFor(tok)
 	cfg.CallTimeout = 300 * time.Millisecond
 	h, err := hsm.Open(context.Background(), cfg)
@@ -169,11 +181,6 @@ func TestStuckCallsFailFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// The caller's deadline: it gets ErrUnavailable while the call is still
 	// inside, and the connection stays up.

@@ -206,7 +206,11 @@ func (h *HSM) selfTestAlgorithm(ctx context.Context, kp KeyPair, alg Algorithm, 
 			if perr != nil {
 				return perr
 			}
-			out, err = c.decryptOnce(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(c.cfg.SM2Mechanism, nil)}, k, p.plain())
+			in, err := c.cfg.sm2.Input.encode(p)
+			if err != nil {
+				return err
+			}
+			out, err = c.decryptOnce(s, c.cfg.sm2.mechanism(), k, in)
 		}
 		wipe(out)
 		return err
@@ -284,7 +288,7 @@ func (h *HSM) rawKeyGen(ctx context.Context, spec KeySpec) (time.Duration, error
 		d, err = timed(1, func() (err error) {
 			var pubH, privH pkcs11.ObjectHandle
 			lowPriority(func() {
-				pubH, privH, err = c.mod.GenerateKeyPair(s, keyGenMechanism(spec), sessionCopy(pub), sessionCopy(priv))
+				pubH, privH, err = c.mod.GenerateKeyPair(s, h.keyGenMechanism(spec), sessionCopy(pub), sessionCopy(priv))
 			})
 			if err == nil {
 				_ = c.mod.DestroyObject(s, privH)

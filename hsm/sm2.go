@@ -73,14 +73,15 @@ func (h *HSM) decryptSM2(ctx context.Context, id KeyID, ct []byte) ([]byte, erro
 		if err != nil {
 			return err
 		}
-		if e.keyType != pkcs11.CKK_EC {
+		if e.keyType != c.cfg.sm2.KeyType {
 			return fmt.Errorf("%w: key %s is not an SM2 key", ErrUnsupported, id)
 		}
-		if c.cfg.SM2Mechanism != 0 {
-			if err := c.mod.DecryptInit(s, []*pkcs11.Mechanism{pkcs11.NewMechanism(c.cfg.SM2Mechanism, nil)}, e.handle); err != nil {
+		if c.cfg.sm2.vendor() {
+			in, err := c.cfg.sm2.Input.encode(parsed)
+			if err != nil {
 				return err
 			}
-			out, err = c.mod.Decrypt(s, parsed.plain())
+			out, err = c.decryptOnce(s, c.cfg.sm2.mechanism(), e.handle, in)
 			return err
 		}
 		x2, err := c.ecdhX(s, e.handle, parsed.point())

@@ -19,6 +19,7 @@ func tokenFlags() []cli.Flag {
 		&cli.UintFlag{Name: "slot", EnvVars: []string{"KEYPORT_SLOT"}, Usage: "slot id of the token to use"},
 		&cli.StringFlag{Name: "pkcs11-uri", EnvVars: []string{"KEYPORT_PKCS11_URI"}, Usage: "RFC 7512 pkcs11: URI naming module, token and PIN source instead of the flags above"},
 		&cli.StringFlag{Name: "pin-file", EnvVars: []string{"KEYPORT_PIN_FILE"}, Usage: "file holding the user PIN (else KEYPORT_PIN)"},
+		&cli.StringFlag{Name: "sm2-profile", EnvVars: []string{"KEYPORT_SM2_PROFILE"}, Usage: "how the token does SM2: ecdh (default: EC keys and ECDH derive), tass, sansec or luna (vendor key types and mechanisms)"},
 	}
 }
 
@@ -55,6 +56,7 @@ func hsmConfig(c *cli.Context) (hsm.Config, error) {
 	if v := c.String("token-label"); v != "" {
 		cfg.TokenLabel = v
 	}
+	cfg.SM2Profile = c.String("sm2-profile")
 	if v := c.String("token-serial"); v != "" {
 		cfg.TokenSerial = v
 	}
