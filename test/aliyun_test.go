@@ -72,6 +72,19 @@ func serverError(t *testing.T, err error, status int, code string) {
 	}
 }
 
+// sm2Parameters makes an EXTERNAL HSM-level key and asks for SM2
+// wrapping parameters for it.
+func (v *v1) sm2Parameters() error {
+	ck := kms.CreateCreateKeyRequest()
+	v.prep(ck.RpcRequest)
+	ck.Origin, ck.ProtectionLevel = "EXTERNAL", "HSM"
+	gp := kms.CreateGetParametersForImportRequest()
+	v.prep(gp.RpcRequest)
+	gp.KeyId, gp.WrappingKeySpec, gp.WrappingAlgorithm = must(v.c.CreateKey(ck)).KeyMetadata.KeyId, "EC_SM2", "SM2PKE"
+	_, err := v.c.GetParametersForImport(gp)
+	return err
+}
+
 // byokV1 runs CreateKey → GetParametersForImport → wrap → ImportKeyMaterial
 // through the v1 SDK and returns the key id and material.
 func (v *v1) byok(level, alg string) (string, []byte) {

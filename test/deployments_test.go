@@ -44,13 +44,9 @@ func encryptedData(t *testing.T, s *server) []string {
 		enc.KeyId, enc.Plaintext = id, "cGxhaW50ZXh0"
 		blobs = append(blobs, must(c.c.Encrypt(enc)).CiphertextBlob)
 	}
-	ck := kms.CreateCreateKeyRequest()
-	c.prep(ck.RpcRequest)
-	ck.Origin, ck.ProtectionLevel = "EXTERNAL", "HSM"
-	gp := kms.CreateGetParametersForImportRequest()
-	c.prep(gp.RpcRequest)
-	gp.KeyId, gp.WrappingKeySpec, gp.WrappingAlgorithm = must(c.c.CreateKey(ck)).KeyMetadata.KeyId, "EC_SM2", "SM2PKE"
-	must(c.c.GetParametersForImport(gp))
+	if err := c.sm2Parameters(); err != nil { // leaves an import token issued
+		t.Fatal(err)
+	}
 	return blobs
 }
 
