@@ -223,18 +223,9 @@ func (s *Service) reconcile(ctx context.Context) error {
 	}
 	admin, _ := s.tok.(objectAdmin)
 	for _, o := range objs.LegacyAdopted {
-		owner, _ := OwnerOf(o.Label)
-		label := s.label(owner.Kind)
-		switch owner.Kind {
-		case ObjectMaterial:
-			label = s.label("material/" + strings.TrimPrefix(o.Label, "keyport-material-"))
-		case ObjectWrapping:
-			label = s.wrappingLabel(WrappingRSA2048)
-			if strings.HasPrefix(o.Label, "keyport-wrap-sm2-") {
-				label = s.wrappingLabel(WrappingSM2)
-			}
-		case ObjectMaster:
-			continue // shared by every legacy store on the token: keeps its label
+		label, relabel := s.adoptedLabel(o.Label)
+		if !relabel {
+			continue
 		}
 		if err := admin.SetLabel(ctx, hsm.KeyID(o.ID), label); err != nil {
 			s.log.Warn("could not relabel an adopted legacy object; it stays referenced by this store", "object", o.ID, "label", o.Label, "err", err)
@@ -247,6 +238,22 @@ func (s *Service) reconcile(ctx context.Context) error {
 			"object", o.ID, "label", o.Label)
 	}
 	return nil
+}
+
+// adoptedLabel is the label this deployment gives a legacy object it
+// adopts; relabel is false for master keys, which every legacy store on the
+// token shares and which therefore keep their label.
+func (s *Service) adoptedLabel(legacy string) (label string, relabel bool) {
+	owner, _ := OwnerOf(legacy)
+	switch {
+	case owner.Kind == ObjectMaterial:
+		return s.materialLabel(strings.TrimPrefix(legacy, "keyport-material-")), true
+	case owner.Kind == ObjectWrapping && strings.HasPrefix(legacy, "keyport-wrap-sm2-"):
+		return s.wrappingLabel(WrappingSM2), true
+	case owner.Kind == ObjectWrapping:
+		return s.wrappingLabel(WrappingRSA2048), true
+	}
+	return "", false
 }
 
 func (s *Service) destroyOrphans(ctx context.Context, objs []hsm.Object) (int, error) {

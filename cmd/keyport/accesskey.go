@@ -53,12 +53,7 @@ func openAccessKeys(c *cli.Context) (accessKeys, func(), error) {
 	if client, err := server.DialAdmin(dir); err == nil {
 		return client, func() {}, nil
 	}
-	cfg, err := hsmConfig(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg.SkipProbe = true
-	st, err := openStack(c.Context, cfg, dir, service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	st, err := openAdminStack(c)
 	if err != nil {
 		return nil, nil, err
 	}
