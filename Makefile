@@ -9,7 +9,8 @@ PKGS    := ./...
 # openCryptoki (a second, independent token: its soft token and pkcsslotd,
 # which the tests start), p11-kit remoting (a network HSM for the tests: a
 # p11-kit server exporting a SoftHSM2 token, p11-kit-client.so as the module),
-# pkcs11-tool (OpenSC), openssl, a C compiler for cgo
+# PostgreSQL (the replicas' store: the tests run throwaway clusters with
+# initdb and pg_ctl), pkcs11-tool (OpenSC), openssl, a C compiler for cgo
 # (miekg/pkcs11), and Node.js with npm for the official Node clients in
 # test/node.
 
@@ -31,6 +32,7 @@ deps:
 	test -x /usr/sbin/pkcsslotd || command -v pkcsslotd >/dev/null 2>&1 || missing="$$missing opencryptoki"; \
 	command -v p11-kit >/dev/null 2>&1 || missing="$$missing p11-kit"; \
 	ls /usr/lib/*/pkcs11/p11-kit-client.so >/dev/null 2>&1 || missing="$$missing p11-kit-modules"; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v gcc           >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v npm           >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \

@@ -118,7 +118,8 @@ func NewDeploymentID() (string, error) {
 // write transaction is fsynced before it returns, so what it acknowledged
 // survives kill -9 and power loss.
 type Bolt struct {
-	db *bolt.DB
+	db     *bolt.DB
+	leases localLeases
 }
 
 var _ Store = (*Bolt)(nil)
@@ -193,6 +194,17 @@ func migrate(db *bolt.DB) error {
 		}
 		return meta.Put(kSchema, []byte(strconv.Itoa(SchemaVersion)))
 	})
+}
+
+// Shared is false: the file is locked to one process.
+func (s *Bolt) Shared() bool { return false }
+
+// TryLease takes a lease within this process, the only one on the file.
+func (s *Bolt) TryLease(_ context.Context, name string) (func(), bool, error) {
+	if !s.leases.take(name) {
+		return nil, false, nil
+	}
+	return func() { s.leases.drop(name) }, true, nil
 }
 
 // Close closes the file.

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -18,6 +19,10 @@ var ErrExists = errors.New("store: exists")
 
 // ErrPoolEmpty: no pooled wrapping key of that spec.
 var ErrPoolEmpty = errors.New("store: wrapping key pool empty")
+
+// ErrUnavailable: the store cannot be reached now (a database outage);
+// the caller may retry.
+var ErrUnavailable = errors.New("store unavailable")
 
 // ErrNoStore: the directory holds no Keyport store, and the caller may not
 // create one there.
@@ -147,5 +152,62 @@ type Store interface {
 	// all end with the same value.
 	InitMeta(ctx context.Context, name, value string) (string, error)
 
+	// Shared reports whether other processes (replicas) may use the store
+	// at the same time.
+	Shared() bool
+	// TryLease takes the named lease unless a process (this one included)
+	// holds it: work only one replica may do at a time (refilling the pool,
+	// collecting, reconciling the token) runs under one. A lease is given up
+	// by release, or when its holder dies.
+	TryLease(ctx context.Context, name string) (release func(), ok bool, err error)
+
 	Close() error
+}
+
+// Use is one use of a value that must not be used twice while it is
+// accepted: a request's signature nonce (or its signature where the scheme
+// has none), kept as a digest.
+type Use struct {
+	Credential string
+	Value      [16]byte  // digest of the value
+	Bind       [16]byte  // digest of what it was used with (Tencent: the action)
+	Conn       string    // the replica and connection it was accepted on ("" if unknown)
+	Until      time.Time // when it may be forgotten
+}
+
+// Uses is kept by stores that replicas share, so that a nonce used on one
+// replica is refused on all. A single process keeps uses in memory instead
+// (wire.Replays), where they cost no write.
+type Uses interface {
+	// RecordUse records u unless a use of the same value and credential is
+	// recorded and not expired at now; then it returns that use.
+	RecordUse(ctx context.Context, u Use, now time.Time) (prior *Use, err error)
+	// ForgetUses deletes uses expired at now.
+	ForgetUses(ctx context.Context, now time.Time) (int, error)
+}
+
+// localLeases are the leases this process holds, so that a second try
+// within the process fails as one from another process does.
+type localLeases struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+func (l *localLeases) take(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[name] {
+		return false
+	}
+	if l.held == nil {
+		l.held = map[string]bool{}
+	}
+	l.held[name] = true
+	return true
+}
+
+func (l *localLeases) drop(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.held, name)
 }

@@ -38,6 +38,9 @@ func Run(t *testing.T, f Factory) {
 		{"Meta", meta},
 		{"ListKeysPaging", listKeysPaging},
 		{"DueIndexes", dueIndexes},
+		{"ConcurrentClaims", concurrentClaims},
+		{"Leases", leases},
+		{"Uses", uses},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}
@@ -296,5 +299,110 @@ func dueIndexes(t *testing.T, f Factory) {
 	_ = s.DueWrapping(ctx, t0.Add(5*time.Hour), func(w *store.WrappingKey) bool { wids = append(wids, w.ID); return true })
 	if len(wids) != 2 {
 		t.Fatalf("after delete: %v", wids)
+	}
+}
+
+// Claims racing on one pool get distinct pairs, and every pair is claimed.
+func concurrentClaims(t *testing.T, f Factory) {
+	s := f.New(t)
+	ctx := context.Background()
+	const n = 200
+	for i := 0; i < n; i++ {
+		if err := s.AddPooled(ctx, &store.WrappingKey{ID: fmt.Sprintf("w%03d", i), Spec: "RSA_2048"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				w, err := s.ClaimPooled(ctx, "RSA_2048", func(w *store.WrappingKey) { w.KeyID = "k" })
+				if errors.Is(err, store.ErrPoolEmpty) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				got[w.ID]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("%d of %d pairs claimed", len(got), n)
+	}
+	for id, c := range got {
+		if c != 1 {
+			t.Fatalf("%s claimed %d times", id, c)
+		}
+	}
+}
+
+// A lease is held once until released.
+func leases(t *testing.T, f Factory) {
+	s := f.New(t)
+	ctx := context.Background()
+	release, ok, err := s.TryLease(ctx, "pool/RSA_2048")
+	if err != nil || !ok {
+		t.Fatalf("first take: %v %v", ok, err)
+	}
+	if _, ok, err := s.TryLease(ctx, "pool/RSA_2048"); ok || err != nil {
+		t.Fatalf("second take of a held lease: %v %v", ok, err)
+	}
+	other, ok, err := s.TryLease(ctx, "collect")
+	if err != nil || !ok {
+		t.Fatalf("another lease: %v %v", ok, err)
+	}
+	other()
+	release()
+	again, ok, err := s.TryLease(ctx, "pool/RSA_2048")
+	if err != nil || !ok {
+		t.Fatalf("take after release: %v %v", ok, err)
+	}
+	again()
+}
+
+// A store that keeps uses records a value once while it lives, reports
+// the first use to a second, and forgets it when it expires.
+func uses(t *testing.T, f Factory) {
+	s := f.New(t)
+	u, ok := s.(store.Uses)
+	if !ok {
+		if s.Shared() {
+			t.Fatal("a store replicas share must keep uses")
+		}
+		t.Skip("uses are kept in memory with this store")
+	}
+	ctx := context.Background()
+	t0 := time.Unix(1_700_000_000, 0)
+	use := store.Use{Credential: "ak", Value: [16]byte{1}, Bind: [16]byte{2}, Conn: "r1:7", Until: t0.Add(time.Minute)}
+	if prior, err := u.RecordUse(ctx, use, t0); err != nil || prior != nil {
+		t.Fatalf("first use: %+v %v", prior, err)
+	}
+	second := use
+	second.Bind, second.Conn = [16]byte{3}, "r2:1"
+	prior, err := u.RecordUse(ctx, second, t0.Add(time.Second))
+	if err != nil || prior == nil || prior.Bind != use.Bind || prior.Conn != "r1:7" {
+		t.Fatalf("second use: %+v %v", prior, err)
+	}
+	other := use
+	other.Credential = "ak2"
+	if prior, err := u.RecordUse(ctx, other, t0); err != nil || prior != nil {
+		t.Fatalf("same value, other credential: %+v %v", prior, err)
+	}
+	later := use
+	later.Until = t0.Add(3 * time.Minute)
+	if prior, err := u.RecordUse(ctx, later, t0.Add(2*time.Minute)); err != nil || prior != nil {
+		t.Fatalf("after expiry: %+v %v", prior, err)
+	}
+	if n, err := u.ForgetUses(ctx, t0.Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("forget: %d %v", n, err)
 	}
 }
