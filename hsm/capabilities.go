@@ -62,11 +62,16 @@ var tokenQuirks = []struct {
 	// SoftHSMv2 issue #573: concurrent creation or destruction of token
 	// objects fails with CKR_GENERAL_ERROR and can leave object files
 	// unreadable.
-	{"SoftHSM", quirks{serialObjectWrites: true}},
+	// Its objects are files in a directory every process on the token
+	// shares, so the writes are serialised across processes too.
+	{"SoftHSM", quirks{serialObjectWrites: true, processLockPath: softHSMLockPath}},
 }
 
 type quirks struct {
 	serialObjectWrites bool
+	// processLockPath names the file whose lock serialises object writes
+	// across processes; nil where processes need not agree.
+	processLockPath func() string
 }
 
 func quirksOf(model string) quirks {

@@ -32,6 +32,9 @@ type conn struct {
 	// GenerateKeyPair). Tokens without the quirk keep full parallelism.
 	serialWrites bool
 	objMu        sync.RWMutex
+	// plock does for processes what objMu does for threads, on tokens
+	// whose objects are files shared by every process (replicas).
+	plock *processLock
 
 	// inflight is read-locked by every operation; close takes it for writing
 	// so that the library is never finalised under a running call.
@@ -69,7 +72,17 @@ func openConn(cfg Config) (*conn, error) {
 		return nil, err
 	}
 	c.slot = slot
-	c.serialWrites = quirksOf(info.Model).serialObjectWrites
+	q := quirksOf(info.Model)
+	c.serialWrites = q.serialObjectWrites
+	if q.processLockPath != nil {
+		path := q.processLockPath()
+		if c.plock, err = openProcessLock(path); err == nil {
+			cfg.Logger.Info("hsm: token object writes serialised with other processes on this token", "lock", path)
+		} else {
+			cfg.Logger.Warn("hsm: no lock file to serialise object writes with other processes on this token; run one Keyport process on it",
+				"path", path, "err", err)
+		}
+	}
 	c.pool = newSessionPool(mod, slot, cfg.MaxSessions, cfg.SessionWait)
 	// crypto11 logged in on a session of its own; through some client
 	// libraries (p11-kit remoting) that login does not cover the sessions
@@ -98,16 +111,23 @@ const (
 	lockNone                      // touches only session objects, and takes objMu itself (writing) for what it writes
 )
 
-// exclusive runs fn under objMu as mode says, on a token that needs it.
-// fn must not call back into the HSM: a nested call would wait on the lock
-// its caller holds.
-func (c *conn) exclusive(mode lockMode, fn func() error) error {
+// exclusive runs fn on session s under objMu as mode says, on a token
+// that needs it. fn must not call back into the HSM: a nested call would
+// wait on the lock its caller holds.
+func (c *conn) exclusive(mode lockMode, s pkcs11.SessionHandle, fn func() error) error {
 	switch {
 	case !c.serialWrites || mode == lockNone:
 	case mode == lockExclusive:
+		// Other processes first: this process's readers go on meanwhile.
+		c.plock.lock()
+		defer c.plock.unlock()
 		c.objMu.Lock()
 		defer c.objMu.Unlock()
+		c.catchUp(s)
 	default:
+		// The process lock before objMu, in the order writers take them.
+		c.plock.rlock()
+		defer c.plock.runlock()
 		c.objMu.RLock()
 		defer c.objMu.RUnlock()
 	}
@@ -115,8 +135,24 @@ func (c *conn) exclusive(mode lockMode, fn func() error) error {
 }
 
 // writing runs fn alone, for a lockNone call's short write to the token.
-func (c *conn) writing(fn func() error) error {
-	return c.exclusive(lockExclusive, fn)
+func (c *conn) writing(s pkcs11.SessionHandle, fn func() error) error {
+	return c.exclusive(lockExclusive, s, fn)
+}
+
+// catchUp makes the library read the token's object list again before
+// this process writes to it, on a token shared by processes. SoftHSM2
+// notices other processes' objects by a generation count on disk, and a
+// process's own write sets its count to the disk's, so objects another
+// process made since this one last looked would stay unseen for good
+// (ImportKeyMaterial on one replica not finding a wrapping key another
+// made). A search, under the exclusive lock, looks first.
+func (c *conn) catchUp(s pkcs11.SessionHandle) {
+	if c.plock == nil {
+		return
+	}
+	if err := c.mod.FindObjectsInit(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, "keyport/catch-up")}); err == nil {
+		_ = c.mod.FindObjectsFinal(s)
+	}
 }
 
 // relogin logs the application in again if the token forgot the login.
@@ -147,6 +183,7 @@ func (c *conn) close() {
 		c.pool.close()
 	}
 	_ = c.c11.Close()
+	c.plock.close()
 	if c.mod != nil {
 		releaseModule(c.cfg.Module)
 	}

@@ -153,10 +153,10 @@ var errStuck = errors.New("a call into the PKCS#11 library did not return in tim
 // returns, if ever; abandoned reports that the caller must not release them.
 func (h *HSM) call(ctx context.Context, c *conn, s pkcs11.SessionHandle, mode lockMode, fn func(c *conn, s pkcs11.SessionHandle) error) (err error, abandoned bool) {
 	if !h.cfg.watchdog {
-		return c.exclusive(mode, func() error { return fn(c, s) }), false
+		return c.exclusive(mode, s, func() error { return fn(c, s) }), false
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.exclusive(mode, func() error { return fn(c, s) }) }()
+	go func() { done <- c.exclusive(mode, s, func() error { return fn(c, s) }) }()
 	limit := h.cfg.CallTimeout
 	if untimed, _ := ctx.Value(untimedKey{}).(bool); untimed {
 		limit = time.Duration(1<<63 - 1) // the start-up probe: bounded by Open's context only

@@ -79,17 +79,17 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (
 		// Each copy runs alone, one at a time: a call never waits for more
 		// than one object write.
 		var tokPub, tokPriv pkcs11.ObjectHandle
-		if err := c.writing(func() (err error) {
+		if err := c.writing(s, func() (err error) {
 			tokPub, err = c.mod.CopyObject(s, pubH, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)})
 			return err
 		}); err != nil {
 			return fmt.Errorf("copy %s public key to the token: %w", spec, err)
 		}
-		if err := c.writing(func() (err error) {
+		if err := c.writing(s, func() (err error) {
 			tokPriv, err = c.mod.CopyObject(s, privH, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)}, h.caps.unmodifiable()...))
 			return err
 		}); err != nil {
-			_ = c.writing(func() error { return c.mod.DestroyObject(s, tokPub) })
+			_ = c.writing(s, func() error { return c.mod.DestroyObject(s, tokPub) })
 			return fmt.Errorf("copy %s private key to the token: %w", spec, err)
 		}
 		c.keys.put(id, &keyEntry{handle: tokPriv, class: pkcs11.CKO_PRIVATE_KEY, keyType: h.keyType(spec)})

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/keyport-kms/keyport/service/store"
@@ -23,9 +24,25 @@ func (s *Service) collectLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.Collect(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("collector", "err", err)
-			}
+			s.collectOnce(ctx)
+		}
+	}
+}
+
+// collectOnce collects under a lease: of replicas sharing a store, one
+// collects at a time. It also forgets request nonces past their window.
+func (s *Service) collectOnce(ctx context.Context) {
+	release, ok, err := s.st.TryLease(ctx, "collect")
+	if err != nil || !ok {
+		return
+	}
+	defer release()
+	if _, err := s.Collect(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("collector", "err", err)
+	}
+	if u, ok := s.st.(store.Uses); ok {
+		if _, err := u.ForgetUses(ctx, s.now()); err != nil && ctx.Err() == nil {
+			s.log.Warn("collector: forget request nonces", "err", err)
 		}
 	}
 }
@@ -61,7 +78,9 @@ func (s *Service) Collect(ctx context.Context) (CollectStats, error) {
 		return st, storeError("collect", err)
 	}
 	for _, k := range doomed {
-		if err := s.st.DeleteKey(ctx, k.ID); err != nil {
+		if err := s.st.DeleteKey(ctx, k.ID); errors.Is(err, store.ErrNotFound) {
+			continue // collected meanwhile (by hsm purge, or a replica)
+		} else if err != nil {
 			return st, storeError("collect", err)
 		}
 		s.destroyMaterial(ctx, k.HSMObject)

@@ -26,7 +26,7 @@ const (
 	KindPendingDeletion                        // the key is scheduled for deletion
 	KindStateConflict                          // the state does not allow this change
 	KindInvalidCiphertext                      // a ciphertext blob that is malformed or does not authenticate
-	KindUnavailable                            // the HSM is away; try again
+	KindUnavailable                            // the HSM or the store is away; try again
 	KindUnknownAccessKey                       // no credential with that id
 	KindAccessKeyDisabled                      // the credential is disabled
 	KindInvalidRecipientKey                    // the public key a result should be encrypted to is unusable
@@ -49,7 +49,7 @@ var kindNames = [...]string{
 	KindPendingDeletion:            "key is pending deletion",
 	KindStateConflict:              "key state does not allow this",
 	KindInvalidCiphertext:          "invalid ciphertext",
-	KindUnavailable:                "HSM unavailable",
+	KindUnavailable:                "temporarily unavailable",
 	KindUnknownAccessKey:           "access key not found",
 	KindAccessKeyDisabled:          "access key disabled",
 	KindInvalidRecipientKey:        "invalid recipient public key",
@@ -108,6 +108,12 @@ func errorf(kind Kind, format string, args ...any) error {
 
 func wrapErr(kind Kind, cause error, format string, args ...any) error {
 	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Cause: cause}
+}
+
+// Unavailable is a KindUnavailable error for the dialects' own use of
+// shared state (the replay log in the store).
+func Unavailable(cause error, what string) error {
+	return wrapErr(KindUnavailable, cause, "%s: temporarily unavailable, try again", what)
 }
 
 // KindOf returns the Kind of err; anything unclassified is internal.

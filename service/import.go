@@ -214,7 +214,7 @@ func importError(err error) error {
 	case errors.Is(err, hsm.ErrBadCiphertext):
 		return hsm.ErrBadCiphertext
 	case errors.Is(err, hsm.ErrNotFound):
-		return errorf(KindInvalidImportToken, "ImportToken is no longer valid")
+		return wrapErr(KindInvalidImportToken, err, "ImportToken is no longer valid")
 	}
 	return hsmError("decrypt key material", err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service/store"
@@ -207,18 +208,30 @@ func (s *Service) ClassifyObjects(ctx context.Context) (TokenObjects, error) {
 	return out, nil
 }
 
-// reconcile runs once at start-up of the server, before it takes
-// requests: it destroys this deployment's objects that its store does not
-// know (what a crash left between making an object and recording it),
-// adopts the legacy-labelled objects its store refers to, and only lists
-// legacy objects no store of this deployment refers to. Other deployments'
-// objects are never touched.
-func (s *Service) reconcile(ctx context.Context) error {
-	objs, err := s.ClassifyObjects(ctx)
+// reconcile runs at start-up of the server: it destroys this deployment's
+// objects that its store does not know (what a crash left between making
+// an object and recording it), adopts the legacy-labelled objects its store
+// refers to, and only lists legacy objects no store of this deployment
+// refers to. Other deployments' objects are never touched.
+//
+// On a store only this process opens, it runs before the server takes
+// requests, and an unknown object is an orphan at once. On a store replicas
+// share, another replica may have made an object it has not recorded yet,
+// so reconcile runs in the background under a lease, and destroys only
+// objects still unknown after grace (confirmedOrphans).
+func (s *Service) reconcile(ctx context.Context, grace time.Duration) error {
+	if s.st.Shared() {
+		release, ok, err := s.st.TryLease(ctx, "reconcile")
+		if err != nil || !ok {
+			return err // another replica is at it
+		}
+		defer release()
+	}
+	orphans, objs, err := s.confirmedOrphans(ctx, grace)
 	if err != nil {
 		return err
 	}
-	if _, err := s.destroyOrphans(ctx, objs.Orphans); err != nil {
+	if _, err := s.destroyOrphans(ctx, orphans); err != nil {
 		return err
 	}
 	admin, _ := s.tok.(objectAdmin)
@@ -238,6 +251,38 @@ func (s *Service) reconcile(ctx context.Context) error {
 			"object", o.ID, "label", o.Label)
 	}
 	return nil
+}
+
+// confirmedOrphans lists this deployment's objects the store does not know
+// and, with a grace, looks again after it and keeps only those still
+// unknown: an object a live replica made and is about to record is not an
+// orphan.
+func (s *Service) confirmedOrphans(ctx context.Context, grace time.Duration) ([]hsm.Object, TokenObjects, error) {
+	objs, err := s.ClassifyObjects(ctx)
+	if err != nil || grace <= 0 || len(objs.Orphans) == 0 {
+		return objs.Orphans, objs, err
+	}
+	s.log.Info("unrecorded token objects found; destroying those still unrecorded after the grace", "objects", len(objs.Orphans), "grace", grace)
+	select {
+	case <-time.After(grace):
+	case <-ctx.Done():
+		return nil, objs, ctx.Err()
+	}
+	again, err := s.ClassifyObjects(ctx)
+	if err != nil {
+		return nil, objs, err
+	}
+	still := map[string]bool{}
+	for _, o := range again.Orphans {
+		still[o.ID] = true
+	}
+	var confirmed []hsm.Object
+	for _, o := range objs.Orphans {
+		if still[o.ID] {
+			confirmed = append(confirmed, o)
+		}
+	}
+	return confirmed, again, nil
 }
 
 // adoptedLabel is the label this deployment gives a legacy object it
@@ -266,15 +311,28 @@ func (s *Service) destroyOrphans(ctx context.Context, objs []hsm.Object) (int, e
 	return len(objs), nil
 }
 
+// Orphans lists this deployment's token objects the store does not know,
+// with the rest of the token's Keyport objects sorted by owner. On a store
+// replicas share it takes the orphan grace to confirm them (replicas may
+// be running and about to record an object).
+func (s *Service) Orphans(ctx context.Context) ([]hsm.Object, TokenObjects, error) {
+	grace := time.Duration(0)
+	if s.st.Shared() {
+		grace = s.opt.OrphanGrace
+	}
+	return s.confirmedOrphans(ctx, grace)
+}
+
 // PurgeOrphans destroys this deployment's token objects that the store does
-// not know, as start-up does; for `keyport hsm purge --expired` with the
-// server stopped.
+// not know, as start-up does; for `keyport hsm purge --expired`. On a store
+// replicas share it waits the orphan grace to confirm them (the replicas
+// may be running).
 func (s *Service) PurgeOrphans(ctx context.Context) (int, error) {
-	objs, err := s.ClassifyObjects(ctx)
+	orphans, _, err := s.Orphans(ctx)
 	if err != nil {
 		return 0, hsmError("list token objects", err)
 	}
-	return s.destroyOrphans(ctx, objs.Orphans)
+	return s.destroyOrphans(ctx, orphans)
 }
 
 // PurgeWrappingKey destroys one of this deployment's wrapping key pairs, on

@@ -117,42 +117,57 @@ func (p *pool) wake() {
 }
 
 // fill generates what each spec lacks, as many at a time as gen allows.
+// Each spec fills under a lease, so that replicas sharing a store never
+// fill one pool at once (each would count the same shortfall and make it
+// twice); a replica that finds the lease held leaves the spec to its holder.
 func (p *pool) fill(ctx context.Context) {
 	var wg sync.WaitGroup
 	for spec := range p.bounds {
-		target := p.target(spec)
-		have, err := p.s.st.CountPooled(ctx, string(spec))
-		if err != nil {
-			p.s.log.Error("pool: count", "spec", spec, "err", err)
+		release, ok, err := p.s.st.TryLease(ctx, "pool/"+string(spec))
+		if err != nil || !ok {
+			if err != nil && ctx.Err() == nil {
+				p.s.log.Warn("pool: lease", "spec", spec, "err", err)
+			}
 			continue
 		}
-		for i := have; i < target; i++ {
-			select {
-			case p.gen <- struct{}{}:
-			case <-ctx.Done():
-				wg.Wait()
+		defer release()
+		p.fillSpec(ctx, spec, &wg)
+	}
+	wg.Wait() // before the deferred releases
+}
+
+// fillSpec starts the generations spec lacks; wg counts them.
+func (p *pool) fillSpec(ctx context.Context, spec WrappingKeySpec, wg *sync.WaitGroup) {
+	target := p.target(spec)
+	have, err := p.s.st.CountPooled(ctx, string(spec))
+	if err != nil {
+		p.s.log.Error("pool: count", "spec", spec, "err", err)
+		return
+	}
+	for i := have; i < target; i++ {
+		select {
+		case p.gen <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-p.gen; wg.Done() }()
+			w, err := p.generate(hsm.Background(ctx), spec) // nobody waits: yield the CPU
+			if err != nil {
+				if ctx.Err() == nil {
+					p.s.log.Warn("pool: generate wrapping key", "spec", spec, "err", err)
+				}
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer func() { <-p.gen; wg.Done() }()
-				w, err := p.generate(hsm.Background(ctx), spec) // nobody waits: yield the CPU
-				if err != nil {
-					if ctx.Err() == nil {
-						p.s.log.Warn("pool: generate wrapping key", "spec", spec, "err", err)
-					}
-					return
-				}
-				if err := p.s.st.AddPooled(ctx, w); err != nil {
-					p.s.log.Error("pool: store wrapping key", "spec", spec, "err", err)
-					p.s.destroyWrapping(context.WithoutCancel(ctx), w.ID)
-					return
-				}
-				p.generated.Add(1)
-			}()
-		}
+			if err := p.s.st.AddPooled(ctx, w); err != nil {
+				p.s.log.Error("pool: store wrapping key", "spec", spec, "err", err)
+				p.s.destroyWrapping(context.WithoutCancel(ctx), w.ID)
+				return
+			}
+			p.generated.Add(1)
+		}()
 	}
-	wg.Wait()
 }
 
 func (p *pool) generate(ctx context.Context, spec WrappingKeySpec) (*store.WrappingKey, error) {

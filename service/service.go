@@ -57,6 +57,11 @@ type Options struct {
 	// store does not know and adopt legacy ones it refers to. Only the
 	// server sets it; admin commands never change the token on opening.
 	Reconcile bool
+	// OrphanGrace is, on a store replicas share, how long an unrecorded
+	// token object must stay unrecorded before reconcile destroys it: longer
+	// than any replica takes between making an object and recording it.
+	// Default 2 minutes.
+	OrphanGrace time.Duration
 
 	Logger *slog.Logger
 }
@@ -90,6 +95,9 @@ func (o *Options) defaults() {
 	}
 	if o.CollectEvery == 0 {
 		o.CollectEvery = time.Minute
+	}
+	if o.OrphanGrace <= 0 {
+		o.OrphanGrace = 2 * time.Minute
 	}
 	if o.SecretCacheTTL <= 0 {
 		o.SecretCacheTTL = 30 * time.Second
@@ -155,8 +163,8 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		return nil, fmt.Errorf("master MAC key: %w", err)
 	}
 	s.master = hsm.SealKey{Cipher: s.sealKey, MAC: s.macKey}
-	if opt.Reconcile {
-		if err := s.reconcile(ctx); err != nil {
+	if opt.Reconcile && !s.st.Shared() {
+		if err := s.reconcile(ctx, 0); err != nil {
 			return nil, fmt.Errorf("reconcile token objects: %w", err)
 		}
 	}
@@ -176,6 +184,15 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	if opt.CollectEvery > 0 {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.collectLoop(bg) }()
+	}
+	if opt.Reconcile && s.st.Shared() {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.reconcile(bg, opt.OrphanGrace); err != nil && bg.Err() == nil {
+				s.log.Warn("reconcile token objects", "err", err)
+			}
+		}()
 	}
 	return s, nil
 }
@@ -203,24 +220,32 @@ func hsmError(op string, err error) error {
 // storeError classifies a store failure.
 func storeError(op string, err error) error {
 	var se *Error
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		return err // a rule a store transaction's fn enforced
+	case errors.Is(err, store.ErrUnavailable):
+		return wrapErr(KindUnavailable, err, "%s: the store is unavailable, try again", op)
 	}
 	return wrapErr(KindInternal, err, "%s: store", op)
 }
 
-// pinger is implemented by hsm.HSM.
+// pinger is implemented by hsm.HSM and store.Postgres.
 type pinger interface {
 	Ping(ctx context.Context) error
 }
 
 // Ready reports whether the service can take requests: the HSM answers and
-// is logged in, the store reads, and the pool holds a wrapping key of every
-// spec it keeps.
+// is logged in, the store (a database, for replicas) answers, and the pool
+// holds a wrapping key of every spec it keeps.
 func (s *Service) Ready(ctx context.Context) error {
 	if p, ok := s.tok.(pinger); ok {
 		if err := p.Ping(ctx); err != nil {
 			return hsmError("HSM", err)
+		}
+	}
+	if p, ok := s.st.(pinger); ok {
+		if err := p.Ping(ctx); err != nil {
+			return storeError("store", err)
 		}
 	}
 	st, err := s.PoolStats(ctx)

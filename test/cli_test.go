@@ -17,6 +17,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/pgserver"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build keyport: %v\n%s", err, out)
 			return 1
 		}
+		defer pgserver.StopShared()
 		return softhsm.Main(m)
 	}())
 }

@@ -13,7 +13,7 @@ import (
 func accessKeyCommand() *cli.Command {
 	// A fresh slice each time: appending to one shared slice would let the
 	// subcommands overwrite each other's last flag.
-	flags := func(more ...cli.Flag) []cli.Flag { return append(append(tokenFlags(), dataDirFlag()), more...) }
+	flags := func(more ...cli.Flag) []cli.Flag { return append(append(tokenFlags(), storeFlags()...), more...) }
 	idFlag := &cli.StringFlag{Name: "id", Usage: "the AccessKeyId"}
 	return &cli.Command{
 		Name:  "access-key",
@@ -44,14 +44,18 @@ type accessKeys interface {
 
 // openAccessKeys reaches the server running on the data directory through
 // its admin socket or, with none running, opens token, store and service
-// for this one command (no pool, no collector).
+// for this one command (no pool, no collector). A database store is
+// worked on directly, replicas running or not: they see the change within
+// their secret cache's TTL.
 func openAccessKeys(c *cli.Context) (accessKeys, func(), error) {
-	dir := c.String("data-dir")
-	if dir == "" {
-		return nil, nil, usagef("no data directory: give --data-dir or set KEYPORT_DATA_DIR")
+	where, err := storeRefOf(c)
+	if err != nil {
+		return nil, nil, err
 	}
-	if client, err := server.DialAdmin(dir); err == nil {
-		return client, func() {}, nil
+	if !where.shared() {
+		if client, err := server.DialAdmin(where.dir); err == nil {
+			return client, func() {}, nil
+		}
 	}
 	st, err := openAdminStack(c)
 	if err != nil {

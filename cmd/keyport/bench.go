@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/keyport-kms/keyport/client"
 	"github.com/keyport-kms/keyport/hsm"
@@ -101,7 +100,7 @@ func bench(c *cli.Context) error {
 		Requests: c.Int("requests"), Rate: c.Float64("rate"), Warmup: c.Duration("warmup"),
 		KeyID: c.String("key-id"), HSM: c.Bool("hsm"), Algorithm: c.String("wrapping-algorithm"),
 	}
-	if f, ok := c.App.ErrWriter.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := terminal(c.App.ErrWriter); ok {
 		start := time.Now()
 		load.Progress = func(done, errs int64) {
 			el := time.Since(start)

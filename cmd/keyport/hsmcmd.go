@@ -53,13 +53,12 @@ func hsmCommand() *cli.Command {
 			{
 				Name:  "purge",
 				Usage: "destroy this deployment's wrapping key pairs by id, what has expired (--expired), or the objects no store refers to (--orphans)",
-				Flags: append(tokenFlags(),
+				Flags: append(append(tokenFlags(), storeFlags()...),
 					&cli.StringSliceFlag{Name: "id", Usage: "id of one of this deployment's wrapping key pairs to destroy (repeatable)"},
 					&cli.BoolFlag{Name: "expired", Usage: "destroy what has expired: wrapping keys of expired import tokens, expired key material, keys past their deletion date, and this deployment's objects a crash left behind"},
 					&cli.BoolFlag{Name: "orphans", Usage: "destroy the objects of --deployment that no store refers to, after listing them"},
 					&cli.StringFlag{Name: "deployment", Usage: "with --orphans: a deployment id (see `keyport hsm objects`), or \"legacy\" for objects made before deployment ids"},
-					&cli.BoolFlag{Name: "yes", Usage: "with --orphans: destroy without asking"},
-					dataDirFlag()),
+					&cli.BoolFlag{Name: "yes", Usage: "with --orphans: destroy without asking"}),
 				Action: hsmPurge,
 			},
 		},
@@ -284,7 +283,11 @@ func openAdminStack(c *cli.Context) (*stack, error) {
 		return nil, err
 	}
 	cfg.SkipProbe = true
-	return openStack(c.Context, cfg, c.String("data-dir"), service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	where, err := storeRefOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return openStack(c.Context, cfg, where, service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
 }
 
 // purgeOrphans destroys the objects of one deployment that no store refers
@@ -299,19 +302,19 @@ func purgeOrphans(c *cli.Context) error {
 	}
 	var doomed []hsm.Object
 	var h *hsm.HSM
-	if c.String("data-dir") != "" {
+	if storeGiven(c) {
 		st, err := openAdminStack(c)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		objs, err := st.svc.ClassifyObjects(c.Context)
+		orphans, objs, err := st.svc.Orphans(c.Context)
 		if err != nil {
 			return err
 		}
 		switch dep {
 		case st.svc.Deployment():
-			doomed = objs.Orphans
+			doomed = orphans
 		case service.LegacyDeployment:
 			doomed = objs.LegacyOrphans
 		default:
@@ -328,7 +331,7 @@ func purgeOrphans(c *cli.Context) error {
 		}
 		defer h.Close()
 	}
-	if c.String("data-dir") == "" {
+	if !storeGiven(c) {
 		// A deployment whose store is not here: every object it labelled.
 		objs, err := h.Objects(c.Context)
 		if err != nil {

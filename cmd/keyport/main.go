@@ -61,6 +61,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			hsmCommand(),
 			accessKeyCommand(),
 			benchCommand(),
+			storeCommand(),
 		},
 	}
 	markUsageErrors(app.Commands)

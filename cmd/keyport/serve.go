@@ -18,6 +18,7 @@ import (
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
 	"github.com/keyport-kms/keyport/service/server"
+	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/tencent"
 	"github.com/keyport-kms/keyport/service/wire"
 )
@@ -26,8 +27,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the KMS server (Alibaba Cloud and Tencent Cloud KMS APIs on one listener)",
-		Flags: append(tokenFlags(),
-			dataDirFlag(),
+		Flags: append(append(tokenFlags(), storeFlags()...),
 			&cli.BoolFlag{Name: "dev", Usage: "run on a SoftHSM2 token and data directory under ./.keyport-dev, made on first run, and print how to call the server"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", EnvVars: []string{"KEYPORT_LISTEN"}, Usage: "address to listen on"},
 			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"KEYPORT_TLS_CERT"}, Usage: "serve HTTPS with this certificate (PEM)"},
@@ -44,6 +44,8 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "keygen-parallelism", EnvVars: []string{"KEYPORT_KEYGEN_PARALLELISM"}, Usage: "key pairs generated at once, for the pool and requests together (default: one per CPU, at least 2)"},
 			&cli.DurationFlag{Name: "import-token-ttl", Value: 24 * time.Hour, EnvVars: []string{"KEYPORT_IMPORT_TOKEN_TTL"}, Usage: "lifetime of import tokens"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the bound address here once listening (for scripts using --listen 127.0.0.1:0)"},
+			&cli.DurationFlag{Name: "secret-cache-ttl", Value: 30 * time.Second, EnvVars: []string{"KEYPORT_SECRET_CACHE_TTL"}, Usage: "how long an access key's secret stays unsealed in memory: the longest a credential disabled or deleted on another replica (or by the CLI) still works here"},
+			&cli.DurationFlag{Name: "orphan-grace", Value: 2 * time.Minute, EnvVars: []string{"KEYPORT_ORPHAN_GRACE"}, Usage: "with a shared store: how long a token object of this deployment must stay unrecorded before start-up reconcile destroys it"},
 		),
 		Action: serve,
 	}
@@ -56,8 +58,11 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if c.String("data-dir") == "" {
-		return cfg, usagef("no data directory: give --data-dir or set KEYPORT_DATA_DIR")
+	if _, err := storeRefOf(c); err != nil {
+		return cfg, err
+	}
+	if c.Duration("orphan-grace") <= 0 || c.Duration("secret-cache-ttl") <= 0 {
+		return cfg, usagef("--orphan-grace and --secret-cache-ttl must be positive")
 	}
 	if _, _, err := net.SplitHostPort(c.String("listen")); err != nil {
 		return cfg, usagef("--listen %q: %v", c.String("listen"), err)
@@ -132,9 +137,11 @@ func serve(c *cli.Context) error {
 	}
 	defer ln.Close()
 
-	st, err := openServeStack(ctx, cfg, c.String("data-dir"), service.Options{
+	where, _ := storeRefOf(c)
+	st, err := openServeStack(ctx, cfg, where, service.Options{
 		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), PoolRSAMax: c.Int("pool-rsa-max"), PoolSM2Max: c.Int("pool-sm2-max"),
 		PoolParallelism: c.Int("keygen-parallelism"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
+		OrphanGrace: c.Duration("orphan-grace"), SecretCacheTTL: c.Duration("secret-cache-ttl"),
 	})
 	if err != nil {
 		return err
@@ -145,17 +152,23 @@ func serve(c *cli.Context) error {
 	// address's failures count across both dialects.
 	limiter := wire.NewLimiter(c.Float64("rate-limit"), time.Now)
 	guard := wire.NewAuthGuard(c.Float64("auth-failure-limit"), 20, time.Now)
-	handler := server.Handler(server.Config{
-		Service: st.svc,
-		Aliyun: aliyun.New(aliyun.Config{
-			Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log,
-		}),
-		Tencent: tencent.New(tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log}),
-	})
+	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log}
+	tencentCfg := tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log}
+	if uses, ok := st.st.(store.Uses); ok {
+		// Replicas share the nonces they accepted, so that a request
+		// replayed to another replica is refused there too.
+		node := wire.NodeID()
+		aliyunCfg.Replays = wire.NewSharedReplays(uses, aliyun.Skew, node, time.Now)
+		tencentCfg.Replays = wire.NewSharedReplays(uses, tencent.Skew, node, time.Now)
+	}
+	handler := server.Handler(server.Config{Service: st.svc, Aliyun: aliyun.New(aliyunCfg), Tencent: tencent.New(tencentCfg)})
 	// The admin socket lets `keyport access-key` work while this process
-	// holds the store. Without it the server still serves; the CLI then
-	// needs the server stopped.
-	if adminLn, err := server.ListenAdmin(c.String("data-dir")); err != nil {
+	// holds an embedded store. Without it the server still serves; the CLI
+	// then needs the server stopped. A database store needs none: the CLI
+	// works on the database.
+	if where.shared() {
+		log.Info("store is shared by replicas", "database", st.st.(*store.Postgres).Target())
+	} else if adminLn, err := server.ListenAdmin(where.dir); err != nil {
 		log.Warn("no admin socket; access-key commands need the server stopped", "err", err)
 	} else {
 		adminCtx, cancelAdmin := context.WithCancel(ctx)

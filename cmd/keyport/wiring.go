@@ -12,14 +12,49 @@ import (
 	"github.com/keyport-kms/keyport/service/store"
 )
 
-func dataDirFlag() cli.Flag {
-	return &cli.StringFlag{Name: "data-dir", EnvVars: []string{"KEYPORT_DATA_DIR"}, Usage: "directory of Keyport's store"}
+// storeFlags say where the store is: a PostgreSQL database that replicas
+// share, or the embedded bbolt store in a data directory.
+func storeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data-dir", EnvVars: []string{"KEYPORT_DATA_DIR"}, Usage: "directory of Keyport's embedded store (without --store)"},
+		&cli.StringFlag{Name: "store", EnvVars: []string{"KEYPORT_STORE"}, Usage: "postgres://user:password@host:port/database of the store replicas share (unset: the embedded store in --data-dir)"},
+	}
+}
+
+// storeRef is where a command's store is.
+type storeRef struct{ url, dir string }
+
+func storeRefOf(c *cli.Context) (storeRef, error) {
+	r := storeRef{url: c.String("store"), dir: c.String("data-dir")}
+	switch {
+	case r.url != "" && !store.IsPostgresURL(r.url):
+		return r, usagef("--store must be a postgres:// URL (leave it unset for the embedded store in --data-dir)")
+	case r.url == "" && r.dir == "":
+		return r, usagef("no store: give --data-dir (or KEYPORT_DATA_DIR), or --store postgres://… (or KEYPORT_STORE)")
+	}
+	return r, nil
+}
+
+// given reports whether the command was told of a store at all.
+func storeGiven(c *cli.Context) bool { return c.String("store") != "" || c.String("data-dir") != "" }
+
+func (r storeRef) shared() bool { return r.url != "" }
+
+// open opens the store; with create (serve only) a missing one is made.
+func (r storeRef) open(ctx context.Context, create bool) (store.Store, error) {
+	switch {
+	case r.shared():
+		return store.OpenPostgres(ctx, r.url, create)
+	case create:
+		return store.CreateBolt(r.dir)
+	}
+	return store.OpenBolt(r.dir)
 }
 
 // stack is an opened token, store and service, closed in reverse order.
 type stack struct {
 	hsm *hsm.HSM
-	st  *store.Bolt
+	st  store.Store
 	svc *service.Service
 }
 
@@ -36,15 +71,12 @@ func (s *stack) Close() {
 }
 
 // openStack opens an existing store, then the token, then the service,
-// for the admin commands: a directory without a store fails before the
-// token is touched, and nothing on the token changes on opening.
-func openStack(ctx context.Context, cfg hsm.Config, dataDir string, opt service.Options) (*stack, error) {
-	if dataDir == "" {
-		return nil, usagef("no data directory: give --data-dir or set KEYPORT_DATA_DIR")
-	}
+// for the admin commands: a directory or database without a store fails
+// before the token is touched, and nothing on the token changes on opening.
+func openStack(ctx context.Context, cfg hsm.Config, where storeRef, opt service.Options) (*stack, error) {
 	s := &stack{}
 	var err error
-	if s.st, err = store.OpenBolt(dataDir); err != nil {
+	if s.st, err = where.open(ctx, false); err != nil {
 		return nil, err
 	}
 	if s.hsm, err = hsm.Open(ctx, cfg); err != nil {
@@ -55,16 +87,16 @@ func openStack(ctx context.Context, cfg hsm.Config, dataDir string, opt service.
 }
 
 // openServeStack is openStack for `serve`, the one command that creates a
-// store (in a missing or empty directory): the token is opened first, so
-// that a wrong PIN or module leaves no new store behind, and the service
-// reconciles the token with the store before it takes requests.
-func openServeStack(ctx context.Context, cfg hsm.Config, dataDir string, opt service.Options) (*stack, error) {
+// store (in a missing or empty directory, or an empty database): the token
+// is opened first, so that a wrong PIN or module leaves no new store behind,
+// and the service reconciles the token with the store.
+func openServeStack(ctx context.Context, cfg hsm.Config, where storeRef, opt service.Options) (*stack, error) {
 	s := &stack{}
 	var err error
 	if s.hsm, err = hsm.Open(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if s.st, err = store.CreateBolt(dataDir); err != nil {
+	if s.st, err = where.open(ctx, true); err != nil {
 		s.Close()
 		return nil, err
 	}

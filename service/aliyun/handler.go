@@ -24,15 +24,15 @@ const APIVersion = "2016-01-20"
 // MaxBody bounds a request body.
 const MaxBody = 64 << 10
 
-// Clock skew allowed for Timestamp and x-acs-date.
-const skew = 15 * time.Minute
+// Skew is the clock skew allowed for Timestamp and x-acs-date.
+const Skew = 15 * time.Minute
 
 // Config wires a Handler.
 type Config struct {
 	Service   *service.Service
 	Region    string          // in ARNs; default "cn-hangzhou"
 	AccountID string          // in ARNs and as Creator; default "1"
-	Replays   *wire.Replays   // signature nonces
+	Replays   wire.ReplayLog  // signature nonces
 	Limiter   *wire.Limiter   // requests per access key
 	Guard     *wire.AuthGuard // failed authentications per client address
 	Now       func() time.Time
@@ -61,7 +61,7 @@ func New(cfg Config) *Handler {
 		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
 	}
 	if cfg.Replays == nil {
-		cfg.Replays = wire.NewReplays(skew, wire.MaxFor(cfg.Limiter.Rate(), skew), cfg.Now)
+		cfg.Replays = wire.NewReplays(Skew, wire.MaxFor(cfg.Limiter.Rate(), Skew), cfg.Now)
 	}
 	if cfg.Guard == nil {
 		cfg.Guard = wire.NewAuthGuard(5, 20, cfg.Now)
@@ -192,7 +192,11 @@ func (h *Handler) admit(ctx context.Context, req *request) (string, error) {
 	if !h.cfg.Limiter.Allow(ak) {
 		return ak, errThrottled
 	}
-	switch h.cfg.Replays.Record(ak, nonce, "", 0) {
+	verdict, err := h.cfg.Replays.Check(ctx, ak, nonce, "", 0)
+	if err != nil {
+		return ak, service.Unavailable(err, "checking the signature nonce")
+	}
+	switch verdict {
 	case wire.Fresh:
 		return ak, nil
 	case wire.Full:
@@ -240,7 +244,7 @@ func (h *Handler) authenticate(ctx context.Context, req *request, addr string) (
 		return ak, "", invalidParameter("SignatureNonce", "it is longer than 128 characters")
 	}
 	t, err := time.Parse(time.RFC3339, stamp)
-	if err != nil || t.Sub(h.cfg.Now()).Abs() > skew {
+	if err != nil || t.Sub(h.cfg.Now()).Abs() > Skew {
 		return ak, "", errTimestamp
 	}
 	if version != APIVersion {

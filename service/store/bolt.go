@@ -135,6 +135,36 @@ func OpenBolt(dir string) (*Bolt, error) {
 	return openBolt(path)
 }
 
+// OpenBoltReadOnly opens the store in dir for reading only (`store
+// migrate` copies from it and must leave it as it was): it shares the file
+// with other readers, and refuses a store of another schema version, which
+// only a read-write open would migrate.
+func OpenBoltReadOnly(dir string) (*Bolt, error) {
+	path := filepath.Join(dir, File)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w in %s", ErrNoStore, dir)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store %s is in use by another process: stop it first", path)
+		}
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	var version string
+	_ = db.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket(bMeta); meta != nil {
+			version = string(meta.Get(kSchema))
+		}
+		return nil
+	})
+	if version != strconv.Itoa(SchemaVersion) {
+		db.Close()
+		return nil, fmt.Errorf("store %s has schema version %q, not %d: start this Keyport on it once (it migrates), then copy it", path, version, SchemaVersion)
+	}
+	return &Bolt{db: db}, nil
+}
+
 // CreateBolt opens the store in dir or, where dir is missing or empty,
 // creates a new one (a new deployment). A directory that holds other files
 // but no store is refused: it is not the data directory the caller meant.

@@ -695,3 +695,103 @@ func (s *Postgres) TryLease(ctx context.Context, name string) (release func(), o
 		})
 	}, true, nil
 }
+
+// Counts are how many records of each kind a store holds.
+type Counts struct{ Keys, WrappingKeys, AccessKeys int }
+
+// CountAll counts a store's records.
+func CountAll(ctx context.Context, s Store) (Counts, error) {
+	var c Counts
+	var err error
+	if _, c.Keys, err = s.ListKeys(ctx, 0, 0); err != nil {
+		return c, err
+	}
+	if err := s.EachWrapping(ctx, func(*WrappingKey) bool { c.WrappingKeys++; return true }); err != nil {
+		return c, err
+	}
+	aks, err := s.ListAccessKeys(ctx)
+	c.AccessKeys = len(aks)
+	return c, err
+}
+
+// copiedMeta are the settings a copy takes over: the deployment id above
+// all, which every token object of the deployment carries in its label.
+var copiedMeta = []string{MetaDeployment, MetaLegacyObjects, MetaMasterSeal, MetaMasterMAC}
+
+// LoadFrom copies every record of src (keys with their sealed material and
+// fingerprints, pooled and issued wrapping keys, access keys, and the
+// deployment's settings) into this database, which must hold no records,
+// in one transaction: a copy that fails leaves the database as it was.
+// progress is called with the number of records copied so far.
+func (s *Postgres) LoadFrom(ctx context.Context, src Store, progress func(done int)) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var busy bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM keyport_keys) OR EXISTS (SELECT 1 FROM keyport_wrapping)
+			OR EXISTS (SELECT 1 FROM keyport_access_keys)`).Scan(&busy); err != nil {
+			return err
+		}
+		if busy {
+			return fmt.Errorf("database %s already holds a Keyport store with records: give an empty database", s.target)
+		}
+		for _, name := range copiedMeta {
+			v, err := src.Meta(ctx, name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM keyport_meta WHERE name = $1`, name); err != nil {
+				return err
+			}
+			if v == "" {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO keyport_meta VALUES ($1, $2)`, name, v); err != nil {
+				return err
+			}
+		}
+		done := 0
+		step := func() {
+			done++
+			if progress != nil {
+				progress(done)
+			}
+		}
+		var failed error
+		keys := 0
+		err := src.EachKey(ctx, func(k *Key) bool {
+			_, failed = tx.Exec(ctx, `INSERT INTO keyport_keys (id, seq, deadline, hsm_object, record)
+				VALUES ($1, nextval('keyport_key_seq'), $2, $3, $4)`, k.ID, nanos(k.Deadline()), nullable(k.HSMObject), encodeKey(k))
+			keys++
+			step()
+			return failed == nil
+		})
+		if err = errors.Join(err, failed); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE keyport_key_count SET n = $1`, keys); err != nil {
+			return err
+		}
+		err = src.EachWrapping(ctx, func(w *WrappingKey) bool {
+			failed = s.putWrapping(ctx, tx, w, w.KeyID != "")
+			step()
+			return failed == nil
+		})
+		if err = errors.Join(err, failed); err != nil {
+			return err
+		}
+		aks, err := src.ListAccessKeys(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range aks {
+			buf, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO keyport_access_keys (id, record) VALUES ($1, $2)`, a.ID, buf); err != nil {
+				return err
+			}
+			step()
+		}
+		return nil
+	})
+}

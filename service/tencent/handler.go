@@ -27,13 +27,14 @@ const APIVersion = "2019-01-18"
 // MaxBody bounds a request body.
 const MaxBody = 64 << 10
 
-const skew = 5 * time.Minute
+// Skew is the clock skew allowed for X-TC-Timestamp.
+const Skew = 5 * time.Minute
 
 // Config wires a Handler.
 type Config struct {
 	Service *service.Service
 	Limiter *wire.Limiter   // requests per SecretId
-	Replays *wire.Replays   // accepted signatures and the action each was used for
+	Replays wire.ReplayLog  // accepted signatures and the action each was used for
 	Guard   *wire.AuthGuard // failed authentications per client address
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -53,7 +54,7 @@ func New(cfg Config) *Handler {
 		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
 	}
 	if cfg.Replays == nil {
-		cfg.Replays = wire.NewReplays(skew, wire.MaxFor(cfg.Limiter.Rate(), skew), cfg.Now)
+		cfg.Replays = wire.NewReplays(Skew, wire.MaxFor(cfg.Limiter.Rate(), Skew), cfg.Now)
 	}
 	if cfg.Guard == nil {
 		cfg.Guard = wire.NewAuthGuard(5, 20, cfg.Now)
@@ -149,7 +150,11 @@ func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte) (stri
 	if !h.cfg.Limiter.Allow(a.secretID) {
 		return a.secretID, errThrottled
 	}
-	switch h.cfg.Replays.Record(a.secretID, a.signature, r.Header.Get("X-TC-Action"), wire.ConnID(r.Context())) {
+	verdict, err := h.cfg.Replays.Check(ctx, a.secretID, a.signature, r.Header.Get("X-TC-Action"), wire.ConnID(r.Context()))
+	if err != nil {
+		return a.secretID, service.Unavailable(err, "checking the signature")
+	}
+	switch verdict {
 	case wire.Fresh, wire.Repeat, wire.SameConnection:
 		return a.secretID, nil
 	case wire.Full:
@@ -180,7 +185,7 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	}
 	stamp := r.Header.Get("X-TC-Timestamp")
 	sec, err := strconv.ParseInt(stamp, 10, 64)
-	if err != nil || time.Unix(sec, 0).Sub(h.cfg.Now()).Abs() > skew {
+	if err != nil || time.Unix(sec, 0).Sub(h.cfg.Now()).Abs() > Skew {
 		return a, errExpired
 	}
 	if a.date != time.Unix(sec, 0).UTC().Format("2006-01-02") {

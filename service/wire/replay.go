@@ -1,10 +1,26 @@
 package wire
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/keyport-kms/keyport/service/store"
 )
+
+// ReplayLog is where a dialect records what each accepted signed request
+// proved unique: Replays in this process's memory (one process on its
+// store), or SharedReplays in the store (replicas, so that a nonce used on
+// one is refused on all).
+type ReplayLog interface {
+	// Check records value for credential if fresh and says what it found;
+	// an error means the log could not be consulted (refuse the request).
+	Check(ctx context.Context, credential, value, bind string, conn uint64) (Verdict, error)
+}
 
 // Replays remembers, per credential, what each accepted signed request
 // proved unique — a signature nonce, or a signature where the scheme has
@@ -77,6 +93,11 @@ func digest(s string) [16]byte {
 	return [16]byte(sum[:16])
 }
 
+// Check is Record; memory never fails.
+func (r *Replays) Check(_ context.Context, credential, value, bind string, conn uint64) (Verdict, error) {
+	return r.Record(credential, value, bind, conn), nil
+}
+
 // Record looks value up for credential and records it if fresh. bind is
 // what the value was used with, conn the connection it came on (0 if
 // unknown): the same value with another bind is a Conflict, unless it
@@ -147,4 +168,47 @@ func (r *Replays) Len(credential string) int {
 		return l.count
 	}
 	return 0
+}
+
+// SharedReplays keeps uses in a store replicas share. The store's rows are
+// bounded by the rate limit (each replica records at most its rate per
+// credential) and deleted by the collector once past the window.
+type SharedReplays struct {
+	uses   store.Uses
+	window time.Duration
+	node   string // this process, to tell its connections from another replica's
+	now    func() time.Time
+}
+
+// NodeID names this process among replicas: random, made at each start.
+func NodeID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewSharedReplays remembers values in uses for twice window; node names
+// this replica.
+func NewSharedReplays(uses store.Uses, window time.Duration, node string, now func() time.Time) *SharedReplays {
+	return &SharedReplays{uses: uses, window: window, node: node, now: now}
+}
+
+func (r *SharedReplays) Check(ctx context.Context, credential, value, bind string, conn uint64) (Verdict, error) {
+	now := r.now()
+	u := store.Use{Credential: credential, Value: digest(value), Bind: digest(bind), Until: now.Add(2 * r.window)}
+	if conn != 0 {
+		u.Conn = r.node + ":" + strconv.FormatUint(conn, 10)
+	}
+	prior, err := r.uses.RecordUse(ctx, u, now)
+	switch {
+	case err != nil:
+		return 0, err
+	case prior == nil:
+		return Fresh, nil
+	case prior.Bind == u.Bind:
+		return Repeat, nil
+	case u.Conn != "" && prior.Conn == u.Conn:
+		return SameConnection, nil
+	}
+	return Conflict, nil
 }
