@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -147,9 +148,24 @@ func (s *Server) Close() {
 	os.RemoveAll(s.root)
 }
 
-// URL is the connection URL of database db.
+// URL is the connection URL of database db, over the server's Unix
+// socket (as a database on the same machine is reached).
 func (s *Server) URL(db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.Port, db)
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", db, s.root, s.Port)
+}
+
+// OverTCP turns a URL of this package into one over TCP on loopback.
+func OverTCP(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return url
+	}
+	q := u.Query()
+	u.Host = "127.0.0.1:" + q.Get("port")
+	q.Del("host")
+	q.Del("port")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // NewDatabase creates a database with a fresh name and returns its URL.

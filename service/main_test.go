@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyport-kms/keyport/client/byok"
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/pgserver"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
@@ -22,7 +23,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(durabilityChild())
 	}
-	os.Exit(softhsm.Main(m))
+	os.Exit(func() int {
+		defer pgserver.StopShared()
+		return softhsm.Main(m)
+	}())
 }
 
 // clock is an injectable clock for expiry tests.

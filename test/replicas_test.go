@@ -40,7 +40,7 @@ type replicaSet struct {
 
 // startReplicas starts n replicas on a new database and token and makes an
 // access key through the CLI, which works on the database directly.
-func startReplicas(t *testing.T, url string, n int, extra ...string) *replicaSet {
+func startReplicas(t testing.TB, url string, n int, extra ...string) *replicaSet {
 	t.Helper()
 	tok := softhsm.New(t)
 	rs := &replicaSet{url: url, tok: tok,
@@ -64,7 +64,7 @@ func startReplicas(t *testing.T, url string, n int, extra ...string) *replicaSet
 	return rs
 }
 
-func newAccessKey(t *testing.T, env []string) (string, string) {
+func newAccessKey(t testing.TB, env []string) (string, string) {
 	t.Helper()
 	r := keyport(t, env, "access-key", "create", "--json")
 	var ak struct{ AccessKeyId, AccessKeySecret string }

@@ -30,7 +30,7 @@ func storeRefOf(c *cli.Context) (storeRef, error) {
 	case r.url != "" && !store.IsPostgresURL(r.url):
 		return r, usagef("--store must be a postgres:// URL (leave it unset for the embedded store in --data-dir)")
 	case r.url == "" && r.dir == "":
-		return r, usagef("no store: give --data-dir (or KEYPORT_DATA_DIR), or --store postgres://… (or KEYPORT_STORE)")
+		return r, usagef("no data directory: give --data-dir (or KEYPORT_DATA_DIR), or for a store replicas share --store postgres://… (or KEYPORT_STORE)")
 	}
 	return r, nil
 }
@@ -42,13 +42,20 @@ func (r storeRef) shared() bool { return r.url != "" }
 
 // open opens the store; with create (serve only) a missing one is made.
 func (r storeRef) open(ctx context.Context, create bool) (store.Store, error) {
+	var st store.Store
+	var err error
 	switch {
 	case r.shared():
-		return store.OpenPostgres(ctx, r.url, create)
+		st, err = store.OpenPostgres(ctx, r.url, create)
 	case create:
-		return store.CreateBolt(r.dir)
+		st, err = store.CreateBolt(r.dir)
+	default:
+		st, err = store.OpenBolt(r.dir)
 	}
-	return store.OpenBolt(r.dir)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return st, nil
 }
 
 // stack is an opened token, store and service, closed in reverse order.

@@ -622,10 +622,23 @@ func (s *Postgres) Meta(ctx context.Context, name string) (v string, err error) 
 	return v, s.fault(err)
 }
 
-func (s *Postgres) InitMeta(ctx context.Context, name, value string) (v string, err error) {
-	err = s.db.QueryRow(ctx, `WITH ins AS (INSERT INTO keyport_meta VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
-		SELECT value FROM ins UNION ALL SELECT value FROM keyport_meta WHERE name = $1 LIMIT 1`, name, value).Scan(&v)
-	return v, s.fault(err)
+// InitMeta inserts unless a row is there, then reads in a statement of its
+// own: a statement's snapshot predates a racing insert it waited for, so
+// one statement cannot both lose the race and see the winner.
+func (s *Postgres) InitMeta(ctx context.Context, name, value string) (string, error) {
+	for {
+		tag, err := s.db.Exec(ctx, `INSERT INTO keyport_meta VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, value)
+		if err != nil {
+			return "", s.fault(err)
+		}
+		if tag.RowsAffected() == 1 {
+			return value, nil
+		}
+		if v, err := s.Meta(ctx, name); err != nil || v != "" {
+			return v, err
+		}
+		// The winner's row went away meanwhile (deleted by a copy): try again.
+	}
 }
 
 // RecordUse records u unless a live use of its value is recorded: the
