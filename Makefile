@@ -1,5 +1,6 @@
 # Keyport. `make run` starts a dev server on SoftHSM2; `make test` runs every
-# test, installing SoftHSM2 and OpenSC first when they are missing.
+# test. Both install first, through `make deps`, what is missing of what
+# they need (the C compiler, SoftHSM2 and the rest below).
 SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/keyport
@@ -21,7 +22,7 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/keyport
 
-run: build
+run: deps build
 	./$(BIN) serve --dev
 
 deps:

@@ -186,6 +186,11 @@ func TestCheckConfig(t *testing.T) {
 		{"log level, as the README lists it", base, []string{"--log-level", "debug"}, 0, "configuration OK"},
 		{"bad log level", base, []string{"--log-level", "loud"}, 2, "--log-level"},
 		{"negative failure limit", base, []string{"--auth-failure-limit", "-1"}, 2, "--auth-failure-limit"},
+		{"plain HTTP off loopback", base, []string{"--listen", "0.0.0.0:8080"}, 1, "refusing plain HTTP on 0.0.0.0:8080, which is not loopback"},
+		{"plain HTTP on every address", base, []string{"--listen", ":8080"}, 1, "refusing plain HTTP"},
+		{"plain HTTP off loopback, said to be meant", base, []string{"--listen", "0.0.0.0:8080", "--insecure-http"}, 0, "configuration OK"},
+		{"plain HTTP on localhost", base, []string{"--listen", "localhost:8080"}, 0, "configuration OK"},
+		{"plain HTTP on ::1", base, []string{"--listen", "[::1]:8080"}, 0, "configuration OK"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keyport(t, tc.env, append([]string{"check-config"}, tc.args...)...).expect(t, tc.code, tc.msg)

@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,6 +37,12 @@ type server struct {
 func startServer(t testing.TB, extra ...string) *server {
 	t.Helper()
 	return startServerOn(t, softhsm.New(t), extra...)
+}
+
+// startServerTLS is startServer serving HTTPS with the given certificate.
+func startServerTLS(t testing.TB, certFile, keyFile string) *server {
+	t.Helper()
+	return startServer(t, "--tls-cert", certFile, "--tls-key", keyFile)
 }
 
 // startServerOn is startServer on a given token, with a store of its own.
@@ -75,11 +83,15 @@ func (s *server) startIn(t testing.TB, dir string, stdout io.Writer, extra ...st
 	s.done = make(chan error, 1)
 	go func() { s.done <- s.cmd.Wait() }()
 	t.Cleanup(func() { s.stop(t) })
+	scheme, probe := "http", http.DefaultClient
+	if slices.Contains(args, "--tls-cert") {
+		scheme, probe = "https", &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(addrFile); err == nil && len(b) > 0 {
 			s.addr = string(b)
-			if resp, err := http.Get("http://" + s.addr + "/readyz"); err == nil {
+			if resp, err := probe.Get(scheme + "://" + s.addr + "/readyz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
 					return

@@ -27,11 +27,12 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the KMS server (Alibaba Cloud and Tencent Cloud KMS APIs on one listener)",
-		Flags: append(append(tokenFlags(), storeFlags()...),
+		Flags: append(append(tokenFlags(), append(storeFlags(), configFlag())...),
 			&cli.BoolFlag{Name: "dev", Usage: "run on a SoftHSM2 token and data directory under ./.keyport-dev, made on first run, and print how to call the server"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", EnvVars: []string{"KEYPORT_LISTEN"}, Usage: "address to listen on"},
 			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"KEYPORT_TLS_CERT"}, Usage: "serve HTTPS with this certificate (PEM)"},
-			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"KEYPORT_TLS_KEY"}, Usage: "private key of --tls-cert (PEM)"},
+			&cli.StringFlag{Name: "tls-key", EnvVars: []string{"KEYPORT_TLS_KEY"}, Usage: "private key of --tls-cert (PEM); SIGHUP loads both again"},
+			&cli.BoolFlag{Name: "insecure-http", EnvVars: []string{"KEYPORT_INSECURE_HTTP"}, Usage: "serve plain HTTP on an address other than loopback (behind a TLS-terminating proxy on the same host only)"},
 			&cli.Float64Flag{Name: "rate-limit", Value: 100, EnvVars: []string{"KEYPORT_RATE_LIMIT"}, Usage: "requests per second per access key (0: no limit)"},
 			&cli.Float64Flag{Name: "auth-failure-limit", Value: 5, EnvVars: []string{"KEYPORT_AUTH_FAILURE_LIMIT"}, Usage: "failed authentications per second per client address (bursts of 20) before its requests are refused (0: no limit)"},
 			logLevelFlag(""),
@@ -75,6 +76,9 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
 			return cfg, fmt.Errorf("TLS certificate: %w", err)
 		}
+	} else if host, _, _ := net.SplitHostPort(c.String("listen")); !isLoopback(host) && !c.Bool("insecure-http") {
+		return cfg, fmt.Errorf("refusing plain HTTP on %s, which is not loopback: signatures, key material and plaintexts would cross the network in the clear, "+
+			"and a Tencent TC3 request carries no nonce, so a captured one can be replayed; give --tls-cert and --tls-key, or --insecure-http behind a TLS proxy on this host", c.String("listen"))
 	}
 	for _, f := range []string{"pool-rsa", "pool-rsa-max", "pool-sm2", "pool-sm2-max", "keygen-parallelism"} {
 		if c.Int(f) < 0 {
@@ -95,6 +99,16 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 	return cfg, nil
 }
 
+// isLoopback reports whether a listen host is reachable from this machine
+// only: localhost or a loopback address (an empty host is every address).
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func checkConfigCommand() *cli.Command {
 	cmd := serveCommand()
 	return &cli.Command{
@@ -102,6 +116,9 @@ func checkConfigCommand() *cli.Command {
 		Usage: "validate serve's flags and environment without opening the HSM or the store",
 		Flags: cmd.Flags,
 		Action: func(c *cli.Context) error {
+			if err := applyConfigFile(c); err != nil {
+				return err
+			}
 			if _, err := checkServeConfig(c); err != nil {
 				return err
 			}
@@ -114,6 +131,9 @@ func checkConfigCommand() *cli.Command {
 func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if err := applyConfigFile(c); err != nil {
+		return err
+	}
 	if err := setLogLevel(c); err != nil {
 		return err
 	}
@@ -176,7 +196,7 @@ func serve(c *cli.Context) error {
 		defer func() { cancelAdmin(); <-adminDone; os.Remove(adminLn.Addr().String()) }() // before the stack closes
 		go func() {
 			defer close(adminDone)
-			if err := server.Serve(adminCtx, adminLn, server.AdminHandler(st.svc), "", "", 10*time.Second, log); err != nil {
+			if err := server.Serve(adminCtx, adminLn, server.AdminHandler(st.svc), nil, 10*time.Second, log); err != nil {
 				log.Error("admin socket", "err", err)
 			}
 		}()
@@ -188,18 +208,47 @@ func serve(c *cli.Context) error {
 		}
 	}
 	scheme := "http"
+	var cert *server.Certificate
 	if c.String("tls-cert") != "" {
 		scheme = "https"
+		if cert, err = server.LoadCertificate(c.String("tls-cert"), c.String("tls-key")); err != nil {
+			return err
+		}
 	}
+	go reloadOnHangup(ctx, log, cert)
 	if dev != nil {
 		if err := dev.announce(ctx, c, st.svc, scheme, addr); err != nil {
 			return err
 		}
 	}
 	log.Info("keyport serving", "address", addr, "scheme", scheme, "token", cfg.TokenLabel, "deployment", st.svc.Deployment())
-	err = server.Serve(ctx, ln, handler, c.String("tls-cert"), c.String("tls-key"), 30*time.Second, log)
+	err = server.Serve(ctx, ln, handler, cert, 30*time.Second, log)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
+}
+
+// reloadOnHangup loads the TLS certificate again on each SIGHUP (as after
+// a renewal), until ctx ends.
+func reloadOnHangup(ctx context.Context, log *slog.Logger, cert *server.Certificate) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if cert == nil {
+				log.Info("SIGHUP: nothing to reload")
+				continue
+			}
+			if err := cert.Reload(); err != nil {
+				log.Error("SIGHUP: TLS certificate not reloaded; the previous one is served", "err", err)
+				continue
+			}
+			log.Info("SIGHUP: TLS certificate reloaded")
+		}
+	}
 }

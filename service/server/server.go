@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,8 +65,8 @@ func writeStatus(w http.ResponseWriter, status int, state, reason string) {
 }
 
 // Serve serves h on ln until ctx ends, then lets in-flight requests finish
-// (up to grace) before returning. TLS is used when certFile is set.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFile string, grace time.Duration, log *slog.Logger) error {
+// (up to grace) before returning. TLS is used when cert is set.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, cert *Certificate, grace time.Duration, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -77,13 +78,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFi
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() {
-		if certFile != "" {
-			errc <- srv.ServeTLS(ln, certFile, keyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	if cert != nil {
+		srv.TLSConfig = cert.TLSConfig()
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
