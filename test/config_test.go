@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,5 +100,45 @@ func TestSystemdUnit(t *testing.T) {
 	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// Every request leaves one access-log line at info; --log-format json makes
+// every log line a JSON object.
+func TestAccessLogJSON(t *testing.T) {
+	s := startServer(t, "--log-format", "json")
+	c := newV1(t, s, s.sk)
+	c.byok("SOFTWARE", "RSAES_OAEP_SHA_1")
+	rawTC3(t, s, "DescribeKey", `{"KeyId":"nope"}`, nil)
+	type line struct {
+		Level       string   `json:"level"`
+		Msg         string   `json:"msg"`
+		Dialect     string   `json:"dialect"`
+		RequestID   string   `json:"request_id"`
+		Action      string   `json:"action"`
+		AccessKeyID string   `json:"access_key_id"`
+		Code        string   `json:"code"`
+		DurationMs  *float64 `json:"duration_ms"`
+	}
+	var requests []line
+	for _, l := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
+		var r line
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("a log line that is not JSON: %q", l)
+		}
+		if r.Msg == "request" {
+			requests = append(requests, r)
+		}
+	}
+	want := []string{"aliyun CreateKey OK", "aliyun GetParametersForImport OK", "aliyun ImportKeyMaterial OK", "tencent DescribeKey InvalidParameterValue.InvalidKeyId"}
+	var got []string
+	for _, r := range requests {
+		if r.Level != "INFO" || r.RequestID == "" || r.AccessKeyID != s.ak || r.DurationMs == nil {
+			t.Fatalf("access log line: %+v", r)
+		}
+		got = append(got, r.Dialect+" "+r.Action+" "+r.Code)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("access log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

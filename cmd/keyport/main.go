@@ -49,7 +49,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage:        "a BYOK key management service speaking the Alibaba Cloud and Tencent Cloud KMS APIs, backed by a PKCS#11 HSM",
 		Writer:       stdout,
 		ErrWriter:    stderr,
-		Flags:        []cli.Flag{logLevelFlag("info")},
+		Flags:        []cli.Flag{logLevelFlag("info"), logFormatFlag("text")},
 		Before:       setLogLevel,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
 		Action:       unknownCommand,
@@ -62,6 +62,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			accessKeyCommand(),
 			benchCommand(),
 			storeCommand(),
+			importCommand(),
 		},
 	}
 	markUsageErrors(app.Commands)
@@ -87,6 +88,10 @@ func logLevelFlag(value string) cli.Flag {
 	return &cli.StringFlag{Name: "log-level", Value: value, EnvVars: []string{"KEYPORT_LOG_LEVEL"}, Usage: "debug, info, warn or error"}
 }
 
+func logFormatFlag(value string) cli.Flag {
+	return &cli.StringFlag{Name: "log-format", Value: value, EnvVars: []string{"KEYPORT_LOG_FORMAT"}, Usage: "text or json (one object per line)"}
+}
+
 func parseLogLevel(s string) (slog.Level, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(s)); err != nil {
@@ -95,17 +100,28 @@ func parseLogLevel(s string) (slog.Level, error) {
 	return level, nil
 }
 
-// setLogLevel points slog at stderr at the level asked for, if the
-// command's context names one.
+// setLogLevel points slog at stderr at the level and in the format asked
+// for, if the command's context names them.
 func setLogLevel(c *cli.Context) error {
-	if c.String("log-level") == "" {
+	if c.String("log-level") == "" && c.String("log-format") == "" {
 		return nil
 	}
-	level, err := parseLogLevel(c.String("log-level"))
-	if err != nil {
-		return err
+	level := slog.LevelInfo
+	if l := c.String("log-level"); l != "" {
+		var err error
+		if level, err = parseLogLevel(l); err != nil {
+			return err
+		}
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})))
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "", "text":
+		slog.SetDefault(slog.New(slog.NewTextHandler(c.App.ErrWriter, opts)))
+	case "json":
+		slog.SetDefault(slog.New(slog.NewJSONHandler(c.App.ErrWriter, opts)))
+	default:
+		return usagef("--log-format %q: give text or json", c.String("log-format"))
+	}
 	return nil
 }
 

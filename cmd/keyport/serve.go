@@ -35,7 +35,7 @@ func serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "insecure-http", EnvVars: []string{"KEYPORT_INSECURE_HTTP"}, Usage: "serve plain HTTP on an address other than loopback (behind a TLS-terminating proxy on the same host only)"},
 			&cli.Float64Flag{Name: "rate-limit", Value: 100, EnvVars: []string{"KEYPORT_RATE_LIMIT"}, Usage: "requests per second per access key (0: no limit)"},
 			&cli.Float64Flag{Name: "auth-failure-limit", Value: 5, EnvVars: []string{"KEYPORT_AUTH_FAILURE_LIMIT"}, Usage: "failed authentications per second per client address (bursts of 20) before its requests are refused (0: no limit)"},
-			logLevelFlag(""),
+			logLevelFlag(""), logFormatFlag(""),
 			&cli.StringFlag{Name: "region", Value: "cn-hangzhou", EnvVars: []string{"KEYPORT_REGION"}, Usage: "region shown in key ARNs"},
 			&cli.StringFlag{Name: "account-id", Value: "1", EnvVars: []string{"KEYPORT_ACCOUNT_ID"}, Usage: "account id shown in key ARNs and as Creator"},
 			&cli.IntFlag{Name: "pool-rsa", Value: 16, EnvVars: []string{"KEYPORT_POOL_RSA"}, Usage: "RSA-2048 wrapping key pairs kept ready, at least"},
@@ -95,6 +95,9 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 		if _, err := parseLogLevel(l); err != nil {
 			return cfg, err
 		}
+	}
+	if f := c.String("log-format"); f != "" && f != "text" && f != "json" {
+		return cfg, usagef("--log-format %q: give text or json", f)
 	}
 	return cfg, nil
 }

@@ -108,23 +108,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	status := http.StatusOK
+	access := wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential, Code: "OK"}
+	defer func() { access.Duration = h.cfg.Now().Sub(start); wire.LogAccess(r.Context(), h.cfg.Logger, access) }()
 	if err != nil {
 		ae := toAPIError(err)
 		status = ae.Status
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		h.cfg.Logger.Log(r.Context(), level, "aliyun request failed", "request_id", reqID, "action", req.action,
-			"access_key_id", credential, "code", ae.Code, "err", err) // service errors carry no secrets
+		access.Code, access.Err, access.Fault = ae.Code, err, status >= 500
 		write(w, status, req.xml, "Error", &errorBody{RequestID: reqID, HostID: r.Host, Code: ae.Code, Message: ae.Message,
 			Recommend: "https://github.com/keyport-kms/keyport#errors"})
 		return
 	}
 	out.setRequestID(reqID)
 	write(w, status, req.xml, req.action+"Response", out)
-	h.cfg.Logger.Debug("aliyun request", "request_id", reqID, "action", req.action, "access_key_id", credential,
-		"duration", h.cfg.Now().Sub(start))
 }
 
 // parse reads parameters from the query and a form body, refusing a

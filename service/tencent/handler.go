@@ -82,6 +82,7 @@ type errorResponse struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.Now()
 	reqID := wire.NewRequestID()
 	action := r.Header.Get("X-TC-Action")
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
@@ -101,14 +102,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
+	access := wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID, Code: "OK"}
+	defer func() { access.Duration = h.cfg.Now().Sub(start); wire.LogAccess(r.Context(), h.cfg.Logger, access) }()
 	if err != nil {
 		ae := toAPIError(err)
-		level := slog.LevelInfo
-		if ae.Code == kindCodes[service.KindInternal] {
-			level = slog.LevelError
-		}
-		h.cfg.Logger.Log(r.Context(), level, "tencent request failed", "request_id", reqID, "action", action,
-			"secret_id", secretID, "code", ae.Code, "err", err)
+		access.Code, access.Err, access.Fault = ae.Code, err, service.ServerFault(err)
 		var e errorResponse
 		e.Error.Code, e.Error.Message, e.RequestId = ae.Code, ae.Message, reqID
 		_ = json.NewEncoder(w).Encode(map[string]any{"Response": e})

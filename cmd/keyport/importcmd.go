@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/keyport-kms/keyport/client"
+	"github.com/keyport-kms/keyport/client/byok"
+)
+
+func importCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "import",
+		Usage: "import your key material into a key (BYOK) of Keyport or of the cloud KMS it imitates: GetParametersForImport, wrap here, ImportKeyMaterial",
+		Flags: append(endpointFlags(),
+			&cli.StringFlag{Name: "key-id", Usage: "the EXTERNAL key to import into", Required: true},
+			&cli.StringFlag{Name: "material", Usage: "file of the raw key material (32 bytes for AES-256, 16 for SM4); - reads stdin", Required: true},
+			&cli.StringFlag{Name: "wrapping-key-spec", Usage: "RSA_2048 or EC_SM2 (default: what --wrapping-algorithm needs, else RSA_2048)"},
+			&cli.StringFlag{Name: "wrapping-algorithm", Usage: "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5, or SM2PKE (default: RSAES_OAEP_SHA_256, or SM2PKE for EC_SM2)"},
+			&cli.Int64Flag{Name: "expires", Usage: "Unix time at which the material expires (default: never)"},
+		),
+		Action: importMaterial,
+	}
+}
+
+// importMaterial runs the BYOK flow. The material is read into memory once,
+// wiped after the wrap, and never printed; a refusal ends with exit 1 and
+// the server's code and message.
+func importMaterial(c *cli.Context) error {
+	spec, alg, err := wrappingChoice(c.String("wrapping-key-spec"), c.String("wrapping-algorithm"))
+	if err != nil {
+		return err
+	}
+	cl, err := newClient(c)
+	if err != nil {
+		return err
+	}
+	material, err := readMaterial(c.String("material"), c.App.Reader)
+	if err != nil {
+		return err
+	}
+	defer wipe(material)
+	var expires time.Time
+	if e := c.Int64("expires"); e > 0 {
+		expires = time.Unix(e, 0)
+	}
+	id := c.String("key-id")
+	if err := cl.Import(c.Context, id, spec, alg, material, expires); err != nil {
+		var ae *client.APIError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("import into %s refused: %s: %s (request %s)", id, ae.Code, ae.Message, ae.RequestID)
+		}
+		return fmt.Errorf("import into %s: %w", id, err)
+	}
+	state, err := cl.KeyState(c.Context, id)
+	if err != nil {
+		return fmt.Errorf("imported, but DescribeKey failed: %w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "imported %d bytes of key material into %s with %s/%s; key state: %s\n", len(material), id, spec, alg, state)
+	return nil
+}
+
+// wrappingChoice fills in the spec or algorithm the other implies.
+func wrappingChoice(spec, alg string) (string, string, error) {
+	switch {
+	case alg == "" && spec == "EC_SM2":
+		alg = "SM2PKE"
+	case alg == "":
+		alg = "RSAES_OAEP_SHA_256"
+	}
+	switch alg {
+	case "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5", "SM2PKE":
+	default:
+		return "", "", usagef("--wrapping-algorithm %q: give RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5 or SM2PKE", alg)
+	}
+	want := byok.Spec(alg)
+	if spec == "" {
+		spec = want
+	}
+	if spec != want {
+		return "", "", usagef("--wrapping-algorithm %s goes with --wrapping-key-spec %s, not %s", alg, want, spec)
+	}
+	return spec, alg, nil
+}
+
+// readMaterial reads at most 1 KiB of material from a file or stdin.
+func readMaterial(path string, stdin io.Reader) ([]byte, error) {
+	r := stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("key material: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	buf := make([]byte, 1025)
+	n, err := io.ReadFull(r, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		wipe(buf)
+		return nil, fmt.Errorf("key material: %w", err)
+	}
+	if n == 0 || n > 1024 {
+		wipe(buf)
+		return nil, errors.New("key material: want the raw material, 1 to 1024 bytes (32 for AES-256, 16 for SM4)")
+	}
+	return buf[:n:n], nil
+}
+
+func wipe(b []byte) { clear(b) }
