@@ -4,6 +4,7 @@
 SHELL   := /bin/bash
 GO      ?= go
 BIN     := bin/keyport
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 PKGS    := ./...
 # `make deps` installs, with apt-get and only where missing, the tools the
 # tests drive from outside: the SoftHSM2 module and softhsm2-util, IBM
@@ -20,7 +21,7 @@ PKGS    := ./...
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/keyport
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/keyport
 
 run: deps build
 	./$(BIN) serve --dev

@@ -20,8 +20,11 @@ type Config struct {
 	Slot        *uint
 	PIN         string // user PIN; kept for logging in again after the token comes back
 
-	MaxSessions   int           // sessions this layer opens at most (default 8)
-	SessionWait   time.Duration // longest wait for a free session (default 5s)
+	MaxSessions int           // sessions this layer opens at most (default 8)
+	SessionWait time.Duration // longest wait for a free session (default 5s)
+	// OnSessionWait, if set, is told how long each operation waited for a
+	// free session (metrics).
+	OnSessionWait func(time.Duration)
 	RetryInterval time.Duration // least time between two reconnect attempts (default 1s)
 	// CallTimeout bounds one call into the library; past it the caller gets
 	// ErrUnavailable and the connection is rebuilt once the call returns

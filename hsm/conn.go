@@ -84,6 +84,7 @@ func openConn(cfg Config) (*conn, error) {
 		}
 	}
 	c.pool = newSessionPool(mod, slot, cfg.MaxSessions, cfg.SessionWait)
+	c.pool.onWait = cfg.OnSessionWait
 	// crypto11 logged in on a session of its own; through some client
 	// libraries (p11-kit remoting) that login does not cover the sessions
 	// opened here yet. Make sure one of ours is logged in before any call.

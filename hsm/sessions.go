@@ -21,6 +21,7 @@ type sessionPool struct {
 	idle   chan pkcs11.SessionHandle // open sessions nobody holds
 	mu     sync.Mutex                // guards closed
 	closed bool
+	onWait func(time.Duration) // Config.OnSessionWait
 }
 
 func newSessionPool(mod *pkcs11.Ctx, slot uint, max int, wait time.Duration) *sessionPool {
@@ -36,14 +37,15 @@ func newSessionPool(mod *pkcs11.Ctx, slot uint, max int, wait time.Duration) *se
 // get returns a session, opening one if the pool has room. It waits at most
 // the pool's wait time or until ctx ends, then fails with ErrUnavailable.
 func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
-	timer := time.NewTimer(p.wait)
-	defer timer.Stop()
 	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: waiting for a session: %w", ErrUnavailable, ctx.Err())
-	case <-timer.C:
-		return 0, fmt.Errorf("%w: no free session within %s", ErrUnavailable, p.wait)
+	case p.slots <- struct{}{}: // a free session: no wait, no timer
+		if p.onWait != nil {
+			p.onWait(0)
+		}
+	default:
+		if err := p.await(ctx); err != nil {
+			return 0, err
+		}
 	}
 	select {
 	case s := <-p.idle:
@@ -56,6 +58,24 @@ func (p *sessionPool) get(ctx context.Context) (pkcs11.SessionHandle, error) {
 		return 0, fmt.Errorf("open session: %w", err)
 	}
 	return s, nil
+}
+
+// await waits for a session slot, at most p.wait.
+func (p *sessionPool) await(ctx context.Context) error {
+	start := time.Now()
+	if p.onWait != nil {
+		defer func() { p.onWait(time.Since(start)) }()
+	}
+	timer := time.NewTimer(p.wait)
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for a session: %w", ErrUnavailable, ctx.Err())
+	case <-timer.C:
+		return fmt.Errorf("%w: no free session within %s", ErrUnavailable, p.wait)
+	}
 }
 
 // put hands a healthy session back.

@@ -169,6 +169,26 @@ func (s *Service) referenced(ctx context.Context) (map[string]bool, error) {
 	return known, nil
 }
 
+// CountTokenObjects counts the token objects labelled with this
+// deployment's id, each pair once.
+func (s *Service) CountTokenObjects(ctx context.Context) (int, error) {
+	admin, ok := s.tok.(objectAdmin)
+	if !ok {
+		return 0, errorf(KindInternal, "this token cannot list objects")
+	}
+	objs, err := admin.Objects(ctx)
+	if err != nil {
+		return 0, hsmError("list token objects", err)
+	}
+	ids := map[string]bool{}
+	for _, o := range objs {
+		if owner, ok := OwnerOf(o.Label); ok && owner.Deployment == s.deployment {
+			ids[o.ID] = true
+		}
+	}
+	return len(ids), nil
+}
+
 // ClassifyObjects reads the token and sorts Keyport's objects by owner.
 // Each pair appears once (by its private or secret half).
 func (s *Service) ClassifyObjects(ctx context.Context) (TokenObjects, error) {

@@ -12,6 +12,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// version is set at build time (make build: -ldflags -X main.version=…).
+var version = "dev"
+
 // Exit statuses: 0 ok, 1 operational error, 2 usage error.
 const (
 	exitError = 1
@@ -46,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:         "keyport",
+		Version:      version,
 		Usage:        "a BYOK key management service speaking the Alibaba Cloud and Tencent Cloud KMS APIs, backed by a PKCS#11 HSM",
 		Writer:       stdout,
 		ErrWriter:    stderr,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/metrics"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
 	"github.com/keyport-kms/keyport/service/server"
@@ -44,6 +46,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "pool-sm2-max", EnvVars: []string{"KEYPORT_POOL_SM2_MAX"}, Usage: "SM2 pairs kept ready at most (default 4 × --pool-sm2)"},
 			&cli.IntFlag{Name: "keygen-parallelism", EnvVars: []string{"KEYPORT_KEYGEN_PARALLELISM"}, Usage: "key pairs generated at once, for the pool and requests together (default: one per CPU, at least 2)"},
 			&cli.DurationFlag{Name: "import-token-ttl", Value: 24 * time.Hour, EnvVars: []string{"KEYPORT_IMPORT_TOKEN_TTL"}, Usage: "lifetime of import tokens"},
+			&cli.StringFlag{Name: "metrics-listen", EnvVars: []string{"KEYPORT_METRICS_LISTEN"}, Usage: "serve GET /metrics (Prometheus) on this address instead of the main listener"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the bound address here once listening (for scripts using --listen 127.0.0.1:0)"},
 			&cli.DurationFlag{Name: "secret-cache-ttl", Value: 30 * time.Second, EnvVars: []string{"KEYPORT_SECRET_CACHE_TTL"}, Usage: "how long an access key's secret stays unsealed in memory: the longest a credential disabled or deleted on another replica (or by the CLI) still works here"},
 			&cli.DurationFlag{Name: "orphan-grace", Value: 2 * time.Minute, EnvVars: []string{"KEYPORT_ORPHAN_GRACE"}, Usage: "with a shared store: how long a token object of this deployment must stay unrecorded before start-up reconcile destroys it"},
@@ -154,6 +157,8 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	cfg.Logger = log
+	m := metrics.New(version)
+	cfg.OnSessionWait = m.SessionWait
 	ln, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.String("listen"), err)
@@ -165,7 +170,7 @@ func serve(c *cli.Context) error {
 		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), PoolRSAMax: c.Int("pool-rsa-max"), PoolSM2Max: c.Int("pool-sm2-max"),
 		PoolParallelism: c.Int("keygen-parallelism"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
 		OrphanGrace: c.Duration("orphan-grace"), SecretCacheTTL: c.Duration("secret-cache-ttl"),
-	})
+	}, func(h *hsm.HSM) hsm.Token { return m.Instrument(h) })
 	if err != nil {
 		return err
 	}
@@ -175,8 +180,9 @@ func serve(c *cli.Context) error {
 	// address's failures count across both dialects.
 	limiter := wire.NewLimiter(c.Float64("rate-limit"), time.Now)
 	guard := wire.NewAuthGuard(c.Float64("auth-failure-limit"), 20, time.Now)
-	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log}
-	tencentCfg := tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log}
+	m.Watch(st.svc, st.hsm)
+	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
+	tencentCfg := tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
 	if uses, ok := st.st.(store.Uses); ok {
 		// Replicas share the nonces they accepted, so that a request
 		// replayed to another replica is refused there too.
@@ -184,7 +190,23 @@ func serve(c *cli.Context) error {
 		aliyunCfg.Replays = wire.NewSharedReplays(uses, aliyun.Skew, node, time.Now)
 		tencentCfg.Replays = wire.NewSharedReplays(uses, tencent.Skew, node, time.Now)
 	}
-	handler := server.Handler(server.Config{Service: st.svc, Aliyun: aliyun.New(aliyunCfg), Tencent: tencent.New(tencentCfg)})
+	srvCfg := server.Config{Service: st.svc, Aliyun: aliyun.New(aliyunCfg), Tencent: tencent.New(tencentCfg), Metrics: m.Handler()}
+	if addr := c.String("metrics-listen"); addr != "" {
+		srvCfg.Metrics = nil
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", addr, err)
+		}
+		defer mln.Close()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		go func() {
+			if err := server.Serve(ctx, mln, mux, nil, 5*time.Second, log); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("metrics listener", "err", err)
+			}
+		}()
+	}
+	handler := server.Handler(srvCfg)
 	// The admin socket lets `keyport access-key` work while this process
 	// holds an embedded store. Without it the server still serves; the CLI
 	// then needs the server stopped. A database store needs none: the CLI

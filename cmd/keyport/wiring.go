@@ -97,11 +97,16 @@ func openStack(ctx context.Context, cfg hsm.Config, where storeRef, opt service.
 // store (in a missing or empty directory, or an empty database): the token
 // is opened first, so that a wrong PIN or module leaves no new store behind,
 // and the service reconciles the token with the store.
-func openServeStack(ctx context.Context, cfg hsm.Config, where storeRef, opt service.Options) (*stack, error) {
+//
+// wrap, if set, wraps the token the service uses (metrics time it).
+func openServeStack(ctx context.Context, cfg hsm.Config, where storeRef, opt service.Options, wrap func(*hsm.HSM) hsm.Token) (*stack, error) {
 	s := &stack{}
 	var err error
 	if s.hsm, err = hsm.Open(ctx, cfg); err != nil {
 		return nil, err
+	}
+	if wrap != nil {
+		opt.Token = wrap(s.hsm)
 	}
 	if s.st, err = where.open(ctx, true); err != nil {
 		s.Close()
@@ -113,7 +118,10 @@ func openServeStack(ctx context.Context, cfg hsm.Config, where storeRef, opt ser
 
 func (s *stack) start(ctx context.Context, opt service.Options) (*stack, error) {
 	var err error
-	opt.Token, opt.Store = s.hsm, s.st
+	if opt.Token == nil {
+		opt.Token = s.hsm
+	}
+	opt.Store = s.st
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}

@@ -37,6 +37,8 @@ type Config struct {
 	Guard     *wire.AuthGuard // failed authentications per client address
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// OnAccess, if set, is told of every answered request (metrics).
+	OnAccess func(wire.Access)
 }
 
 // Handler serves the Alibaba Cloud dialect.
@@ -109,7 +111,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusOK
 	access := wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential, Code: "OK"}
-	defer func() { access.Duration = h.cfg.Now().Sub(start); wire.LogAccess(r.Context(), h.cfg.Logger, access) }()
+	defer func() {
+		access.Duration = h.cfg.Now().Sub(start)
+		wire.LogAccess(r.Context(), h.cfg.Logger, access)
+		if h.cfg.OnAccess != nil {
+			h.cfg.OnAccess(access)
+		}
+	}()
 	if err != nil {
 		ae := toAPIError(err)
 		status = ae.Status

@@ -24,9 +24,10 @@ type Config struct {
 	Service *service.Service
 	Aliyun  http.Handler
 	Tencent http.Handler // requests carrying X-TC-Action; nil refuses them
+	Metrics http.Handler // GET /metrics; nil serves none here
 }
 
-// Handler routes: GET /healthz and /readyz, and every other request to its
+// Handler routes: GET /healthz and /readyz, GET /metrics if given, and every other request to its
 // dialect: X-TC-Action → Tencent Cloud; otherwise Alibaba Cloud, which tells
 // ACS3 from RPC v1 itself.
 func Handler(cfg Config) http.Handler {
@@ -43,6 +44,9 @@ func Handler(cfg Config) http.Handler {
 		}
 		writeStatus(w, http.StatusOK, "ready", "")
 	})
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("X-TC-Action") != "" && !aliyun.IsACS3(r):

@@ -38,6 +38,8 @@ type Config struct {
 	Guard   *wire.AuthGuard // failed authentications per client address
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// OnAccess, if set, is told of every answered request (metrics).
+	OnAccess func(wire.Access)
 }
 
 // Handler serves the Tencent Cloud dialect.
@@ -103,7 +105,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
 	access := wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID, Code: "OK"}
-	defer func() { access.Duration = h.cfg.Now().Sub(start); wire.LogAccess(r.Context(), h.cfg.Logger, access) }()
+	defer func() {
+		access.Duration = h.cfg.Now().Sub(start)
+		wire.LogAccess(r.Context(), h.cfg.Logger, access)
+		if h.cfg.OnAccess != nil {
+			h.cfg.OnAccess(access)
+		}
+	}()
 	if err != nil {
 		ae := toAPIError(err)
 		access.Code, access.Err, access.Fault = ae.Code, err, service.ServerFault(err)
