@@ -39,7 +39,7 @@ func TestConfigFile(t *testing.T) {
 	}{
 		{"good", good, nil, nil, 0, "configuration OK"},
 		{"the example in deploy/", "", nil, []string{"--config", "../deploy/keyport.yaml", "--tls-cert", "", "--tls-key", "", "--module", module,
-			"--insecure-http", "--pin-file", writeFile(t, "pin", "1234")}, 0, "configuration OK"},
+			"--insecure-http", "--pin-file", writeFile(t, "pin", "1234"), "--audit-log", filepath.Join(t.TempDir(), "audit.log")}, 0, "configuration OK"},
 		{"unknown key", good + "listne: 127.0.0.1:1\n", nil, nil, 1, `unknown key "listne"`},
 		{"wrong type", good + "pool-sm2: many\n", nil, nil, 1, `key "pool-sm2": want a whole number, not "many"`},
 		{"wrong duration", good + "secret-cache-ttl: soon\n", nil, nil, 1, `key "secret-cache-ttl": want a duration`},

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/server"
 )
@@ -13,7 +14,9 @@ import (
 func accessKeyCommand() *cli.Command {
 	// A fresh slice each time: appending to one shared slice would let the
 	// subcommands overwrite each other's last flag.
-	flags := func(more ...cli.Flag) []cli.Flag { return append(append(tokenFlags(), storeFlags()...), more...) }
+	flags := func(more ...cli.Flag) []cli.Flag {
+		return append(append(tokenFlags(), append(storeFlags(), auditFlag())...), more...)
+	}
 	idFlag := &cli.StringFlag{Name: "id", Usage: "the AccessKeyId"}
 	return &cli.Command{
 		Name:  "access-key",
@@ -70,7 +73,13 @@ func accessKeyCreate(c *cli.Context) error {
 		return err
 	}
 	defer done()
-	ak, err := keys.CreateAccessKey(c.Context)
+	var ak *service.NewAccessKey
+	err = audit.Admin(c.Context, c.String("audit-log"), "AccessKeyCreate", func() (string, error) {
+		if ak, err = keys.CreateAccessKey(c.Context); err != nil {
+			return "", err
+		}
+		return ak.AccessKeyID, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -102,8 +111,9 @@ func accessKeyList(c *cli.Context) error {
 	return output(c, keys, []string{"ACCESS KEY ID", "CREATED", "STATE"}, rows)
 }
 
-// onAccessKey is the action of commands that change one credential.
-func onAccessKey(change func(c *cli.Context, keys accessKeys, id string) error) cli.ActionFunc {
+// onAccessKey is the action of commands that change one credential,
+// recorded in the audit log as action.
+func onAccessKey(action string, change func(c *cli.Context, keys accessKeys, id string) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		id := c.String("id")
 		if id == "" {
@@ -114,16 +124,20 @@ func onAccessKey(change func(c *cli.Context, keys accessKeys, id string) error) 
 			return err
 		}
 		defer done()
-		return change(c, keys, id)
+		return audit.Admin(c.Context, c.String("audit-log"), action, func() (string, error) { return id, change(c, keys, id) })
 	}
 }
 
 func accessKeySet(disabled bool) cli.ActionFunc {
-	return onAccessKey(func(c *cli.Context, keys accessKeys, id string) error {
+	action := "AccessKeyEnable"
+	if disabled {
+		action = "AccessKeyDisable"
+	}
+	return onAccessKey(action, func(c *cli.Context, keys accessKeys, id string) error {
 		return keys.SetAccessKeyDisabled(c.Context, id, disabled)
 	})
 }
 
-var accessKeyDelete = onAccessKey(func(c *cli.Context, keys accessKeys, id string) error {
+var accessKeyDelete = onAccessKey("AccessKeyDelete", func(c *cli.Context, keys accessKeys, id string) error {
 	return keys.DeleteAccessKey(c.Context, id)
 })

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 )
@@ -53,7 +54,7 @@ func hsmCommand() *cli.Command {
 			{
 				Name:  "purge",
 				Usage: "destroy this deployment's wrapping key pairs by id, what has expired (--expired), or the objects no store refers to (--orphans)",
-				Flags: append(append(tokenFlags(), storeFlags()...),
+				Flags: append(append(tokenFlags(), append(storeFlags(), auditFlag())...),
 					&cli.StringSliceFlag{Name: "id", Usage: "id of one of this deployment's wrapping key pairs to destroy (repeatable)"},
 					&cli.BoolFlag{Name: "expired", Usage: "destroy what has expired: wrapping keys of expired import tokens, expired key material, keys past their deletion date, and this deployment's objects a crash left behind"},
 					&cli.BoolFlag{Name: "orphans", Usage: "destroy the objects of --deployment that no store refers to, after listing them"},
@@ -243,7 +244,19 @@ func flagWords(o hsm.Object) string {
 	return strings.Join(words, ",")
 }
 
+// hsmPurge runs one of the purges, recorded in the audit log.
 func hsmPurge(c *cli.Context) error {
+	action := "HsmPurgeIDs"
+	switch {
+	case c.Bool("orphans"):
+		action = "HsmPurgeOrphans"
+	case c.Bool("expired"):
+		action = "HsmPurgeExpired"
+	}
+	return audit.Admin(c.Context, c.String("audit-log"), action, func() (string, error) { return c.String("deployment"), purge(c) })
+}
+
+func purge(c *cli.Context) error {
 	ids := c.StringSlice("id")
 	modes := 0
 	for _, on := range []bool{len(ids) > 0, c.Bool("expired"), c.Bool("orphans")} {

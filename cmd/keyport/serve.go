@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/metrics"
 	"github.com/keyport-kms/keyport/service"
@@ -29,7 +31,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the KMS server (Alibaba Cloud and Tencent Cloud KMS APIs on one listener)",
-		Flags: append(append(tokenFlags(), append(storeFlags(), configFlag())...),
+		Flags: append(append(tokenFlags(), append(storeFlags(), configFlag(), auditFlag())...),
 			&cli.BoolFlag{Name: "dev", Usage: "run on a SoftHSM2 token and data directory under ./.keyport-dev, made on first run, and print how to call the server"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", EnvVars: []string{"KEYPORT_LISTEN"}, Usage: "address to listen on"},
 			&cli.StringFlag{Name: "tls-cert", EnvVars: []string{"KEYPORT_TLS_CERT"}, Usage: "serve HTTPS with this certificate (PEM)"},
@@ -70,6 +72,16 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.String("listen")); err != nil {
 		return cfg, usagef("--listen %q: %v", c.String("listen"), err)
+	}
+	if m := c.String("metrics-listen"); m != "" {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			return cfg, usagef("--metrics-listen %q: %v", m, err)
+		}
+	}
+	if p := c.String("audit-log"); p != "" {
+		if fi, err := os.Stat(filepath.Dir(p)); err != nil || !fi.IsDir() {
+			return cfg, fmt.Errorf("audit log %s: no directory %s to write it in", p, filepath.Dir(p))
+		}
 	}
 	cert, key := c.String("tls-cert"), c.String("tls-key")
 	if (cert == "") != (key == "") {
@@ -181,8 +193,18 @@ func serve(c *cli.Context) error {
 	limiter := wire.NewLimiter(c.Float64("rate-limit"), time.Now)
 	guard := wire.NewAuthGuard(c.Float64("auth-failure-limit"), 20, time.Now)
 	m.Watch(st.svc, st.hsm)
+	var auditLog *audit.Log
+	if path := c.String("audit-log"); path != "" {
+		if auditLog, err = audit.Open(path); err != nil {
+			return err
+		}
+		defer auditLog.Close()
+	}
 	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
 	tencentCfg := tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
+	if auditLog != nil {
+		aliyunCfg.Audit, tencentCfg.Audit = auditLog, auditLog
+	}
 	if uses, ok := st.st.(store.Uses); ok {
 		// Replicas share the nonces they accepted, so that a request
 		// replayed to another replica is refused there too.
@@ -240,7 +262,7 @@ func serve(c *cli.Context) error {
 			return err
 		}
 	}
-	go reloadOnHangup(ctx, log, cert)
+	go reloadOnHangup(ctx, log, cert, auditLog)
 	if dev != nil {
 		if err := dev.announce(ctx, c, st.svc, scheme, addr); err != nil {
 			return err
@@ -254,9 +276,9 @@ func serve(c *cli.Context) error {
 	return err
 }
 
-// reloadOnHangup loads the TLS certificate again on each SIGHUP (as after
-// a renewal), until ctx ends.
-func reloadOnHangup(ctx context.Context, log *slog.Logger, cert *server.Certificate) {
+// reloadOnHangup loads the TLS certificate again and reopens the audit log
+// on each SIGHUP (after a renewal, after logrotate), until ctx ends.
+func reloadOnHangup(ctx context.Context, log *slog.Logger, cert *server.Certificate, auditLog *audit.Log) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -265,15 +287,20 @@ func reloadOnHangup(ctx context.Context, log *slog.Logger, cert *server.Certific
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if cert == nil {
-				log.Info("SIGHUP: nothing to reload")
-				continue
-			}
+		}
+		if cert != nil {
 			if err := cert.Reload(); err != nil {
 				log.Error("SIGHUP: TLS certificate not reloaded; the previous one is served", "err", err)
-				continue
+			} else {
+				log.Info("SIGHUP: TLS certificate reloaded")
 			}
-			log.Info("SIGHUP: TLS certificate reloaded")
+		}
+		if auditLog != nil {
+			if err := auditLog.Reopen(); err != nil {
+				log.Error("SIGHUP: audit log not reopened; still writing the previous file", "err", err)
+			} else {
+				log.Info("SIGHUP: audit log reopened")
+			}
 		}
 	}
 }

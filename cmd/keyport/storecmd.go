@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/service/store"
 )
 
@@ -23,8 +24,11 @@ func storeCommand() *cli.Command {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "from", Usage: "data directory of the embedded store (stop its server first)", Required: true},
 				&cli.StringFlag{Name: "to", Usage: "postgres:// URL of an empty database", Required: true, EnvVars: []string{"KEYPORT_STORE"}},
+				auditFlag(),
 			},
-			Action: storeMigrate,
+			Action: func(c *cli.Context) error {
+				return audit.Admin(c.Context, c.String("audit-log"), "StoreMigrate", func() (string, error) { return storeMigrate(c) })
+			},
 		}},
 	}
 }
@@ -34,43 +38,43 @@ func storeCommand() *cli.Command {
 // is not needed: records are copied as they are, sealed material included,
 // and the deployment id comes along, so the token objects stay this
 // deployment's.
-func storeMigrate(c *cli.Context) error {
+func storeMigrate(c *cli.Context) (string, error) {
 	to := c.String("to")
 	if !store.IsPostgresURL(to) {
-		return usagef("--to must be a postgres:// URL")
+		return "", usagef("--to must be a postgres:// URL")
 	}
 	src, err := store.OpenBoltReadOnly(c.String("from"))
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer src.Close()
 	want, err := store.CountAll(c.Context, src)
 	if err != nil {
-		return fmt.Errorf("count the source: %w", err)
+		return "", fmt.Errorf("count the source: %w", err)
 	}
 	dst, err := store.OpenPostgres(c.Context, to, true)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer dst.Close()
 	total := want.Keys + want.WrappingKeys + want.AccessKeys
 	bar := newProgress(c.App.ErrWriter, total)
 	if err := dst.LoadFrom(c.Context, src, bar.set); err != nil {
 		bar.abandon()
-		return fmt.Errorf("migrate: %w; the database is unchanged", err)
+		return "", fmt.Errorf("migrate: %w; the database is unchanged", err)
 	}
 	bar.finish()
 	got, err := store.CountAll(c.Context, dst)
 	if err != nil {
-		return fmt.Errorf("count the copy: %w", err)
+		return "", fmt.Errorf("count the copy: %w", err)
 	}
 	if got != want {
-		return fmt.Errorf("migrate: the copy holds %+v, the source %+v", got, want)
+		return "", fmt.Errorf("migrate: the copy holds %+v, the source %+v", got, want)
 	}
 	dep, _ := dst.Meta(c.Context, store.MetaDeployment)
 	fmt.Fprintf(c.App.Writer, "copied %d keys, %d wrapping keys, %d access keys of deployment %s to %s; counts verified\n",
 		got.Keys, got.WrappingKeys, got.AccessKeys, dep, dst.Target())
-	return nil
+	return dep, nil
 }
 
 // progress draws a bar on a terminal, at most ten times a second, and

@@ -21,6 +21,12 @@ func storeFlags() []cli.Flag {
 	}
 }
 
+// auditFlag names the audit log: the server records every API request in
+// it, and the admin commands their actions.
+func auditFlag() cli.Flag {
+	return &cli.StringFlag{Name: "audit-log", EnvVars: []string{"KEYPORT_AUDIT_LOG"}, Usage: "append one JSON line per request or admin action to this file; when it cannot be written, requests are refused (SIGHUP reopens it)"}
+}
+
 // storeRef is where a command's store is.
 type storeRef struct{ url, dir string }
 

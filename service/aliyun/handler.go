@@ -39,6 +39,8 @@ type Config struct {
 	Logger    *slog.Logger
 	// OnAccess, if set, is told of every answered request (metrics).
 	OnAccess func(wire.Access)
+	// Audit, if set, records every request before it is answered.
+	Audit wire.Auditor
 }
 
 // Handler serves the Alibaba Cloud dialect.
@@ -100,6 +102,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		credential, err = h.admit(r.Context(), req)
 	}
+	if err == nil {
+		if aerr := wire.AuditReady(r.Context(), h.cfg.Audit); aerr != nil {
+			err = service.Unavailable(aerr, "recording the request")
+		}
+	}
 	var out withRequestID
 	if err == nil {
 		act, ok := actions[req.action]
@@ -109,25 +116,37 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out, err = act(r.Context(), h, req.params)
 		}
 	}
-	status := http.StatusOK
-	access := wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential, Code: "OK"}
-	defer func() {
+	access := wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential,
+		KeyID: req.params["KeyId"], SourceIP: wire.ClientAddress(r.RemoteAddr)}
+	var ae *apiError
+	answer := func() {
+		access.Code, access.Err, access.Fault = "OK", nil, false
+		if err != nil {
+			ae = toAPIError(err)
+			access.Code, access.Err, access.Fault = ae.Code, err, ae.Status >= 500
+		}
 		access.Duration = h.cfg.Now().Sub(start)
+	}
+	answer()
+	// Recorded before it is answered: a request the audit log cannot
+	// record is answered as unavailable.
+	if aerr := wire.Audit(r.Context(), h.cfg.Audit, access); aerr != nil {
+		err = service.Unavailable(aerr, "recording the request")
+		answer()
+	}
+	defer func() {
 		wire.LogAccess(r.Context(), h.cfg.Logger, access)
 		if h.cfg.OnAccess != nil {
 			h.cfg.OnAccess(access)
 		}
 	}()
 	if err != nil {
-		ae := toAPIError(err)
-		status = ae.Status
-		access.Code, access.Err, access.Fault = ae.Code, err, status >= 500
-		write(w, status, req.xml, "Error", &errorBody{RequestID: reqID, HostID: r.Host, Code: ae.Code, Message: ae.Message,
+		write(w, ae.Status, req.xml, "Error", &errorBody{RequestID: reqID, HostID: r.Host, Code: ae.Code, Message: ae.Message,
 			Recommend: "https://github.com/keyport-kms/keyport#errors"})
 		return
 	}
 	out.setRequestID(reqID)
-	write(w, status, req.xml, req.action+"Response", out)
+	write(w, http.StatusOK, req.xml, req.action+"Response", out)
 }
 
 // parse reads parameters from the query and a form body, refusing a

@@ -40,6 +40,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// OnAccess, if set, is told of every answered request (metrics).
 	OnAccess func(wire.Access)
+	// Audit, if set, records every request before it is answered.
+	Audit wire.Auditor
 }
 
 // Handler serves the Tencent Cloud dialect.
@@ -98,23 +100,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		secretID, err = h.admit(r.Context(), r, body)
 	}
+	if err == nil {
+		if aerr := wire.AuditReady(r.Context(), h.cfg.Audit); aerr != nil {
+			err = service.Unavailable(aerr, "recording the request")
+		}
+	}
 	var out withRequestID
 	if err == nil {
 		out, err = h.dispatch(r, action, body)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
-	access := wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID, Code: "OK"}
-	defer func() {
+	var named struct{ KeyId string }
+	_ = json.Unmarshal(body, &named) // for the audit log only: the action parses the body itself
+	access := wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID,
+		KeyID: named.KeyId, SourceIP: wire.ClientAddress(r.RemoteAddr)}
+	var ae *apiError
+	answer := func() {
+		access.Code, access.Err, access.Fault = "OK", nil, false
+		if err != nil {
+			ae = toAPIError(err)
+			access.Code, access.Err, access.Fault = ae.Code, err, service.ServerFault(err)
+		}
 		access.Duration = h.cfg.Now().Sub(start)
+	}
+	answer()
+	// Recorded before it is answered: a request the audit log cannot
+	// record is answered as unavailable.
+	if aerr := wire.Audit(r.Context(), h.cfg.Audit, access); aerr != nil {
+		err = service.Unavailable(aerr, "recording the request")
+		answer()
+	}
+	defer func() {
 		wire.LogAccess(r.Context(), h.cfg.Logger, access)
 		if h.cfg.OnAccess != nil {
 			h.cfg.OnAccess(access)
 		}
 	}()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
 	if err != nil {
-		ae := toAPIError(err)
-		access.Code, access.Err, access.Fault = ae.Code, err, service.ServerFault(err)
 		var e errorResponse
 		e.Error.Code, e.Error.Message, e.RequestId = ae.Code, ae.Message, reqID
 		_ = json.NewEncoder(w).Encode(map[string]any{"Response": e})

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -13,6 +14,8 @@ type Access struct {
 	RequestID   string
 	Action      string
 	AccessKeyID string // as the request named it, authenticated or not
+	KeyID       string // the key the request names, if any
+	SourceIP    string
 	Code        string // the error code answered, or "OK"
 	Duration    time.Duration
 	Fault       bool  // the service's own failure: logged at error
@@ -32,4 +35,39 @@ func LogAccess(ctx context.Context, log *slog.Logger, a Access) {
 		attrs = append(attrs, "err", a.Err)
 	}
 	log.Log(ctx, level, "request", attrs...)
+}
+
+// Auditor records requests in the audit log (audit.Log).
+type Auditor interface {
+	// Ready fails while requests cannot be recorded: they are then refused
+	// before they are carried out.
+	Ready(ctx context.Context) error
+	// Record writes a's line and returns once it is on disk.
+	Record(ctx context.Context, a Access) error
+}
+
+// ErrAudit is the cause of a request refused for the audit log's sake.
+var ErrAudit = errors.New("the audit log cannot be written")
+
+// AuditReady is a's Ready, if there is an auditor; the dialects answer
+// its error as unavailable.
+func AuditReady(ctx context.Context, a Auditor) error {
+	if a == nil {
+		return nil
+	}
+	if err := a.Ready(ctx); err != nil {
+		return errors.Join(ErrAudit, err)
+	}
+	return nil
+}
+
+// Audit records acc, if there is an auditor.
+func Audit(ctx context.Context, a Auditor, acc Access) error {
+	if a == nil {
+		return nil
+	}
+	if err := a.Record(ctx, acc); err != nil {
+		return errors.Join(ErrAudit, err)
+	}
+	return nil
 }

@@ -1,0 +1,168 @@
+package test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/keyport-kms/keyport/client"
+	"github.com/keyport-kms/keyport/client/byok"
+)
+
+type auditLine struct {
+	Time        time.Time `json:"time"`
+	RequestID   string    `json:"request_id"`
+	Dialect     string    `json:"dialect"`
+	Action      string    `json:"action"`
+	AccessKeyID string    `json:"access_key_id"`
+	KeyID       string    `json:"key_id"`
+	SourceIP    string    `json:"source_ip"`
+	Result      string    `json:"result"`
+	DurationMs  *float64  `json:"duration_ms"`
+}
+
+func readAudit(t *testing.T, path string) ([]auditLine, string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []auditLine
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	for sc.Scan() {
+		var l auditLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("audit line is not JSON: %q", sc.Text())
+		}
+		lines = append(lines, l)
+	}
+	return lines, string(raw)
+}
+
+// Every API request and admin action leaves one JSON line with who, what,
+// which key, from where and how it ended, and nothing secret.
+func TestAuditLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	s := startServer(t, "--audit-log", path)
+	ctx := context.Background()
+	cl := must(client.New(client.Config{Endpoint: "http://" + s.addr, Dialect: client.Aliyun, AccessKeyID: s.ak, Secret: s.sk}))
+	tc := must(client.New(client.Config{Endpoint: "http://" + s.addr, Dialect: client.Tencent, AccessKeyID: s.ak, Secret: s.sk}))
+
+	material := make([]byte, 32)
+	_, _ = rand.Read(material)
+	id := must(cl.CreateKey(ctx, true, true))
+	p := must(cl.GetParametersForImport(ctx, id, "RSA_2048", "RSAES_OAEP_SHA_256"))
+	wrapped := must(byok.Wrap(p.PublicKey, "RSAES_OAEP_SHA_256", material))
+	if err := cl.ImportKeyMaterial(ctx, id, p.ImportToken, wrapped, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	plaintext := []byte("audit-plaintext-7f3a9c")
+	blob := must(cl.Encrypt(ctx, id, plaintext))
+	_ = must(tc.Decrypt(ctx, blob))
+	if _, err := cl.KeyState(ctx, "00000000-0000-0000-0000-000000000000"); err == nil {
+		t.Fatal("DescribeKey of an unknown key worked")
+	}
+	env := append(s.env, "KEYPORT_AUDIT_LOG="+path)
+	newID, newSecret := newAccessKey(t, env)
+	keyport(t, env, "access-key", "disable", "--id", newID).expect(t, 0, "")
+	keyport(t, env, "access-key", "delete", "--id", newID).expect(t, 0, "")
+	s.stop(t)
+	keyport(t, env, "hsm", "purge", "--expired").expect(t, 0, "")
+
+	lines, raw := readAudit(t, path)
+	var got []string
+	for _, l := range lines {
+		got = append(got, l.Dialect+" "+l.Action+" "+l.Result)
+		if l.Time.IsZero() || l.DurationMs == nil || l.SourceIP == "" {
+			t.Fatalf("incomplete line: %+v", l)
+		}
+		if l.Dialect != "admin" && (l.RequestID == "" || l.AccessKeyID != s.ak || l.SourceIP != "127.0.0.1") {
+			t.Fatalf("API line: %+v", l)
+		}
+	}
+	want := []string{"aliyun CreateKey OK", "aliyun GetParametersForImport OK", "aliyun ImportKeyMaterial OK", "aliyun Encrypt OK",
+		"tencent Decrypt OK", "aliyun DescribeKey Forbidden.KeyNotFound",
+		"admin AccessKeyCreate OK", "admin AccessKeyDisable OK", "admin AccessKeyDelete OK", "admin HsmPurgeExpired OK"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if lines[0].KeyID != "" || lines[1].KeyID != id || lines[2].KeyID != id || lines[3].KeyID != id || lines[4].KeyID != "" || lines[6].AccessKeyID != newID {
+		t.Fatalf("key ids: %+v", lines)
+	}
+	for name, secret := range map[string]string{
+		"the access key secret": s.sk, "a new access key's secret": newSecret, "the PIN": s.tok.PIN,
+		"the plaintext": string(plaintext), "the plaintext in base64": base64.StdEncoding.EncodeToString(plaintext),
+		"the material in hex": hex.EncodeToString(material), "the material in base64": base64.StdEncoding.EncodeToString(material),
+		"the wrapped material": base64.StdEncoding.EncodeToString(wrapped), "the import token": p.ImportToken, "the ciphertext": blob,
+	} {
+		if strings.Contains(raw, secret) {
+			t.Fatalf("the audit log holds %s", name)
+		}
+	}
+}
+
+// An audit log that cannot be written refuses requests with the dialect's
+// 503-class error instead of serving them unrecorded, changes nothing
+// after the first failure, and recovers when SIGHUP reopens a writable file.
+func TestAuditLogFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "audit.log")
+	if err := os.Symlink("/dev/full", link); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--audit-log", link)
+	ctx := context.Background()
+	cl := must(client.New(client.Config{Endpoint: "http://" + s.addr, Dialect: client.Aliyun, AccessKeyID: s.ak, Secret: s.sk}))
+	tc := must(client.New(client.Config{Endpoint: "http://" + s.addr, Dialect: client.Tencent, AccessKeyID: s.ak, Secret: s.sk}))
+	for i := 0; i < 5; i++ {
+		var ae *client.APIError
+		if _, err := cl.CreateKey(ctx, false, false); !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || ae.Code != "ServiceUnavailableTemporary" {
+			t.Fatalf("CreateKey with the disk full: %v", err)
+		}
+	}
+	var ae *client.APIError
+	if _, err := tc.CreateKey(ctx, false, false); !errors.As(err, &ae) || ae.Code != "UnsupportedOperation.ServiceTemporaryUnavailable" {
+		t.Fatalf("Tencent CreateKey with the disk full: %v", err)
+	}
+	// Repoint the log at a real file, as logrotate would, and reopen.
+	real := filepath.Join(dir, "audit-2.log")
+	_ = os.Remove(link)
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGHUP)
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err = cl.CreateKey(ctx, false, false); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("after SIGHUP onto a writable file: %v", err)
+	}
+	var listed struct{ TotalCount int }
+	if err := cl.Call(ctx, "ListKeys", map[string]any{"PageSize": "100"}, &listed); err != nil {
+		t.Fatal(err)
+	}
+	if listed.TotalCount > 2 { // the first refused CreateKey ran before its line failed; none after it
+		t.Fatalf("%d keys exist after 6 refused creates and 1 accepted", listed.TotalCount)
+	}
+	lines, _ := readAudit(t, real)
+	if len(lines) == 0 || lines[len(lines)-1].Action != "ListKeys" {
+		t.Fatalf("the reopened log: %+v", lines)
+	}
+	keyport(t, s.env, "check-config", "--audit-log", "/nonexistent/dir/audit.log").expect(t, 1, "no directory /nonexistent/dir")
+	r := keyport(t, append(s.env, "KEYPORT_AUDIT_LOG=/nonexistent/dir/audit.log"), "access-key", "create")
+	r.expect(t, 1, "audit log cannot be written")
+}
