@@ -174,10 +174,9 @@ func (l *Log) Record(ctx context.Context, a wire.Access) error {
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Admin runs an admin action (an access-key change, a purge, a store
-// migration) and records it: the log is opened first, so that an
-// unwritable log refuses the action, and the line is on disk before the
-// caller reports success. run returns what it acted on (an access key id,
-// a deployment), which the line names.
+// migration) in a command of its own and records it in the log at path, if
+// given: the log is opened first, so that an unwritable log refuses the
+// action.
 func Admin(ctx context.Context, path, action string, run func() (target string, err error)) error {
 	if path == "" {
 		_, err := run()
@@ -188,6 +187,17 @@ func Admin(ctx context.Context, path, action string, run func() (target string, 
 		return err
 	}
 	defer l.Close()
+	return l.Action(ctx, action, fmt.Sprintf("local:uid=%d", os.Getuid()), run)
+}
+
+// Action runs an admin action and records it: not at all while the log
+// cannot be written (Ready), and its line is on disk before the caller
+// reports success. run returns what it acted on (an access key id, a
+// deployment), which the line names.
+func (l *Log) Action(ctx context.Context, action, source string, run func() (target string, err error)) error {
+	if err := l.Ready(ctx); err != nil {
+		return err
+	}
 	start := time.Now()
 	target, err := run()
 	result := "OK"
@@ -195,7 +205,7 @@ func Admin(ctx context.Context, path, action string, run func() (target string, 
 		result = "Failed"
 	}
 	rec := Record{Time: time.Now().UTC(), Dialect: "admin", Action: action, AccessKeyID: target,
-		SourceIP: fmt.Sprintf("local:uid=%d", os.Getuid()), Result: result, DurationMs: millis(time.Since(start))}
+		SourceIP: source, Result: result, DurationMs: millis(time.Since(start))}
 	if werr := l.Write(ctx, rec); werr != nil {
 		return errors.Join(err, werr)
 	}

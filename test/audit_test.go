@@ -91,13 +91,14 @@ func TestAuditLog(t *testing.T) {
 			t.Fatalf("API line: %+v", l)
 		}
 	}
-	want := []string{"aliyun CreateKey OK", "aliyun GetParametersForImport OK", "aliyun ImportKeyMaterial OK", "aliyun Encrypt OK",
+	want := []string{"admin AccessKeyCreate OK", "aliyun CreateKey OK", "aliyun GetParametersForImport OK", "aliyun ImportKeyMaterial OK", "aliyun Encrypt OK",
 		"tencent Decrypt OK", "aliyun DescribeKey Forbidden.KeyNotFound",
 		"admin AccessKeyCreate OK", "admin AccessKeyDisable OK", "admin AccessKeyDelete OK", "admin HsmPurgeExpired OK"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if lines[0].KeyID != "" || lines[1].KeyID != id || lines[2].KeyID != id || lines[3].KeyID != id || lines[4].KeyID != "" || lines[6].AccessKeyID != newID {
+	if lines[0].AccessKeyID != s.ak || lines[0].SourceIP != "admin-socket" || lines[1].KeyID != "" || lines[2].KeyID != id || lines[3].KeyID != id ||
+		lines[4].KeyID != id || lines[5].KeyID != "" || lines[7].AccessKeyID != newID || !strings.HasPrefix(lines[10].SourceIP, "local:uid=") {
 		t.Fatalf("key ids: %+v", lines)
 	}
 	for name, secret := range map[string]string{
@@ -118,10 +119,18 @@ func TestAuditLog(t *testing.T) {
 func TestAuditLogFailsClosed(t *testing.T) {
 	dir := t.TempDir()
 	link := filepath.Join(dir, "audit.log")
-	if err := os.Symlink("/dev/full", link); err != nil {
-		t.Fatal(err)
+	repoint := func(target string) { // as logrotate moves files, then SIGHUP
+		t.Helper()
+		_ = os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
 	}
+	repoint(filepath.Join(dir, "audit-1.log"))
 	s := startServer(t, "--audit-log", link)
+	repoint("/dev/full") // the disk is full from here on
+	_ = s.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond)
 	ctx := context.Background()
 	cl := must(client.New(client.Config{Endpoint: "http://" + s.addr, Dialect: client.Aliyun, AccessKeyID: s.ak, Secret: s.sk}))
 	tc := must(client.New(client.Config{Endpoint: "http://" + s.addr, Dialect: client.Tencent, AccessKeyID: s.ak, Secret: s.sk}))
@@ -135,12 +144,11 @@ func TestAuditLogFailsClosed(t *testing.T) {
 	if _, err := tc.CreateKey(ctx, false, false); !errors.As(err, &ae) || ae.Code != "UnsupportedOperation.ServiceTemporaryUnavailable" {
 		t.Fatalf("Tencent CreateKey with the disk full: %v", err)
 	}
-	// Repoint the log at a real file, as logrotate would, and reopen.
+	r := keyport(t, s.env, "access-key", "create") // through the admin socket: refused too
+	r.expect(t, 1, "temporarily unavailable")
+	// Repoint the log at a real file and reopen.
 	real := filepath.Join(dir, "audit-2.log")
-	_ = os.Remove(link)
-	if err := os.Symlink(real, link); err != nil {
-		t.Fatal(err)
-	}
+	repoint(real)
 	_ = s.cmd.Process.Signal(syscall.SIGHUP)
 	var err error
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -163,6 +171,6 @@ func TestAuditLogFailsClosed(t *testing.T) {
 		t.Fatalf("the reopened log: %+v", lines)
 	}
 	keyport(t, s.env, "check-config", "--audit-log", "/nonexistent/dir/audit.log").expect(t, 1, "no directory /nonexistent/dir")
-	r := keyport(t, append(s.env, "KEYPORT_AUDIT_LOG=/nonexistent/dir/audit.log"), "access-key", "create")
-	r.expect(t, 1, "audit log cannot be written")
+	s.stop(t) // the CLI on the store itself, with a log it cannot open
+	keyport(t, append(s.env, "KEYPORT_AUDIT_LOG=/nonexistent/dir/audit.log"), "access-key", "create").expect(t, 1, "audit log cannot be written")
 }

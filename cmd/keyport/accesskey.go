@@ -49,32 +49,33 @@ type accessKeys interface {
 // its admin socket or, with none running, opens token, store and service
 // for this one command (no pool, no collector). A database store is
 // worked on directly, replicas running or not: they see the change within
-// their secret cache's TTL.
-func openAccessKeys(c *cli.Context) (accessKeys, func(), error) {
+// their secret cache's TTL. auditLog is the log this command records its
+// change in: none through the socket, where the server records it.
+func openAccessKeys(c *cli.Context) (keys accessKeys, done func(), auditLog string, err error) {
 	where, err := storeRefOf(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if !where.shared() {
 		if client, err := server.DialAdmin(where.dir); err == nil {
-			return client, func() {}, nil
+			return client, func() {}, "", nil
 		}
 	}
 	st, err := openAdminStack(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return st.svc, st.Close, nil
+	return st.svc, st.Close, c.String("audit-log"), nil
 }
 
 func accessKeyCreate(c *cli.Context) error {
-	keys, done, err := openAccessKeys(c)
+	keys, done, auditLog, err := openAccessKeys(c)
 	if err != nil {
 		return err
 	}
 	defer done()
 	var ak *service.NewAccessKey
-	err = audit.Admin(c.Context, c.String("audit-log"), "AccessKeyCreate", func() (string, error) {
+	err = audit.Admin(c.Context, auditLog, "AccessKeyCreate", func() (string, error) {
 		if ak, err = keys.CreateAccessKey(c.Context); err != nil {
 			return "", err
 		}
@@ -91,7 +92,7 @@ func accessKeyCreate(c *cli.Context) error {
 }
 
 func accessKeyList(c *cli.Context) error {
-	admin, done, err := openAccessKeys(c)
+	admin, done, _, err := openAccessKeys(c)
 	if err != nil {
 		return err
 	}
@@ -119,12 +120,12 @@ func onAccessKey(action string, change func(c *cli.Context, keys accessKeys, id 
 		if id == "" {
 			return usagef("give --id")
 		}
-		keys, done, err := openAccessKeys(c)
+		keys, done, auditLog, err := openAccessKeys(c)
 		if err != nil {
 			return err
 		}
 		defer done()
-		return audit.Admin(c.Context, c.String("audit-log"), action, func() (string, error) { return id, change(c, keys, id) })
+		return audit.Admin(c.Context, auditLog, action, func() (string, error) { return id, change(c, keys, id) })
 	}
 }
 

@@ -202,8 +202,16 @@ func serve(c *cli.Context) error {
 	}
 	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
 	tencentCfg := tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
+	var adminAudit server.AdminAudit
 	if auditLog != nil {
 		aliyunCfg.Audit, tencentCfg.Audit = auditLog, auditLog
+		adminAudit = func(ctx context.Context, action, source string, run func() (string, error)) error {
+			err := auditLog.Action(ctx, action, source, run)
+			if errors.Is(err, audit.ErrUnwritable) {
+				return service.Unavailable(err, "recording the action")
+			}
+			return err
+		}
 	}
 	if uses, ok := st.st.(store.Uses); ok {
 		// Replicas share the nonces they accepted, so that a request
@@ -243,7 +251,7 @@ func serve(c *cli.Context) error {
 		defer func() { cancelAdmin(); <-adminDone; os.Remove(adminLn.Addr().String()) }() // before the stack closes
 		go func() {
 			defer close(adminDone)
-			if err := server.Serve(adminCtx, adminLn, server.AdminHandler(st.svc), nil, 10*time.Second, log); err != nil {
+			if err := server.Serve(adminCtx, adminLn, server.AdminHandler(st.svc, adminAudit), nil, 10*time.Second, log); err != nil {
 				log.Error("admin socket", "err", err)
 			}
 		}()

@@ -24,11 +24,27 @@ import (
 // must be the server's own user (SO_PEERCRED).
 const AdminSocket = "admin/keyport.sock"
 
-// AdminHandler serves access-key management on the admin socket.
-func AdminHandler(svc *service.Service) http.Handler {
+// AdminAudit records an admin action done through the socket: run, then
+// its line (audit.Log.Action); nil records nothing.
+type AdminAudit func(ctx context.Context, action, source string, run func() (target string, err error)) error
+
+// AdminHandler serves access-key management on the admin socket, each
+// change recorded by rec.
+func AdminHandler(svc *service.Service, rec AdminAudit) http.Handler {
+	if rec == nil {
+		rec = func(_ context.Context, _, _ string, run func() (string, error)) error { _, err := run(); return err }
+	}
+	const source = "admin-socket"
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/access-keys", func(w http.ResponseWriter, r *http.Request) {
-		ak, err := svc.CreateAccessKey(r.Context())
+		var ak *service.NewAccessKey
+		err := rec(r.Context(), "AccessKeyCreate", source, func() (string, error) {
+			var err error
+			if ak, err = svc.CreateAccessKey(r.Context()); err != nil {
+				return "", err
+			}
+			return ak.AccessKeyID, nil
+		})
 		adminReply(w, ak, err)
 	})
 	mux.HandleFunc("GET /v1/access-keys", func(w http.ResponseWriter, r *http.Request) {
@@ -37,18 +53,25 @@ func AdminHandler(svc *service.Service) http.Handler {
 	})
 	mux.HandleFunc("POST /v1/access-keys/{id}/{change}", func(w http.ResponseWriter, r *http.Request) {
 		var disabled bool
+		action := "AccessKeyEnable"
 		switch r.PathValue("change") {
 		case "disable":
-			disabled = true
+			disabled, action = true, "AccessKeyDisable"
 		case "enable":
 		default:
 			http.NotFound(w, r)
 			return
 		}
-		adminReply(w, struct{}{}, svc.SetAccessKeyDisabled(r.Context(), r.PathValue("id"), disabled))
+		id := r.PathValue("id")
+		adminReply(w, struct{}{}, rec(r.Context(), action, source, func() (string, error) {
+			return id, svc.SetAccessKeyDisabled(r.Context(), id, disabled)
+		}))
 	})
 	mux.HandleFunc("DELETE /v1/access-keys/{id}", func(w http.ResponseWriter, r *http.Request) {
-		adminReply(w, struct{}{}, svc.DeleteAccessKey(r.Context(), r.PathValue("id")))
+		id := r.PathValue("id")
+		adminReply(w, struct{}{}, rec(r.Context(), "AccessKeyDelete", source, func() (string, error) {
+			return id, svc.DeleteAccessKey(r.Context(), id)
+		}))
 	})
 	return mux
 }
