@@ -53,8 +53,17 @@ type result struct {
 // (PATH and SOFTHSM2_CONF only, so the caller's KEYPORT_* cannot leak in).
 func keyport(t testing.TB, env []string, args ...string) result {
 	t.Helper()
+	return keyportStdin(t, env, nil, args...)
+}
+
+// keyportStdin is keyport with stdin.
+func keyportStdin(t testing.TB, env []string, stdin []byte, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(keyportBin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SOFTHSM2_CONF=" + os.Getenv("SOFTHSM2_CONF")}, env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

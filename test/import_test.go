@@ -1,36 +1,15 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/keyport-kms/keyport/client"
 )
-
-// keyportStdin is keyport with stdin.
-func keyportStdin(t *testing.T, env []string, stdin []byte, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(keyportBin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, stdout.String(), stderr.String()}
-}
 
 // keyport import does the BYOK flow in one command, in both dialects, with
 // the clouds' own credential variables; the server's refusals end with

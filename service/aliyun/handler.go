@@ -103,9 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		credential, err = h.admit(r.Context(), req)
 	}
 	if err == nil {
-		if aerr := wire.AuditReady(r.Context(), h.cfg.Audit); aerr != nil {
-			err = service.Unavailable(aerr, "recording the request")
-		}
+		err = h.recorder().Ready(r.Context())
 	}
 	var out withRequestID
 	if err == nil {
@@ -116,37 +114,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out, err = act(r.Context(), h, req.params)
 		}
 	}
-	access := wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential,
-		KeyID: req.params["KeyId"], SourceIP: wire.ClientAddress(r.RemoteAddr)}
-	var ae *apiError
-	answer := func() {
-		access.Code, access.Err, access.Fault = "OK", nil, false
-		if err != nil {
-			ae = toAPIError(err)
-			access.Code, access.Err, access.Fault = ae.Code, err, ae.Status >= 500
-		}
-		access.Duration = h.cfg.Now().Sub(start)
-	}
-	answer()
-	// Recorded before it is answered: a request the audit log cannot
-	// record is answered as unavailable.
-	if aerr := wire.Audit(r.Context(), h.cfg.Audit, access); aerr != nil {
-		err = service.Unavailable(aerr, "recording the request")
-		answer()
-	}
-	defer func() {
-		wire.LogAccess(r.Context(), h.cfg.Logger, access)
-		if h.cfg.OnAccess != nil {
-			h.cfg.OnAccess(access)
-		}
-	}()
+	err = h.recorder().Settle(r.Context(), wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential,
+		KeyID: req.params["KeyId"], SourceIP: wire.ClientAddress(r.RemoteAddr)}, start, err)
 	if err != nil {
+		ae := toAPIError(err)
 		write(w, ae.Status, req.xml, "Error", &errorBody{RequestID: reqID, HostID: r.Host, Code: ae.Code, Message: ae.Message,
 			Recommend: "https://github.com/keyport-kms/keyport#errors"})
 		return
 	}
 	out.setRequestID(reqID)
 	write(w, http.StatusOK, req.xml, req.action+"Response", out)
+}
+
+// recorder audits, logs and counts each request before it is answered.
+func (h *Handler) recorder() wire.Recorder {
+	return wire.Recorder{Audit: h.cfg.Audit, Logger: h.cfg.Logger, OnAccess: h.cfg.OnAccess, Now: h.cfg.Now,
+		Unavailable: func(cause error) error { return service.Unavailable(cause, "recording the request") },
+		Classify: func(err error) (string, bool) {
+			ae := toAPIError(err)
+			return ae.Code, ae.Status >= 500
+		}}
 }
 
 // parse reads parameters from the query and a form body, refusing a

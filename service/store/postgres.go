@@ -466,7 +466,8 @@ func (s *Postgres) PutIssued(ctx context.Context, w *WrappingKey) error {
 	return s.fault(s.putWrapping(ctx, s.db, w, true))
 }
 
-func scanWrapping(row pgx.Row) (*WrappingKey, error) {
+// scanJSON reads a row's one column, a record kept as JSON.
+func scanJSON[T any](row pgx.Row) (*T, error) {
 	var buf []byte
 	if err := row.Scan(&buf); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -474,9 +475,11 @@ func scanWrapping(row pgx.Row) (*WrappingKey, error) {
 		}
 		return nil, err
 	}
-	w := new(WrappingKey)
-	return w, json.Unmarshal(buf, w)
+	v := new(T)
+	return v, json.Unmarshal(buf, v)
 }
+
+func scanWrapping(row pgx.Row) (*WrappingKey, error) { return scanJSON[WrappingKey](row) }
 
 func (s *Postgres) GetIssued(ctx context.Context, id string) (*WrappingKey, error) {
 	w, err := scanWrapping(s.db.QueryRow(ctx, `SELECT record FROM keyport_wrapping WHERE id = $1 AND issued`, id))
@@ -556,17 +559,7 @@ func (s *Postgres) PutAccessKey(ctx context.Context, a *AccessKey) error {
 	return s.fault(err)
 }
 
-func scanAccessKey(row pgx.Row) (*AccessKey, error) {
-	var buf []byte
-	if err := row.Scan(&buf); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrNotFound
-		}
-		return nil, err
-	}
-	a := new(AccessKey)
-	return a, json.Unmarshal(buf, a)
-}
+func scanAccessKey(row pgx.Row) (*AccessKey, error) { return scanJSON[AccessKey](row) }
 
 func (s *Postgres) GetAccessKey(ctx context.Context, id string) (*AccessKey, error) {
 	a, err := scanAccessKey(s.db.QueryRow(ctx, `SELECT record FROM keyport_access_keys WHERE id = $1`, id))

@@ -101,9 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		secretID, err = h.admit(r.Context(), r, body)
 	}
 	if err == nil {
-		if aerr := wire.AuditReady(r.Context(), h.cfg.Audit); aerr != nil {
-			err = service.Unavailable(aerr, "recording the request")
-		}
+		err = h.recorder().Ready(r.Context())
 	}
 	var out withRequestID
 	if err == nil {
@@ -111,33 +109,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var named struct{ KeyId string }
 	_ = json.Unmarshal(body, &named) // for the audit log only: the action parses the body itself
-	access := wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID,
-		KeyID: named.KeyId, SourceIP: wire.ClientAddress(r.RemoteAddr)}
-	var ae *apiError
-	answer := func() {
-		access.Code, access.Err, access.Fault = "OK", nil, false
-		if err != nil {
-			ae = toAPIError(err)
-			access.Code, access.Err, access.Fault = ae.Code, err, service.ServerFault(err)
-		}
-		access.Duration = h.cfg.Now().Sub(start)
-	}
-	answer()
-	// Recorded before it is answered: a request the audit log cannot
-	// record is answered as unavailable.
-	if aerr := wire.Audit(r.Context(), h.cfg.Audit, access); aerr != nil {
-		err = service.Unavailable(aerr, "recording the request")
-		answer()
-	}
-	defer func() {
-		wire.LogAccess(r.Context(), h.cfg.Logger, access)
-		if h.cfg.OnAccess != nil {
-			h.cfg.OnAccess(access)
-		}
-	}()
+	err = h.recorder().Settle(r.Context(), wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID,
+		KeyID: named.KeyId, SourceIP: wire.ClientAddress(r.RemoteAddr)}, start, err)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
 	if err != nil {
+		ae := toAPIError(err)
 		var e errorResponse
 		e.Error.Code, e.Error.Message, e.RequestId = ae.Code, ae.Message, reqID
 		_ = json.NewEncoder(w).Encode(map[string]any{"Response": e})
@@ -145,6 +122,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out.setRequestID(reqID)
 	_ = json.NewEncoder(w).Encode(map[string]any{"Response": out})
+}
+
+// recorder audits, logs and counts each request before it is answered.
+func (h *Handler) recorder() wire.Recorder {
+	return wire.Recorder{Audit: h.cfg.Audit, Logger: h.cfg.Logger, OnAccess: h.cfg.OnAccess, Now: h.cfg.Now,
+		Unavailable: func(cause error) error { return service.Unavailable(cause, "recording the request") },
+		Classify:    func(err error) (string, bool) { return toAPIError(err).Code, service.ServerFault(err) }}
 }
 
 func (h *Handler) dispatch(r *http.Request, action string, body []byte) (withRequestID, error) {

@@ -49,18 +49,6 @@ type Auditor interface {
 // ErrAudit is the cause of a request refused for the audit log's sake.
 var ErrAudit = errors.New("the audit log cannot be written")
 
-// AuditReady is a's Ready, if there is an auditor; the dialects answer
-// its error as unavailable.
-func AuditReady(ctx context.Context, a Auditor) error {
-	if a == nil {
-		return nil
-	}
-	if err := a.Ready(ctx); err != nil {
-		return errors.Join(ErrAudit, err)
-	}
-	return nil
-}
-
 // Audit records acc, if there is an auditor.
 func Audit(ctx context.Context, a Auditor, acc Access) error {
 	if a == nil {
@@ -70,4 +58,53 @@ func Audit(ctx context.Context, a Auditor, acc Access) error {
 		return errors.Join(ErrAudit, err)
 	}
 	return nil
+}
+
+// Recorder is what a dialect does with a request once it has ended and
+// before it answers: the audit log (a request it cannot record is answered
+// as unavailable instead), then the access log and metrics.
+type Recorder struct {
+	Audit       Auditor // nil: no audit log
+	Logger      *slog.Logger
+	OnAccess    func(Access) // nil: none
+	Now         func() time.Time
+	Unavailable func(cause error) error // the dialect's 503-class error for an audit failure
+	// Classify gives an error's code, as answered, and whether it is the
+	// service's own fault.
+	Classify func(error) (code string, fault bool)
+}
+
+// Ready refuses requests, before they are carried out, while the audit log
+// cannot record them.
+func (r Recorder) Ready(ctx context.Context) error {
+	if r.Audit == nil {
+		return nil
+	}
+	if err := r.Audit.Ready(ctx); err != nil {
+		return r.Unavailable(errors.Join(ErrAudit, err))
+	}
+	return nil
+}
+
+// Settle fills in how the request a ended (err, or nil), records it, and
+// returns the error to answer with.
+func (r Recorder) Settle(ctx context.Context, a Access, start time.Time, err error) error {
+	fill := func() {
+		a.Code, a.Err, a.Fault = "OK", nil, false
+		if err != nil {
+			a.Code, a.Fault = r.Classify(err)
+			a.Err = err
+		}
+		a.Duration = r.Now().Sub(start)
+	}
+	fill()
+	if aerr := Audit(ctx, r.Audit, a); aerr != nil {
+		err = r.Unavailable(aerr)
+		fill()
+	}
+	LogAccess(ctx, r.Logger, a)
+	if r.OnAccess != nil {
+		r.OnAccess(a)
+	}
+	return err
 }
