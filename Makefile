@@ -36,6 +36,7 @@ deps:
 	ls /usr/lib/*/pkcs11/p11-kit-client.so >/dev/null 2>&1 || missing="$$missing p11-kit-modules"; \
 	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v gcc           >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	command -v chattr        >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
 	command -v npm           >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

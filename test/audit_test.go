@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -171,6 +172,31 @@ func TestAuditLogFailsClosed(t *testing.T) {
 		t.Fatalf("the reopened log: %+v", lines)
 	}
 	keyport(t, s.env, "check-config", "--audit-log", "/nonexistent/dir/audit.log").expect(t, 1, "no directory /nonexistent/dir")
+	// The file made read-only (immutable) under the running server: refused
+	// again; writable again: served again, without a SIGHUP, the gap
+	// recorded.
+	chattr := func(flag string) {
+		t.Helper()
+		if out, err := exec.Command("chattr", flag, real).CombinedOutput(); err != nil {
+			t.Fatalf("chattr %s: %v %s", flag, err, out)
+		}
+	}
+	chattr("+i")
+	t.Cleanup(func() { _ = exec.Command("chattr", "-i", real).Run() })
+	if _, err := cl.CreateKey(ctx, false, false); !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+		t.Fatalf("CreateKey with the log read-only: %v", err)
+	}
+	if _, err := cl.CreateKey(ctx, false, false); !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable {
+		t.Fatalf("CreateKey with the log read-only: %v", err)
+	}
+	chattr("-i")
+	if _, err := cl.CreateKey(ctx, false, false); err != nil {
+		t.Fatalf("CreateKey with the log writable again: %v", err)
+	}
+	lines, _ = readAudit(t, real)
+	if n := len(lines); n < 2 || lines[n-2].Action != "AuditLogWritableAgain" || lines[n-1].Action != "CreateKey" {
+		t.Fatalf("after the log became writable again: %+v", lines[max(0, n-3):])
+	}
 	s.stop(t) // the CLI on the store itself, with a log it cannot open
 	keyport(t, append(s.env, "KEYPORT_AUDIT_LOG=/nonexistent/dir/audit.log"), "access-key", "create").expect(t, 1, "audit log cannot be written")
 }
