@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyport-kms/keyport/softhsm"
 )
@@ -120,17 +121,27 @@ func TestAccessLogJSON(t *testing.T) {
 		Code        string   `json:"code"`
 		DurationMs  *float64 `json:"duration_ms"`
 	}
+	expected := []string{"aliyun CreateKey OK", "aliyun GetParametersForImport OK", "aliyun ImportKeyMaterial OK", "tencent DescribeKey InvalidParameterValue.InvalidKeyId"}
 	var requests []line
-	for _, l := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
-		var r line
-		if err := json.Unmarshal([]byte(l), &r); err != nil {
-			t.Fatalf("a log line that is not JSON: %q", l)
+	// The server writes each line before it answers; this process reads
+	// the server's stderr through a pipe, so the last may still be on its way.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		requests = requests[:0]
+		text := s.stderr.String()
+		text = text[:strings.LastIndex(text, "\n")+1] // whole lines only
+		for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+			var r line
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatalf("a log line that is not JSON: %q", l)
+			}
+			if r.Msg == "request" {
+				requests = append(requests, r)
+			}
 		}
-		if r.Msg == "request" {
-			requests = append(requests, r)
+		if len(requests) >= len(expected) || time.Now().After(deadline) {
+			break
 		}
 	}
-	want := []string{"aliyun CreateKey OK", "aliyun GetParametersForImport OK", "aliyun ImportKeyMaterial OK", "tencent DescribeKey InvalidParameterValue.InvalidKeyId"}
 	var got []string
 	for _, r := range requests {
 		if r.Level != "INFO" || r.RequestID == "" || r.AccessKeyID != s.ak || r.DurationMs == nil {
@@ -138,7 +149,7 @@ func TestAccessLogJSON(t *testing.T) {
 		}
 		got = append(got, r.Dialect+" "+r.Action+" "+r.Code)
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("access log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if strings.Join(got, "\n") != strings.Join(expected, "\n") {
+		t.Fatalf("access log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(expected, "\n"))
 	}
 }
