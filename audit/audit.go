@@ -47,6 +47,7 @@ type Log struct {
 	next     *batch // lines waiting for the next write
 	flushing bool
 	failed   error // the last write's failure, until a write succeeds
+	torn     bool  // a failed write left part of a line: the next starts a new one
 }
 
 type batch struct {
@@ -83,7 +84,7 @@ func (l *Log) Reopen() error {
 	defer l.io.Unlock()
 	l.mu.Lock()
 	old := l.f
-	l.f, l.failed = f, nil
+	l.f, l.failed, l.torn = f, nil, false
 	l.mu.Unlock()
 	return old.Close()
 }
@@ -127,8 +128,13 @@ func (l *Log) flush() {
 			l.io.Unlock()
 			return
 		}
+		torn := l.torn
 		l.mu.Unlock()
-		_, err := f.Write(b.buf)
+		buf := b.buf
+		if torn {
+			buf = append([]byte{'\n'}, buf...)
+		}
+		n, err := f.Write(buf)
 		if err == nil {
 			err = syscall.Fdatasync(int(f.Fd()))
 		}
@@ -138,6 +144,9 @@ func (l *Log) flush() {
 		}
 		l.mu.Lock()
 		l.failed = err
+		if n > 0 {
+			l.torn = n < len(buf) // a whole write ends with a newline
+		}
 		l.mu.Unlock()
 		b.err = err
 		close(b.done)

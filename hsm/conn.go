@@ -120,11 +120,13 @@ func (c *conn) exclusive(mode lockMode, s pkcs11.SessionHandle, fn func() error)
 	case !c.serialWrites || mode == lockNone:
 	case mode == lockExclusive:
 		// Other processes first: this process's readers go on meanwhile.
-		c.plock.lock()
+		othersWrote := c.plock.lock()
 		defer c.plock.unlock()
 		c.objMu.Lock()
 		defer c.objMu.Unlock()
-		c.catchUp(s)
+		if othersWrote {
+			c.catchUp(s)
+		}
 	default:
 		// The process lock before objMu, in the order writers take them.
 		c.plock.rlock()
@@ -141,16 +143,13 @@ func (c *conn) writing(s pkcs11.SessionHandle, fn func() error) error {
 }
 
 // catchUp makes the library read the token's object list again before
-// this process writes to it, on a token shared by processes. SoftHSM2
-// notices other processes' objects by a generation count on disk, and a
-// process's own write sets its count to the disk's, so objects another
-// process made since this one last looked would stay unseen for good
-// (ImportKeyMaterial on one replica not finding a wrapping key another
-// made). A search, under the exclusive lock, looks first.
+// this process writes to it, when another process has written since this
+// one last did. SoftHSM2 notices other processes' objects by a generation
+// count on disk, and a process's own write sets its count to the disk's,
+// so objects another process made since this one last looked would stay
+// unseen for good (ImportKeyMaterial on one replica not finding a wrapping
+// key another made). A search, under the exclusive lock, looks first.
 func (c *conn) catchUp(s pkcs11.SessionHandle) {
-	if c.plock == nil {
-		return
-	}
 	if err := c.mod.FindObjectsInit(s, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, "keyport/catch-up")}); err == nil {
 		_ = c.mod.FindObjectsFinal(s)
 	}

@@ -2,6 +2,7 @@ package hsm
 
 import (
 	"bufio"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,10 @@ import (
 type processLock struct {
 	wmu          sync.Mutex // one writer of this process at a time
 	gateW, mainW *os.File
+	// The lock file holds a count of writes, raised by every writer of any
+	// process; mine is the count after this process's last write. When the
+	// file says otherwise, another process has written since.
+	mine uint64
 
 	rmu          sync.Mutex // guards readers and mainR's shared lock
 	readers      int
@@ -52,23 +57,41 @@ func flock(f *os.File, how int) {
 }
 
 // lock takes the lock exclusively: the gate first, so that no new reader
-// starts, then the lock itself, once every process's readers are done.
-func (l *processLock) lock() {
+// starts, then the lock itself, once every process's readers are done. It
+// reports whether another process has written since this one last did.
+func (l *processLock) lock() (othersWrote bool) {
 	if l == nil {
-		return
+		return false
 	}
 	l.wmu.Lock()
 	flock(l.gateW, syscall.LOCK_EX)
 	flock(l.mainW, syscall.LOCK_EX)
+	return l.count() != l.mine
 }
 
+// unlock counts this write and gives the lock up.
 func (l *processLock) unlock() {
 	if l == nil {
 		return
 	}
+	l.mine = l.count() + 1
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], l.mine)
+	if _, err := l.mainW.WriteAt(b[:], 0); err != nil {
+		l.mine = 0 // unknown: the next write looks again
+	}
 	flock(l.mainW, syscall.LOCK_UN)
 	flock(l.gateW, syscall.LOCK_UN)
 	l.wmu.Unlock()
+}
+
+// count reads the write count (0 in a new file); the exclusive lock is held.
+func (l *processLock) count() uint64 {
+	var b [8]byte
+	if n, _ := l.mainW.ReadAt(b[:], 0); n < len(b) {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // rlock shares the lock, after passing the gate (waiting out a writer

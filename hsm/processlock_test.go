@@ -56,4 +56,19 @@ func TestProcessLock(t *testing.T) {
 	if writerAt != 1 || readerAt != 2 {
 		t.Fatalf("writer %d, reader %d: the waiting writer must go first", writerAt, readerAt)
 	}
+
+	// A writer learns whether another process wrote since its own last
+	// write (and then makes the token library look again).
+	if !a.lock() {
+		t.Fatal("a does not see b's write")
+	}
+	a.unlock()
+	if a.lock() {
+		t.Fatal("a sees a write of another process after its own")
+	}
+	a.unlock()
+	if !b.lock() {
+		t.Fatal("b does not see a's writes")
+	}
+	b.unlock()
 }
