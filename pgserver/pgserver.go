@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -63,14 +64,49 @@ type Server struct {
 	cred            *syscall.Credential // whom PostgreSQL runs as (nil: this process's user)
 }
 
+// ownerFile, in a cluster's directory, holds the pid of the test process
+// that made it, so that a later process can stop a cluster whose owner was
+// killed before it could (a test binary's timeout panics past deferred
+// clean-ups).
+const ownerFile = "owner.pid"
+
+var reapOnce sync.Once
+
+// reapStale stops and removes the clusters of test processes that are gone.
+func reapStale(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "keyport-pg-*"))
+	for _, root := range dirs {
+		b, err := os.ReadFile(filepath.Join(root, ownerFile))
+		if err != nil {
+			continue // being made now, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // its owner is alive
+		}
+		stale := &Server{bin: bin, root: root, data: filepath.Join(root, "data")}
+		if fi, err := os.Stat(root); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != uint32(os.Getuid()) {
+				stale.cred = &syscall.Credential{Uid: st.Uid, Gid: st.Gid}
+			}
+		}
+		stale.Close()
+	}
+}
+
 // Start makes a cluster in a new temporary directory and starts it.
 func Start() (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
 	}
+	reapOnce.Do(func() { reapStale(bin) })
 	root, err := os.MkdirTemp("", "keyport-pg-")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(root, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(root)
 		return nil, err
 	}
 	s := &Server{bin: bin, root: root, data: filepath.Join(root, "data")}
