@@ -46,6 +46,7 @@ type Config struct {
 // Handler serves the Alibaba Cloud dialect.
 type Handler struct {
 	cfg Config
+	rec wire.Recorder // audits, logs and counts each request before it is answered
 }
 
 // New makes a Handler. Limiter defaults to 100 requests a second, Replays
@@ -73,7 +74,9 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg}
+	h.rec = h.recorder()
+	return h
 }
 
 // IsACS3 tells an ACS3-signed request by its Authorization scheme (not by
@@ -103,7 +106,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		credential, err = h.admit(r.Context(), req)
 	}
 	if err == nil {
-		err = h.recorder().Ready(r.Context())
+		err = h.rec.Ready(r.Context())
 	}
 	var out withRequestID
 	if err == nil {
@@ -114,7 +117,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			out, err = act(r.Context(), h, req.params)
 		}
 	}
-	err = h.recorder().Settle(r.Context(), wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential,
+	err = h.rec.Settle(r.Context(), wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential,
 		KeyID: req.params["KeyId"], SourceIP: wire.ClientAddress(r.RemoteAddr)}, start, err)
 	if err != nil {
 		ae := toAPIError(err)
@@ -126,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	write(w, http.StatusOK, req.xml, req.action+"Response", out)
 }
 
-// recorder audits, logs and counts each request before it is answered.
+// recorder is made once, by New.
 func (h *Handler) recorder() wire.Recorder {
 	return wire.Recorder{Audit: h.cfg.Audit, Logger: h.cfg.Logger, OnAccess: h.cfg.OnAccess, Now: h.cfg.Now,
 		Unavailable: func(cause error) error { return service.Unavailable(cause, "recording the request") },

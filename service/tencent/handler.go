@@ -45,7 +45,10 @@ type Config struct {
 }
 
 // Handler serves the Tencent Cloud dialect.
-type Handler struct{ cfg Config }
+type Handler struct {
+	cfg Config
+	rec wire.Recorder // audits, logs and counts each request before it is answered
+}
 
 // New makes a Handler; by default 100 requests/s per SecretId, the
 // 5-minute window for signatures, and 5 failed authentications a second per
@@ -66,7 +69,9 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg}
+	h.rec = h.recorder()
+	return h
 }
 
 type base struct {
@@ -101,7 +106,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		secretID, err = h.admit(r.Context(), r, body)
 	}
 	if err == nil {
-		err = h.recorder().Ready(r.Context())
+		err = h.rec.Ready(r.Context())
 	}
 	var out withRequestID
 	if err == nil {
@@ -109,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var named struct{ KeyId string }
 	_ = json.Unmarshal(body, &named) // for the audit log only: the action parses the body itself
-	err = h.recorder().Settle(r.Context(), wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID,
+	err = h.rec.Settle(r.Context(), wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID,
 		KeyID: named.KeyId, SourceIP: wire.ClientAddress(r.RemoteAddr)}, start, err)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
@@ -124,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"Response": out})
 }
 
-// recorder audits, logs and counts each request before it is answered.
+// recorder is made once, by New.
 func (h *Handler) recorder() wire.Recorder {
 	return wire.Recorder{Audit: h.cfg.Audit, Logger: h.cfg.Logger, OnAccess: h.cfg.OnAccess, Now: h.cfg.Now,
 		Unavailable: func(cause error) error { return service.Unavailable(cause, "recording the request") },

@@ -49,17 +49,6 @@ type Auditor interface {
 // ErrAudit is the cause of a request refused for the audit log's sake.
 var ErrAudit = errors.New("the audit log cannot be written")
 
-// Audit records acc, if there is an auditor.
-func Audit(ctx context.Context, a Auditor, acc Access) error {
-	if a == nil {
-		return nil
-	}
-	if err := a.Record(ctx, acc); err != nil {
-		return errors.Join(ErrAudit, err)
-	}
-	return nil
-}
-
 // Recorder is what a dialect does with a request once it has ended and
 // before it answers: the audit log (a request it cannot record is answered
 // as unavailable instead), then the access log and metrics.
@@ -98,9 +87,11 @@ func (r Recorder) Settle(ctx context.Context, a Access, start time.Time, err err
 		a.Duration = r.Now().Sub(start)
 	}
 	fill()
-	if aerr := Audit(ctx, r.Audit, a); aerr != nil {
-		err = r.Unavailable(aerr)
-		fill()
+	if r.Audit != nil {
+		if aerr := r.Audit.Record(ctx, a); aerr != nil {
+			err = r.Unavailable(errors.Join(ErrAudit, aerr))
+			fill()
+		}
 	}
 	LogAccess(ctx, r.Logger, a)
 	if r.OnAccess != nil {
