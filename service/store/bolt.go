@@ -19,7 +19,7 @@ import (
 
 // SchemaVersion is the layout this code writes. Open migrates older data
 // directories forward and refuses newer ones.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // File is the store's file name in the data directory.
 const File = "keyport.db"
@@ -40,8 +40,10 @@ var (
 	bDeadlines  = []byte("key_deadlines") // deadline (8 bytes, ns) || id → nothing
 	bKeyObjects = []byte("key_objects")   // token object id → key id
 	bWrapExpiry = []byte("wrap_expiry")   // expiry (8 bytes, ns) || id → nothing: issued wrapping keys
-	kKeySeq     = []byte("key_seq_next")
-	kKeyCount   = []byte("key_count")
+	// Added in version 5:
+	bAliases  = []byte("aliases") // name → Alias
+	kKeySeq   = []byte("key_seq_next")
+	kKeyCount = []byte("key_count")
 )
 
 // chunkBits: ListKeys finds an offset by summing the counts of chunks of
@@ -102,6 +104,10 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 			return indexWrapping(tx, w)
 		})
+	},
+	func(tx *bolt.Tx) error { // 4 → 5: aliases
+		_, err := tx.CreateBucketIfNotExists(bAliases)
+		return err
 	},
 }
 
@@ -322,8 +328,8 @@ func putKey(tx *bolt.Tx, old, k *Key) error {
 				return err
 			}
 		}
-		if old.HSMObject != "" {
-			if err := objects.Delete([]byte(old.HSMObject)); err != nil {
+		for _, o := range old.Objects() {
+			if err := objects.Delete([]byte(o)); err != nil {
 				return err
 			}
 		}
@@ -336,8 +342,8 @@ func putKey(tx *bolt.Tx, old, k *Key) error {
 			return err
 		}
 	}
-	if k.HSMObject != "" {
-		if err := objects.Put([]byte(k.HSMObject), []byte(k.ID)); err != nil {
+	for _, o := range k.Objects() {
+		if err := objects.Put([]byte(o), []byte(k.ID)); err != nil {
 			return err
 		}
 	}
@@ -406,6 +412,9 @@ func (s *Bolt) DeleteKey(_ context.Context, id string) error {
 			return err
 		}
 		if err := addUint(tx.Bucket(bMeta), kKeyCount, -1); err != nil {
+			return err
+		}
+		if err := deleteAliasesOf(tx, id); err != nil {
 			return err
 		}
 		return tx.Bucket(bKeys).Delete([]byte(id))
@@ -739,4 +748,76 @@ func (s *Bolt) InitMeta(_ context.Context, name, value string) (v string, err er
 		return b.Put([]byte(name), []byte(value))
 	})
 	return v, err
+}
+
+func (s *Bolt) PutAlias(_ context.Context, a *Alias) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAliases)
+		if b.Get([]byte(a.Name)) != nil {
+			return ErrExists
+		}
+		return put(b, a.Name, a)
+	})
+}
+
+func (s *Bolt) SetAlias(_ context.Context, name, keyID string, now time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAliases)
+		a, err := get[Alias](b, name)
+		if err != nil {
+			return err
+		}
+		a.KeyID, a.Updated = keyID, now
+		return put(b, name, a)
+	})
+}
+
+func (s *Bolt) GetAlias(_ context.Context, name string) (a *Alias, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		a, err = get[Alias](tx.Bucket(bAliases), name)
+		return err
+	})
+	return a, err
+}
+
+func (s *Bolt) DeleteAlias(_ context.Context, name string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAliases)
+		if b.Get([]byte(name)) == nil {
+			return ErrNotFound
+		}
+		return b.Delete([]byte(name))
+	})
+}
+
+// ListAliases scans the names under prefix: aliases are few (a handful
+// per key at most), so the bucket needs no index by key.
+func (s *Bolt) ListAliases(_ context.Context, prefix, keyID string) (out []*Alias, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		out, err = aliasesIn(tx, prefix, keyID)
+		return err
+	})
+	return out, err
+}
+
+func aliasesIn(tx *bolt.Tx, prefix, keyID string) (out []*Alias, err error) {
+	c := tx.Bucket(bAliases).Cursor()
+	for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
+		a := new(Alias)
+		if err := json.Unmarshal(v, a); err != nil {
+			return nil, fmt.Errorf("decode alias %s: %w", k, err)
+		}
+		if keyID == "" || a.KeyID == keyID {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func deleteAliasesOf(tx *bolt.Tx, keyID string) error {
+	aliases, err := aliasesIn(tx, "", keyID)
+	for _, a := range aliases {
+		err = errors.Join(err, tx.Bucket(bAliases).Delete([]byte(a.Name)))
+	}
+	return err
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -33,6 +35,25 @@ const (
 	tagHSMObject
 	tagMaterialGen
 	tagSeq
+	tagTag                // repeated: one sub-record (key, value) per tag
+	tagDeletionProtection // "1" when protected
+	tagProtectionNote
+	tagPolicy
+	tagHSMCluster
+	tagAutoRotate // "1" when automatic rotation is on
+	tagRotationInterval
+	tagLastRotation
+	tagVersionCreated
+	tagVersion // repeated: one sub-record per retired version, oldest first
+)
+
+// Field tags inside a tagTag or tagVersion sub-record.
+const (
+	subKey = iota + 1
+	subValue
+	subCreated
+	subSealedMat
+	subHSMObject
 )
 
 type encoder struct{ b []byte }
@@ -48,9 +69,23 @@ func (e *encoder) bytes(tag int, v []byte) {
 
 func (e *encoder) str(tag int, v string) { e.bytes(tag, []byte(v)) }
 
+// record writes a sub-record, even an empty one: it stands for an element
+// (a tag, a version) whose fields may all be zero.
+func (e *encoder) record(tag int, sub encoder) {
+	e.b = binary.AppendUvarint(e.b, uint64(tag))
+	e.b = binary.AppendUvarint(e.b, uint64(len(sub.b)))
+	e.b = append(e.b, sub.b...)
+}
+
 func (e *encoder) uint(tag int, v uint64) {
 	if v != 0 {
 		e.bytes(tag, binary.AppendUvarint(nil, v))
+	}
+}
+
+func (e *encoder) bool(tag int, v bool) {
+	if v {
+		e.bytes(tag, []byte{'1'})
 	}
 }
 
@@ -118,7 +153,43 @@ func encodeKey(k *Key) []byte {
 	e.str(tagHSMObject, k.HSMObject)
 	e.uint(tagMaterialGen, uint64(k.MaterialGen))
 	e.uint(tagSeq, k.Seq)
+	for _, name := range slices.Sorted(maps.Keys(k.Tags)) {
+		sub := encoder{}
+		sub.str(subKey, name)
+		sub.str(subValue, k.Tags[name])
+		e.record(tagTag, sub)
+	}
+	e.bool(tagDeletionProtection, k.DeletionProtection)
+	e.str(tagProtectionNote, k.ProtectionNote)
+	e.str(tagPolicy, k.Policy)
+	e.str(tagHSMCluster, k.HSMCluster)
+	e.bool(tagAutoRotate, k.AutoRotate)
+	e.uint(tagRotationInterval, uint64(k.RotationInterval/time.Second))
+	e.time(tagLastRotation, k.LastRotation)
+	e.time(tagVersionCreated, k.VersionCreated)
+	for _, v := range k.Versions {
+		sub := encoder{}
+		sub.str(subKey, v.ID)
+		sub.time(subCreated, v.Created)
+		sub.bytes(subSealedMat, v.SealedMat)
+		sub.str(subHSMObject, v.HSMObject)
+		e.record(tagVersion, sub)
+	}
 	return e.b
+}
+
+// decodeSub reads a sub-record's fields into fields by tag.
+func decodeSub(b []byte, fn func(tag int, v []byte) error) error {
+	d := decoder{b: b}
+	for {
+		tag, v, ok, err := d.next()
+		if err != nil || !ok {
+			return err
+		}
+		if err := fn(tag, v); err != nil {
+			return err
+		}
+	}
 }
 
 func decodeKey(b []byte) (*Key, error) {
@@ -169,6 +240,16 @@ func decodeKey(b []byte) (*Key, error) {
 			tm = &k.DeleteDate
 		case tagMaterialExp:
 			tm = &k.MaterialExp
+		case tagProtectionNote:
+			str = &k.ProtectionNote
+		case tagPolicy:
+			str = &k.Policy
+		case tagHSMCluster:
+			str = &k.HSMCluster
+		case tagLastRotation:
+			tm = &k.LastRotation
+		case tagVersionCreated:
+			tm = &k.VersionCreated
 		}
 		switch {
 		case str != nil:
@@ -191,6 +272,51 @@ func decodeKey(b []byte) (*Key, error) {
 			if k.Seq, err = uvarint(v); err != nil {
 				return nil, err
 			}
+		case tag == tagDeletionProtection:
+			k.DeletionProtection = true
+		case tag == tagAutoRotate:
+			k.AutoRotate = true
+		case tag == tagRotationInterval:
+			n, err := uvarint(v)
+			if err != nil {
+				return nil, err
+			}
+			k.RotationInterval = time.Duration(n) * time.Second
+		case tag == tagTag:
+			var name, value string
+			if err := decodeSub(v, func(t int, v []byte) error {
+				switch t {
+				case subKey:
+					name = string(v)
+				case subValue:
+					value = string(v)
+				}
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+			if k.Tags == nil {
+				k.Tags = map[string]string{}
+			}
+			k.Tags[name] = value
+		case tag == tagVersion:
+			var kv KeyVersion
+			if err := decodeSub(v, func(t int, v []byte) (err error) {
+				switch t {
+				case subKey:
+					kv.ID = string(v)
+				case subCreated:
+					kv.Created, err = timeOf(v)
+				case subSealedMat:
+					kv.SealedMat = append([]byte(nil), v...)
+				case subHSMObject:
+					kv.HSMObject = string(v)
+				}
+				return err
+			}); err != nil {
+				return nil, err
+			}
+			k.Versions = append(k.Versions, kv)
 		}
 	}
 }

@@ -39,6 +39,8 @@ func TestKeyCodec(t *testing.T) {
 func FuzzDecodeKey(f *testing.F) {
 	f.Add(encodeKey(&Key{ID: "x", Created: time.Unix(1, 0), SealedMat: []byte{1}}))
 	f.Add([]byte(`{"id":"x"}`))
+	f.Add(encodeKey(&Key{ID: "y", Tags: map[string]string{"": "", "a": "b"}, AutoRotate: true, RotationInterval: time.Hour,
+		Versions: []KeyVersion{{}, {ID: "v1", Created: time.Unix(2, 0), SealedMat: []byte{2}, HSMObject: "o"}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, err := decodeKey(b)
 		if err != nil || len(b) == 0 || b[0] != recordV1 {

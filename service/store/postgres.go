@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,7 @@ import (
 )
 
 // PostgresSchemaVersion is the database layout this code writes.
-const PostgresSchemaVersion = 1
+const PostgresSchemaVersion = 2
 
 // migrationLock is the advisory lock (an arbitrary constant: "keyport" in
 // ASCII) under which replicas starting together migrate one at a time.
@@ -55,6 +56,19 @@ var postgresMigrations = []string{
 		expires    bigint NOT NULL,
 		PRIMARY KEY (credential, digest));
 	 CREATE INDEX keyport_uses_expiry ON keyport_uses (expires);`,
+	// 1 → 2: every token object a key refers to (rotation gives a key
+	// several), and aliases.
+	`CREATE TABLE keyport_key_objects (
+		object text PRIMARY KEY,
+		key_id text NOT NULL REFERENCES keyport_keys (id) ON DELETE CASCADE);
+	 CREATE INDEX keyport_key_objects_key ON keyport_key_objects (key_id);
+	 INSERT INTO keyport_key_objects SELECT hsm_object, id FROM keyport_keys WHERE hsm_object IS NOT NULL;
+	 CREATE TABLE keyport_aliases (
+		name    text PRIMARY KEY,
+		key_id  text NOT NULL,
+		created bigint NOT NULL,
+		updated bigint);
+	 CREATE INDEX keyport_aliases_key ON keyport_aliases (key_id);`,
 }
 
 // Postgres is the store for replicas: every Keyport process of a deployment
@@ -146,7 +160,7 @@ func (s *Postgres) migrate(ctx context.Context, create bool) error {
 				return fmt.Errorf("migrate schema %d → %d: %w", version, version+1, err)
 			}
 		}
-		if version == 1 && !exists {
+		if !exists { // a new store: a new deployment
 			id, err := NewDeploymentID()
 			if err != nil {
 				return err
@@ -168,7 +182,8 @@ func (s *Postgres) migrate(ctx context.Context, create bool) error {
 func (s *Postgres) fault(err error) error {
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil, errors.Is(err, ErrNoStore), errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57"):
+	case err == nil, errors.Is(err, ErrNoStore), errors.Is(err, ErrNotFound), errors.Is(err, ErrExists),
+		errors.Is(err, ErrPoolEmpty), errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57"):
 		return err
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -239,6 +254,9 @@ func (s *Postgres) CreateKeys(ctx context.Context, keys []*Key) error {
 				}
 				return err
 			}
+			if err := indexObjects(ctx, tx, nil, k); err != nil {
+				return err
+			}
 		}
 		_, err := tx.Exec(ctx, `UPDATE keyport_key_count SET n = n + $1`, len(keys))
 		return err
@@ -273,12 +291,15 @@ func (s *Postgres) UpdateKey(ctx context.Context, id string, fn func(*Key) error
 		if k, err = scanKey(tx.QueryRow(ctx, `SELECT record, seq FROM keyport_keys WHERE id = $1 FOR UPDATE`, id)); err != nil {
 			return err
 		}
+		before := k.Objects()
 		if err := fn(k); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE keyport_keys SET deadline = $2, hsm_object = $3, record = $4 WHERE id = $1`,
-			id, nanos(k.Deadline()), nullable(k.HSMObject), encodeKey(k))
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE keyport_keys SET deadline = $2, hsm_object = $3, record = $4 WHERE id = $1`,
+			id, nanos(k.Deadline()), nullable(k.HSMObject), encodeKey(k)); err != nil {
+			return err
+		}
+		return indexObjects(ctx, tx, before, k)
 	})
 	if err != nil {
 		return nil, err
@@ -295,9 +316,36 @@ func (s *Postgres) DeleteKey(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return ErrNotFound
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM keyport_aliases WHERE key_id = $1`, id); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE keyport_key_count SET n = n - 1`)
 		return err
 	})
+}
+
+// indexObjects brings keyport_key_objects from the objects before had to
+// those k has now; most updates change none and cost no statement.
+func indexObjects(ctx context.Context, tx pgx.Tx, before []string, k *Key) error {
+	now := k.Objects()
+	if slices.Equal(before, now) {
+		return nil
+	}
+	for _, o := range before {
+		if !slices.Contains(now, o) {
+			if _, err := tx.Exec(ctx, `DELETE FROM keyport_key_objects WHERE object = $1`, o); err != nil {
+				return err
+			}
+		}
+	}
+	for _, o := range now {
+		if !slices.Contains(before, o) {
+			if _, err := tx.Exec(ctx, `INSERT INTO keyport_key_objects VALUES ($1, $2)`, o, k.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ListKeys reads the count kept beside the keys and skips offset keys along
@@ -397,8 +445,8 @@ func (s *Postgres) KeyObjects(ctx context.Context, fn func(object, keyID string)
 		if after != nil {
 			from = after[0].(string)
 		}
-		rows, err := s.db.Query(ctx, `SELECT hsm_object, id FROM keyport_keys WHERE hsm_object IS NOT NULL AND hsm_object > $1
-			ORDER BY hsm_object LIMIT $2`, from, batch)
+		rows, err := s.db.Query(ctx, `SELECT object, key_id FROM keyport_key_objects WHERE object > $1
+			ORDER BY object LIMIT $2`, from, batch)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -703,7 +751,7 @@ func (s *Postgres) TryLease(ctx context.Context, name string) (release func(), o
 }
 
 // Counts are how many records of each kind a store holds.
-type Counts struct{ Keys, WrappingKeys, AccessKeys int }
+type Counts struct{ Keys, WrappingKeys, AccessKeys, Aliases int }
 
 // CountAll counts a store's records.
 func CountAll(ctx context.Context, s Store) (Counts, error) {
@@ -716,7 +764,12 @@ func CountAll(ctx context.Context, s Store) (Counts, error) {
 		return c, err
 	}
 	aks, err := s.ListAccessKeys(ctx)
+	if err != nil {
+		return c, err
+	}
 	c.AccessKeys = len(aks)
+	aliases, err := s.ListAliases(ctx, "", "")
+	c.Aliases = len(aliases)
 	return c, err
 }
 
@@ -733,7 +786,7 @@ func (s *Postgres) LoadFrom(ctx context.Context, src Store, progress func(done i
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var busy bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM keyport_keys) OR EXISTS (SELECT 1 FROM keyport_wrapping)
-			OR EXISTS (SELECT 1 FROM keyport_access_keys)`).Scan(&busy); err != nil {
+			OR EXISTS (SELECT 1 FROM keyport_access_keys) OR EXISTS (SELECT 1 FROM keyport_aliases)`).Scan(&busy); err != nil {
 			return err
 		}
 		if busy {
@@ -766,6 +819,9 @@ func (s *Postgres) LoadFrom(ctx context.Context, src Store, progress func(done i
 		err := src.EachKey(ctx, func(k *Key) bool {
 			_, failed = tx.Exec(ctx, `INSERT INTO keyport_keys (id, seq, deadline, hsm_object, record)
 				VALUES ($1, nextval('keyport_key_seq'), $2, $3, $4)`, k.ID, nanos(k.Deadline()), nullable(k.HSMObject), encodeKey(k))
+			if failed == nil {
+				failed = indexObjects(ctx, tx, nil, k)
+			}
 			keys++
 			step()
 			return failed == nil
@@ -798,6 +854,81 @@ func (s *Postgres) LoadFrom(ctx context.Context, src Store, progress func(done i
 			}
 			step()
 		}
+		aliases, err := src.ListAliases(ctx, "", "")
+		if err != nil {
+			return err
+		}
+		for _, a := range aliases {
+			if err := putAlias(ctx, tx, a); err != nil {
+				return err
+			}
+			step()
+		}
 		return nil
 	})
+}
+
+func putAlias(ctx context.Context, tx pgx.Tx, a *Alias) error {
+	_, err := tx.Exec(ctx, `INSERT INTO keyport_aliases (name, key_id, created, updated) VALUES ($1, $2, $3, $4)`,
+		a.Name, a.KeyID, a.Created.UnixNano(), nanos(a.Updated))
+	if isUniqueViolation(err) {
+		return ErrExists
+	}
+	return err
+}
+
+func (s *Postgres) PutAlias(ctx context.Context, a *Alias) error {
+	return s.tx(ctx, func(tx pgx.Tx) error { return putAlias(ctx, tx, a) })
+}
+
+func (s *Postgres) SetAlias(ctx context.Context, name, keyID string, now time.Time) error {
+	tag, err := s.db.Exec(ctx, `UPDATE keyport_aliases SET key_id = $2, updated = $3 WHERE name = $1`, name, keyID, now.UnixNano())
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return s.fault(err)
+}
+
+func (s *Postgres) GetAlias(ctx context.Context, name string) (*Alias, error) {
+	aliases, err := s.aliases(ctx, `WHERE name = $1`, name)
+	if err == nil && len(aliases) == 0 {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return aliases[0], nil
+}
+
+func (s *Postgres) DeleteAlias(ctx context.Context, name string) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM keyport_aliases WHERE name = $1`, name)
+	if err == nil && tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return s.fault(err)
+}
+
+func (s *Postgres) ListAliases(ctx context.Context, prefix, keyID string) ([]*Alias, error) {
+	return s.aliases(ctx, `WHERE starts_with(name, $1) AND ($2 = '' OR key_id = $2) ORDER BY name`, prefix, keyID)
+}
+
+func (s *Postgres) aliases(ctx context.Context, where string, args ...any) ([]*Alias, error) {
+	rows, err := s.db.Query(ctx, `SELECT name, key_id, created, updated FROM keyport_aliases `+where, args...)
+	if err != nil {
+		return nil, s.fault(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Alias, error) {
+		var a Alias
+		var created int64
+		var updated *int64
+		if err := r.Scan(&a.Name, &a.KeyID, &created, &updated); err != nil {
+			return nil, err
+		}
+		a.Created = time.Unix(0, created).UTC()
+		if updated != nil {
+			a.Updated = time.Unix(0, *updated).UTC()
+		}
+		return &a, nil
+	})
+	return out, s.fault(err)
 }

@@ -62,14 +62,85 @@ type Key struct {
 	HSMObject   string    `json:"hsm_object,omitempty"`      // id of the material's token object
 	MaterialGen int       `json:"material_gen"`              // bumped on every change of material presence
 	Seq         uint64    `json:"-"`                         // position in creation order; the store sets it
+
+	Tags               map[string]string `json:"tags,omitempty"`
+	DeletionProtection bool              `json:"deletion_protection,omitempty"` // ScheduleKeyDeletion is refused
+	ProtectionNote     string            `json:"protection_note,omitempty"`     // why, as the owner wrote it
+	Policy             string            `json:"policy,omitempty"`              // a key policy, stored and echoed
+	HSMCluster         string            `json:"hsm_cluster,omitempty"`         // the caller's HsmClusterId, echoed (Tencent)
+
+	// Rotation: the primary version is VersionID with the material above;
+	// Versions are the retired ones, oldest first, kept so that their
+	// ciphertexts still decrypt.
+	AutoRotate       bool          `json:"auto_rotate,omitempty"`
+	RotationInterval time.Duration `json:"rotation_interval,omitempty"`
+	LastRotation     time.Time     `json:"last_rotation,omitzero"`
+	VersionCreated   time.Time     `json:"version_created,omitzero"` // of the primary version; Created when zero
+	Versions         []KeyVersion  `json:"versions,omitempty"`
 }
 
-// Deadline is when the collector must look at the key next: the earlier of
-// its deletion date and its material's expiry; zero if neither is set.
+// PrimarySince is when the primary version was made.
+func (k *Key) PrimarySince() time.Time {
+	if !k.VersionCreated.IsZero() {
+		return k.VersionCreated
+	}
+	return k.Created
+}
+
+// NextRotation is when automatic rotation is due; zero when it is off.
+func (k *Key) NextRotation() time.Time {
+	if !k.AutoRotate || k.RotationInterval <= 0 {
+		return time.Time{}
+	}
+	return k.PrimarySince().Add(k.RotationInterval)
+}
+
+// KeyVersion is a retired version of a key's material.
+type KeyVersion struct {
+	ID        string    `json:"id"`
+	Created   time.Time `json:"created"`
+	SealedMat []byte    `json:"sealed_material,omitempty"`
+	HSMObject string    `json:"hsm_object,omitempty"`
+}
+
+// Objects are the token objects the key refers to: its primary material's
+// and every retired version's.
+func (k *Key) Objects() []string {
+	var out []string
+	if k.HSMObject != "" {
+		out = append(out, k.HSMObject)
+	}
+	for _, v := range k.Versions {
+		if v.HSMObject != "" {
+			out = append(out, v.HSMObject)
+		}
+	}
+	return out
+}
+
+// Alias is another name for a key, unique in the deployment. Aliyun names
+// start "alias/"; a Tencent Cloud key's one display alias is kept under
+// TencentAliasPrefix so that it is unique too.
+type Alias struct {
+	Name    string    `json:"name"`
+	KeyID   string    `json:"key_id"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated,omitzero"`
+}
+
+// TencentAliasPrefix names the alias entries of Tencent Cloud display aliases.
+const TencentAliasPrefix = "tencent/"
+
+// Deadline is when the collector must look at the key next: the earliest
+// of its deletion date, its material's expiry and its next automatic
+// rotation; zero if none is set.
 func (k *Key) Deadline() time.Time {
 	d := k.DeleteDate
 	if e := k.MaterialExp; !e.IsZero() && k.HasMaterial() && (d.IsZero() || e.Before(d)) {
 		d = e
+	}
+	if r := k.NextRotation(); !r.IsZero() && k.DeleteDate.IsZero() && (d.IsZero() || r.Before(d)) {
+		d = r
 	}
 	return d
 }
@@ -138,6 +209,18 @@ type Store interface {
 	// DueWrapping calls fn for every issued wrapping key whose Expires is
 	// not after until, earliest first, until it returns false; fn may write.
 	DueWrapping(ctx context.Context, until time.Time, fn func(*WrappingKey) bool) error
+
+	// PutAlias creates an alias; ErrExists if the name is taken.
+	PutAlias(ctx context.Context, a *Alias) error
+	// SetAlias points an existing alias at keyID; ErrNotFound if absent.
+	SetAlias(ctx context.Context, name, keyID string, now time.Time) error
+	GetAlias(ctx context.Context, name string) (*Alias, error)
+	// DeleteAlias removes an alias; ErrNotFound if absent.
+	DeleteAlias(ctx context.Context, name string) error
+	// ListAliases returns the aliases whose names start with prefix and,
+	// if keyID is set, that point at it, in name order. DeleteKey deletes
+	// a key's aliases with it.
+	ListAliases(ctx context.Context, prefix, keyID string) ([]*Alias, error)
 
 	PutAccessKey(ctx context.Context, a *AccessKey) error
 	GetAccessKey(ctx context.Context, id string) (*AccessKey, error)

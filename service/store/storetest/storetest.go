@@ -41,6 +41,8 @@ func Run(t *testing.T, f Factory) {
 		{"ConcurrentClaims", concurrentClaims},
 		{"Leases", leases},
 		{"Uses", uses},
+		{"Aliases", aliases},
+		{"VersionsAndObjects", versionsAndObjects},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, f) })
 	}
@@ -404,5 +406,128 @@ func uses(t *testing.T, f Factory) {
 	}
 	if n, err := u.ForgetUses(ctx, t0.Add(2*time.Minute)); err != nil || n != 1 {
 		t.Fatalf("forget: %d %v", n, err)
+	}
+}
+
+func aliases(t *testing.T, f Factory) {
+	s := f.New(t)
+	ctx := context.Background()
+	now := time.Unix(1700000000, 0).UTC()
+	for _, id := range []string{"ka", "kb"} {
+		if err := s.CreateKey(ctx, &store.Key{ID: id, Created: now, State: "Enabled"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []*store.Alias{
+		{Name: "alias/one", KeyID: "ka", Created: now},
+		{Name: "alias/two", KeyID: "ka", Created: now},
+		{Name: "alias/three", KeyID: "kb", Created: now},
+		{Name: store.TencentAliasPrefix + "display", KeyID: "kb", Created: now},
+	} {
+		if err := s.PutAlias(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutAlias(ctx, &store.Alias{Name: "alias/one", KeyID: "kb", Created: now}); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("taken name: %v", err)
+	}
+	names := func(prefix, keyID string) []string {
+		t.Helper()
+		list, err := s.ListAliases(ctx, prefix, keyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range list {
+			out = append(out, a.Name+"="+a.KeyID)
+		}
+		return out
+	}
+	if got, want := names("alias/", ""), []string{"alias/one=ka", "alias/three=kb", "alias/two=ka"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListAliases(alias/) = %v, want %v", got, want)
+	}
+	if got, want := names("alias/", "ka"), []string{"alias/one=ka", "alias/two=ka"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("ListAliases(alias/, ka) = %v, want %v", got, want)
+	}
+	later := now.Add(time.Hour)
+	if err := s.SetAlias(ctx, "alias/two", "kb", later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAlias(ctx, "alias/none", "kb", later); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetAlias of a missing alias: %v", err)
+	}
+	a, err := s.GetAlias(ctx, "alias/two")
+	if err != nil || a.KeyID != "kb" || !a.Created.Equal(now) || !a.Updated.Equal(later) {
+		t.Fatalf("GetAlias after SetAlias = %+v, %v", a, err)
+	}
+	if err := s.DeleteAlias(ctx, "alias/one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAlias(ctx, "alias/one"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second DeleteAlias: %v", err)
+	}
+	if _, err := s.GetAlias(ctx, "alias/one"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetAlias of a deleted alias: %v", err)
+	}
+	s = f.Reopen(t, s)
+	if err := s.DeleteKey(ctx, "kb"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names("", ""); len(got) != 0 {
+		t.Fatalf("aliases left after their keys went: %v", got)
+	}
+}
+
+// versionsAndObjects: retired versions and tags survive a round trip, and
+// the object index holds every version's token object.
+func versionsAndObjects(t *testing.T, f Factory) {
+	s := f.New(t)
+	ctx := context.Background()
+	now := time.Unix(1700000000, 0).UTC()
+	k := &store.Key{ID: "kv", VersionID: "v2", Created: now, State: "Enabled", HSMObject: "obj-2",
+		Tags: map[string]string{"env": "prod", "empty": ""}, DeletionProtection: true, ProtectionNote: "keep",
+		Policy: `{"Version":"1"}`, HSMCluster: "cluster-1", AutoRotate: true, RotationInterval: 30 * 24 * time.Hour,
+		LastRotation: now.Add(time.Hour), VersionCreated: now.Add(time.Hour),
+		Versions: []store.KeyVersion{{ID: "v1", Created: now, HSMObject: "obj-1"}}}
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	objects := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		if err := s.KeyObjects(ctx, func(o, id string) bool { out[o] = id; return true }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got, want := objects(), map[string]string{"obj-1": "kv", "obj-2": "kv"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("objects = %v, want %v", got, want)
+	}
+	if _, err := s.UpdateKey(ctx, "kv", func(k *store.Key) error {
+		k.Versions = append(k.Versions, store.KeyVersion{ID: k.VersionID, Created: k.VersionCreated, HSMObject: k.HSMObject})
+		k.VersionID, k.HSMObject, k.VersionCreated = "v3", "obj-3", now.Add(2*time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s = f.Reopen(t, s)
+	if got, want := objects(), map[string]string{"obj-1": "kv", "obj-2": "kv", "obj-3": "kv"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("objects after rotation = %v, want %v", got, want)
+	}
+	got, err := s.GetKey(ctx, "kv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *k
+	want.Versions = []store.KeyVersion{{ID: "v1", Created: now, HSMObject: "obj-1"}, {ID: "v2", Created: now.Add(time.Hour), HSMObject: "obj-2"}}
+	want.VersionID, want.HSMObject, want.VersionCreated, want.Seq = "v3", "obj-3", now.Add(2*time.Hour), got.Seq
+	if !reflect.DeepEqual(got, &want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, &want)
+	}
+	if _, err := s.UpdateKey(ctx, "kv", func(k *store.Key) error { k.Versions, k.HSMObject = nil, ""; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := objects(); len(got) != 0 {
+		t.Fatalf("objects after the material went: %v", got)
 	}
 }
