@@ -14,6 +14,7 @@ type CollectStats struct {
 	Materials    int // expired key material
 	Keys         int // keys past their deletion date
 	PoolRetired  int // pooled pairs beyond what demand now asks for
+	Rotated      int // keys given a new version by automatic rotation
 }
 
 func (s *Service) collectLoop(ctx context.Context) {
@@ -65,13 +66,15 @@ func (s *Service) Collect(ctx context.Context) (CollectStats, error) {
 	}
 	st.PoolRetired = s.pool.shrink(ctx)
 
-	var doomed, stale []*store.Key
+	var doomed, stale, rotate []*store.Key
 	if err := s.st.DueKeys(ctx, now, func(k *store.Key) bool {
 		switch {
 		case s.deleted(k):
 			doomed = append(doomed, k)
 		case k.HasMaterial() && s.materialExpired(k):
 			stale = append(stale, k)
+		case !k.NextRotation().IsZero() && !now.Before(k.NextRotation()):
+			rotate = append(rotate, k)
 		}
 		return ctx.Err() == nil
 	}); err != nil {
@@ -83,7 +86,9 @@ func (s *Service) Collect(ctx context.Context) (CollectStats, error) {
 		} else if err != nil {
 			return st, storeError("collect", err)
 		}
-		s.destroyMaterial(ctx, k.HSMObject)
+		for _, o := range k.Objects() {
+			s.destroyMaterial(ctx, o)
+		}
 		s.log.Info("key deleted after its pending window", "key_id", k.ID)
 		st.Keys++
 	}
@@ -110,5 +115,6 @@ func (s *Service) Collect(ctx context.Context) (CollectStats, error) {
 			st.Materials++
 		}
 	}
+	st.Rotated = s.rotateDue(ctx, rotate)
 	return st, nil
 }

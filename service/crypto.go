@@ -44,12 +44,16 @@ func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) (*DecryptResp
 	if err != nil {
 		return nil, wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
 	}
-	k, err := s.usableKey(ctx, h.keyID)
+	k, err := s.getKey(ctx, h.keyID)
 	if err != nil {
 		return nil, err
 	}
-	if h.keyVersionID != k.VersionID || h.cipher != s.cipherFor(k) {
-		return nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to this key version")
+	if st := s.state(k); st != StateEnabled && st != StateArchived { // an Archived key still decrypts
+		return nil, stateError(st)
+	}
+	k, ok := version(k, h.keyVersionID)
+	if !ok || h.cipher != s.cipherFor(k) {
+		return nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to a version of this key")
 	}
 	aad := append(header, canonicalContext(req.Context)...)
 	var pt []byte
@@ -114,7 +118,7 @@ func (s *Service) GenerateDataKey(ctx context.Context, req GenerateDataKeyReques
 	return &GenerateDataKeyResponse{KeyID: enc.KeyID, KeyVersionID: enc.KeyVersionID, Plaintext: dk, CiphertextBlob: enc.CiphertextBlob}, nil
 }
 
-// usableKey loads a key that may encrypt and decrypt now.
+// usableKey loads a key that may encrypt now.
 func (s *Service) usableKey(ctx context.Context, keyID string) (*store.Key, error) {
 	k, err := s.getKey(ctx, keyID)
 	if err != nil {
@@ -188,4 +192,68 @@ func (s *Service) withMaterial(ctx context.Context, k *store.Key, fn func(cipher
 		return wrapErr(KindInternal, err, "GCM")
 	}
 	return fn(a)
+}
+
+// ReEncryptRequest moves a ciphertext to another key (or to the same
+// key's primary version, or another context) without showing the
+// plaintext to the caller.
+type ReEncryptRequest struct {
+	CiphertextBlob     []byte
+	SourceContext      map[string]string
+	DestinationKeyID   string
+	DestinationContext map[string]string
+}
+
+// ReEncryptResponse names both the source and the destination.
+type ReEncryptResponse struct {
+	SourceKeyID        string
+	SourceKeyVersionID string
+	KeyID              string
+	KeyVersionID       string
+	CiphertextBlob     []byte
+}
+
+// ReEncrypt decrypts and encrypts again; the plaintext lives only between.
+func (s *Service) ReEncrypt(ctx context.Context, req ReEncryptRequest) (*ReEncryptResponse, error) {
+	if req.DestinationKeyID == "" {
+		return nil, errorf(KindInvalidParameter, "DestinationKeyId is required")
+	}
+	dec, err := s.Decrypt(ctx, DecryptRequest{CiphertextBlob: req.CiphertextBlob, Context: req.SourceContext})
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dec.Plaintext)
+	enc, err := s.Encrypt(ctx, EncryptRequest{KeyID: req.DestinationKeyID, Plaintext: dec.Plaintext, Context: req.DestinationContext})
+	if err != nil {
+		return nil, err
+	}
+	return &ReEncryptResponse{SourceKeyID: dec.KeyID, SourceKeyVersionID: dec.KeyVersionID,
+		KeyID: enc.KeyID, KeyVersionID: enc.KeyVersionID, CiphertextBlob: enc.CiphertextBlob}, nil
+}
+
+// CheckEncrypt answers whether Encrypt (or GenerateDataKey) under keyID
+// would be allowed now, without doing it: Alibaba Cloud's DryRun.
+func (s *Service) CheckEncrypt(ctx context.Context, keyID string) error {
+	_, err := s.usableKey(ctx, keyID)
+	return err
+}
+
+// CheckDecrypt answers whether the blob names a key version that may
+// decrypt now, without decrypting.
+func (s *Service) CheckDecrypt(ctx context.Context, blob []byte) error {
+	h, _, _, err := parseBlob(blob)
+	if err != nil {
+		return wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
+	}
+	k, err := s.getKey(ctx, h.keyID)
+	if err != nil {
+		return err
+	}
+	if st := s.state(k); st != StateEnabled && st != StateArchived {
+		return stateError(st)
+	}
+	if _, ok := version(k, h.keyVersionID); !ok {
+		return errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to a version of this key")
+	}
+	return nil
 }

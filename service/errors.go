@@ -30,6 +30,13 @@ const (
 	KindUnknownAccessKey                       // no credential with that id
 	KindAccessKeyDisabled                      // the credential is disabled
 	KindInvalidRecipientKey                    // the public key a result should be encrypted to is unusable
+	KindAliasNotFound                          // no alias of that name
+	KindAliasExists                            // the alias name is taken
+	KindInvalidAlias                           // an alias name the rules refuse
+	KindDeletionProtected                      // deletion protection refuses ScheduleKeyDeletion
+	KindRotationUnsupported                    // the key's material cannot rotate (EXTERNAL keys)
+	KindVersionNotFound                        // no such key version
+	KindNotPendingDeletion                     // CancelKeyDeletion of a key not pending deletion
 	kindEnd
 )
 
@@ -53,6 +60,13 @@ var kindNames = [...]string{
 	KindUnknownAccessKey:           "access key not found",
 	KindAccessKeyDisabled:          "access key disabled",
 	KindInvalidRecipientKey:        "invalid recipient public key",
+	KindAliasNotFound:              "alias not found",
+	KindAliasExists:                "alias exists",
+	KindInvalidAlias:               "invalid alias",
+	KindDeletionProtected:          "key is deletion protected",
+	KindRotationUnsupported:        "key material cannot rotate",
+	KindVersionNotFound:            "key version not found",
+	KindNotPendingDeletion:         "key is not pending deletion",
 }
 
 // ServerFault reports whether err is the service's own failure (the HSM or

@@ -67,6 +67,9 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 	if req.KeyID == "" {
 		return errorf(KindInvalidParameter, "KeyId is required")
 	}
+	if req.KeyID, err = s.resolveAlias(ctx, req.KeyID); err != nil {
+		return err
+	}
 	if t.keyID != req.KeyID {
 		return errorf(KindInvalidImportToken, "ImportToken was issued for another key")
 	}
@@ -273,16 +276,15 @@ func (s *Service) DeleteKeyMaterial(ctx context.Context, keyID string) error {
 		return errorf(KindUnsupportedOrigin, "key material can be deleted only from keys whose Origin is EXTERNAL")
 	}
 	var object string
-	_, err = s.st.UpdateKey(ctx, keyID, func(k *store.Key) error {
-		if KeyState(k.State) == StatePendingDeletion {
-			return errorf(KindStateConflict, "the key is pending deletion")
-		}
+	_, err = s.st.UpdateKey(ctx, k.ID, func(k *store.Key) error {
 		object = k.HSMObject
 		if k.HasMaterial() {
 			k.MaterialGen++
 		}
 		k.SealedMat, k.HSMObject, k.MaterialExp = nil, "", time.Time{}
-		k.State = string(StatePendingImport)
+		if KeyState(k.State) != StatePendingDeletion { // a key pending deletion stays so, as on Alibaba Cloud
+			k.State = string(StatePendingImport)
+		}
 		return nil
 	})
 	if err != nil {

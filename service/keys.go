@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
@@ -38,22 +39,42 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		return nil, errorf(KindInvalidParameter, "ProtectionLevel %q is not supported; use SOFTWARE or HSM", req.Protection)
 	case len(req.Description) > MaxDescriptionSize:
 		return nil, errorf(KindInvalidParameter, "Description is longer than %d bytes", MaxDescriptionSize)
-	case len(req.Alias) > 60:
-		return nil, errorf(KindInvalidParameter, "Alias is longer than 60 characters")
+	case req.Alias != "" && !validDisplayAlias(req.Alias):
+		return nil, errorf(KindInvalidAlias, "Alias must be 1 to 60 letters, digits, _ and -, and not start with KMS-")
+	case req.AutoRotate && req.Origin == OriginExternal:
+		return nil, errorf(KindRotationUnsupported, "keys with imported material cannot rotate automatically")
+	}
+	interval, err := rotationInterval(req.AutoRotate, req.RotationInterval)
+	if err != nil {
+		return nil, err
 	}
 	k := &store.Key{
 		ID: wire.NewUUID(), VersionID: wire.NewUUID(),
 		Spec: string(req.Spec), Usage: string(req.Usage), Origin: string(req.Origin), Protection: string(req.Protection),
 		Description: req.Description, Alias: req.Alias, Created: s.now().UTC(), State: string(StatePendingImport),
+		HSMCluster: req.HSMCluster, AutoRotate: req.AutoRotate, RotationInterval: interval,
+	}
+	if len(req.Tags) > 0 {
+		// Checked as UpdateTags checks them, on a key not yet stored.
+		if err := checkTags(req.Tags, nil, k); err != nil {
+			return nil, err
+		}
+	}
+	if req.Alias != "" {
+		if err := s.claimAlias(ctx, store.TencentAliasPrefix+req.Alias, k.ID); err != nil {
+			return nil, err
+		}
 	}
 	if req.Origin == OriginKMS {
 		if err := s.generateMaterial(ctx, k); err != nil {
+			s.releaseAlias(ctx, k)
 			return nil, err
 		}
 		k.State = string(StateEnabled)
 	}
 	if err := s.st.CreateKey(ctx, k); err != nil {
 		s.destroyMaterial(ctx, k.HSMObject)
+		s.releaseAlias(ctx, k)
 		return nil, storeError("create key", err)
 	}
 	s.log.Info("key created", "key_id", k.ID, "spec", k.Spec, "origin", k.Origin, "protection", k.Protection)
@@ -63,7 +84,9 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 // generateMaterial gives a Keyport-origin key its material.
 func (s *Service) generateMaterial(ctx context.Context, k *store.Key) error {
 	if inToken(k) {
-		id, err := s.tok.SecretKey(ctx, hsm.SecretKeyRequest{Label: s.materialLabel(k.ID), Kind: hsm.AES256})
+		// One object per version: the label names the version, so a rotation
+		// makes new material rather than finding the old.
+		id, err := s.tok.SecretKey(ctx, hsm.SecretKeyRequest{Label: s.materialLabel(k.ID + "/" + k.VersionID), Kind: hsm.AES256})
 		if err != nil {
 			return hsmError("generate key material", err)
 		}
@@ -121,27 +144,27 @@ func (s *Service) ListKeys(ctx context.Context, req ListKeysRequest) (*ListKeysR
 	return out, nil
 }
 
-// EnableKey moves a Disabled key to Enabled.
+// EnableKey moves a Disabled (or Archived) key to Enabled. Other states
+// forbid the change (Aliyun: Rejected.StateModifiedFailed).
 func (s *Service) EnableKey(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "enable key", func(k *store.Key, state KeyState) error {
-		switch state {
-		case StateEnabled, StateDisabled:
-			k.State = string(StateEnabled)
-			return nil
-		}
-		return stateError(state)
-	})
+	return s.setUsable(ctx, keyID, "enable key", StateEnabled)
 }
 
-// DisableKey moves an Enabled key to Disabled.
+// DisableKey moves an Enabled (or Archived) key to Disabled.
 func (s *Service) DisableKey(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "disable key", func(k *store.Key, state KeyState) error {
+	return s.setUsable(ctx, keyID, "disable key", StateDisabled)
+}
+
+func (s *Service) setUsable(ctx context.Context, keyID, op string, to KeyState) error {
+	return s.transition(ctx, keyID, op, func(k *store.Key, state KeyState) error {
 		switch state {
-		case StateEnabled, StateDisabled:
-			k.State = string(StateDisabled)
+		case StateEnabled, StateDisabled, StateArchived:
+			k.State = string(to)
 			return nil
+		case StatePendingDeletion:
+			return errorf(KindPendingDeletion, "the key is pending deletion")
 		}
-		return stateError(state)
+		return errorf(KindStateConflict, "the key is %s", state)
 	})
 }
 
@@ -154,6 +177,9 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days in
 	err := s.transition(ctx, keyID, "schedule key deletion", func(k *store.Key, state KeyState) error {
 		if state == StatePendingDeletion {
 			return errorf(KindPendingDeletion, "key %s is already pending deletion", keyID)
+		}
+		if k.DeletionProtection {
+			return errorf(KindDeletionProtected, "key %s has deletion protection on; turn it off first", keyID)
 		}
 		k.State = string(StatePendingDeletion)
 		k.DeleteDate = s.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
@@ -171,7 +197,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days in
 func (s *Service) CancelKeyDeletion(ctx context.Context, keyID string) error {
 	return s.transition(ctx, keyID, "cancel key deletion", func(k *store.Key, state KeyState) error {
 		if state != StatePendingDeletion {
-			return errorf(KindStateConflict, "key %s is not pending deletion", keyID)
+			return errorf(KindNotPendingDeletion, "key %s is not pending deletion", keyID)
 		}
 		k.DeleteDate = time.Time{}
 		k.State = string(StateEnabled)
@@ -184,10 +210,12 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, keyID string) error {
 
 // transition applies a state change in one store transaction.
 func (s *Service) transition(ctx context.Context, keyID, op string, fn func(k *store.Key, state KeyState) error) error {
-	if _, err := s.getKey(ctx, keyID); err != nil {
+	k, err := s.getKey(ctx, keyID) // keyID may be an alias
+	if err != nil {
 		return err
 	}
-	_, err := s.st.UpdateKey(ctx, keyID, func(k *store.Key) error {
+	keyID = k.ID
+	_, err = s.st.UpdateKey(ctx, keyID, func(k *store.Key) error {
 		if s.deleted(k) {
 			return errorf(KindNotFound, "key %s not found", keyID)
 		}
@@ -212,10 +240,14 @@ func stateError(state KeyState) error {
 }
 
 // getKey loads a key that still exists: one past its deletion date is gone
-// even before the collector destroys it.
+// even before the collector destroys it. keyID may be an alias (alias/NAME).
 func (s *Service) getKey(ctx context.Context, keyID string) (*store.Key, error) {
 	if keyID == "" {
 		return nil, errorf(KindInvalidParameter, "KeyId is required")
+	}
+	keyID, err := s.resolveAlias(ctx, keyID)
+	if err != nil {
+		return nil, err
 	}
 	k, err := s.st.GetKey(ctx, keyID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && s.deleted(k)) {
@@ -239,7 +271,7 @@ func (s *Service) materialExpired(k *store.Key) bool {
 // on every use, before the collector has destroyed it.
 func (s *Service) state(k *store.Key) KeyState {
 	st := KeyState(k.State)
-	if (st == StateEnabled || st == StateDisabled) && (!k.HasMaterial() || s.materialExpired(k)) {
+	if (st == StateEnabled || st == StateDisabled || st == StateArchived) && (!k.HasMaterial() || s.materialExpired(k)) {
 		return StatePendingImport
 	}
 	return st
@@ -250,6 +282,9 @@ func (s *Service) metadata(k *store.Key) *KeyMetadata {
 		KeyID: k.ID, KeyVersionID: k.VersionID, Spec: KeySpec(k.Spec), Usage: KeyUsage(k.Usage),
 		Origin: Origin(k.Origin), Protection: ProtectionLevel(k.Protection), Description: k.Description, Alias: k.Alias,
 		State: s.state(k), Created: k.Created, DeleteDate: k.DeleteDate,
+		Tags: maps.Clone(k.Tags), DeletionProtection: k.DeletionProtection, ProtectionNote: k.ProtectionNote,
+		HSMCluster: k.HSMCluster, AutoRotate: k.AutoRotate, RotationInterval: k.RotationInterval,
+		LastRotation: k.LastRotation, NextRotation: k.NextRotation(),
 	}
 	if k.HasMaterial() && !s.materialExpired(k) {
 		m.MaterialExpires = k.MaterialExp

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -33,7 +34,7 @@ func TestKeyLifecycle(t *testing.T) {
 		{"enable", func() error { return e.svc.EnableKey(ctx, id) }, -1, service.StateEnabled, -1},
 		{"window too short", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 6); return err }, service.KindInvalidParameter, service.StateEnabled, -1},
 		{"window too long", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 367); return err }, service.KindInvalidParameter, service.StateEnabled, -1},
-		{"cancel when not pending", func() error { return e.svc.CancelKeyDeletion(ctx, id) }, service.KindStateConflict, service.StateEnabled, -1},
+		{"cancel when not pending", func() error { return e.svc.CancelKeyDeletion(ctx, id) }, service.KindNotPendingDeletion, service.StateEnabled, -1},
 		{"schedule", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 7); return err }, -1, service.StatePendingDeletion, service.KindPendingDeletion},
 		{"schedule again", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 7); return err }, service.KindPendingDeletion, service.StatePendingDeletion, service.KindPendingDeletion},
 		{"enable while pending", func() error { return e.svc.EnableKey(ctx, id) }, service.KindPendingDeletion, service.StatePendingDeletion, service.KindPendingDeletion},
@@ -82,14 +83,18 @@ func TestPendingImportTransitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.EnableKey(ctx, md.KeyID); !errors.Is(err, service.KindPendingImport) {
+	if err := e.svc.EnableKey(ctx, md.KeyID); !errors.Is(err, service.KindStateConflict) {
 		t.Fatalf("enable without material: %v", err)
 	}
 	if _, err := e.svc.ScheduleKeyDeletion(ctx, md.KeyID, 30); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.DeleteKeyMaterial(ctx, md.KeyID); !errors.Is(err, service.KindStateConflict) {
+	// As on Alibaba Cloud, material goes from a key pending deletion, which stays so.
+	if err := e.svc.DeleteKeyMaterial(ctx, md.KeyID); err != nil {
 		t.Fatalf("delete material while pending deletion: %v", err)
+	}
+	if got, _ := e.svc.DescribeKey(ctx, md.KeyID); got.State != service.StatePendingDeletion {
+		t.Fatalf("state after deleting material while pending deletion: %s", got.State)
 	}
 	if err := e.svc.CancelKeyDeletion(ctx, md.KeyID); err != nil {
 		t.Fatal(err)
@@ -190,6 +195,60 @@ func TestEncryptLimits(t *testing.T) {
 	} {
 		if _, err := e.svc.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob}); !errors.Is(err, service.KindInvalidCiphertext) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestAutomaticRotation: the collector rotates a key whose interval has
+// passed on the injected clock; every version's ciphertext decrypts.
+func TestAutomaticRotation(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	for _, level := range []service.ProtectionLevel{service.ProtectionSoftware, service.ProtectionHSM} {
+		md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Protection: level, AutoRotate: true, RotationInterval: 7 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1, err := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("v1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(6 * 24 * time.Hour)
+		if st, err := e.svc.Collect(ctx); err != nil || st.Rotated != 0 {
+			t.Fatalf("%s: collect before the interval: %+v, %v", level, st, err)
+		}
+		e.clock.Advance(2 * 24 * time.Hour)
+		if st, err := e.svc.Collect(ctx); err != nil || st.Rotated < 1 { // the earlier level's key may be due again
+			t.Fatalf("%s: collect after the interval: %+v, %v", level, st, err)
+		}
+		v2, err := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("v2")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, _ := e.svc.DescribeKey(ctx, md.KeyID)
+		if v2.KeyVersionID == v1.KeyVersionID || after.KeyVersionID != v2.KeyVersionID || !after.LastRotation.Equal(e.clock.Now().UTC()) {
+			t.Fatalf("%s: after rotation: v1 %s, v2 %s, %+v", level, v1.KeyVersionID, v2.KeyVersionID, after)
+		}
+		// Each version has material of its own: for an HSM-level key a
+		// token object each, every one indexed as the key's.
+		k, err := e.st.GetKey(ctx, md.KeyID)
+		if err != nil || len(k.Versions) != 1 {
+			t.Fatalf("%s: versions %+v, %v", level, k, err)
+		}
+		if level == service.ProtectionHSM && (k.HSMObject == "" || k.HSMObject == k.Versions[0].HSMObject) {
+			t.Fatalf("%s: versions share token object %q", level, k.HSMObject)
+		}
+		if level == service.ProtectionSoftware && bytes.Equal(k.SealedMat, k.Versions[0].SealedMat) {
+			t.Fatalf("%s: versions share sealed material", level)
+		}
+		for want, blob := range map[string][]byte{"v1": v1.CiphertextBlob, "v2": v2.CiphertextBlob} {
+			got, err := e.svc.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob})
+			if err != nil || string(got.Plaintext) != want {
+				t.Fatalf("%s: decrypt %s: %v %q", level, want, err, got)
+			}
+		}
+		if st, err := e.svc.Collect(ctx); err != nil || st.Rotated != 0 {
+			t.Fatalf("%s: a second collect rotated again: %+v, %v", level, st, err)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,7 +82,7 @@ func TestForbiddenPairings(t *testing.T) {
 				t.Fatalf("got %v (%v), want %v", err, service.KindOf(err), tc.kind)
 			}
 			if tc.kind != service.KindNotFound && tc.key != "" {
-				if after := e.snapshot(t, tc.key); after != before {
+				if after := e.snapshot(t, tc.key); !reflect.DeepEqual(after, before) {
 					t.Fatalf("state changed: %+v → %+v", before, after)
 				}
 			}
@@ -156,7 +157,7 @@ func TestImportTokens(t *testing.T) {
 			}
 		})
 	}
-	if after := e.snapshot(t, a); after != before {
+	if after := e.snapshot(t, a); !reflect.DeepEqual(after, before) {
 		t.Fatalf("refused imports changed state: %+v → %+v", before, after)
 	}
 

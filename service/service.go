@@ -221,6 +221,8 @@ func hsmError(op string, err error) error {
 func storeError(op string, err error) error {
 	var se *Error
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &se):
 		return err // a rule a store transaction's fn enforced
 	case errors.Is(err, store.ErrUnavailable):

@@ -54,6 +54,7 @@ const (
 	StateDisabled        KeyState = "Disabled"
 	StatePendingImport   KeyState = "PendingImport"
 	StatePendingDeletion KeyState = "PendingDeletion"
+	StateArchived        KeyState = "Archived" // decrypts, does not encrypt (Tencent Cloud)
 )
 
 // WrappingKeySpec is the kind of wrapping public key asked for.
@@ -100,7 +101,12 @@ type CreateKeyRequest struct {
 	Origin      Origin
 	Protection  ProtectionLevel
 	Description string
-	Alias       string // a name shown by dialects that have one (Tencent Cloud)
+	Alias       string // a name shown by dialects that have one (Tencent Cloud), unique
+	Tags        map[string]string
+	HSMCluster  string // echoed as given (Tencent Cloud's HsmClusterId)
+	// Automatic rotation, for keys whose material Keyport makes.
+	AutoRotate       bool
+	RotationInterval time.Duration // DefaultRotationInterval when zero and AutoRotate
 }
 
 // KeyMetadata describes a CMK as the APIs show it.
@@ -117,6 +123,15 @@ type KeyMetadata struct {
 	Created         time.Time
 	DeleteDate      time.Time // zero unless PendingDeletion
 	MaterialExpires time.Time // zero: never, or no material
+
+	Tags               map[string]string
+	DeletionProtection bool
+	ProtectionNote     string
+	HSMCluster         string
+	AutoRotate         bool
+	RotationInterval   time.Duration
+	LastRotation       time.Time // zero if never rotated
+	NextRotation       time.Time // zero unless AutoRotate
 }
 
 // ListKeysRequest pages through keys: PageNumber from 1 and PageSize 1–200
@@ -215,6 +230,6 @@ const (
 	MinDeletionDays    = 7
 	MaxDeletionDays    = 366
 	MaxContextBytes    = 8 * 1024
-	MaxDescriptionSize = 8 * 1024
+	MaxDescriptionSize = 1024
 	MaxPageSize        = 200
 )

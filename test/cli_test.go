@@ -308,7 +308,7 @@ func TestAccessKeyCommands(t *testing.T) {
 		t.Fatalf("list: %v\n%s", err, r.stdout)
 	}
 	keyport(t, s.env, "access-key", "disable", "--id", second.AccessKeyId).expect(t, 0, "")
-	serverError(t, use(second.AccessKeyId, second.AccessKeySecret), 400, "InvalidAccessKeyId.Inactive")
+	serverError(t, use(second.AccessKeyId, second.AccessKeySecret), 403, "Forbidden.AccessKey")
 	keyport(t, s.env, "access-key", "enable", "--id", second.AccessKeyId).expect(t, 0, "")
 	if err := use(second.AccessKeyId, second.AccessKeySecret); err != nil {
 		t.Fatalf("re-enabled key: %v", err)

@@ -487,6 +487,13 @@ func TestStoreMigrate(t *testing.T) {
 		c.prep(enc.RpcRequest)
 		enc.KeyId, enc.Plaintext = id, "cGxhaW50ZXh0"
 		blobs = append(blobs, must(c.c.Encrypt(enc)).CiphertextBlob)
+		if k.origin == "Aliyun_KMS" {
+			// A rotated key with an alias: both versions and the alias carry over.
+			r := newRPC(t, s)
+			r.ok("CreateKeyVersion", map[string]any{"KeyId": id})
+			r.ok("CreateAlias", map[string]any{"KeyId": id, "AliasName": "alias/migrated-" + k.level})
+			blobs = append(blobs, must(c.c.Encrypt(enc)).CiphertextBlob)
+		}
 	}
 	// An import token issued before the copy, used after it.
 	ck := kms.CreateCreateKeyRequest()
@@ -517,6 +524,7 @@ func TestStoreMigrate(t *testing.T) {
 		t.Fatalf("the copy is deployment %s, the source %s", got, dep)
 	}
 	decryptAll(t, replica, blobs)
+	newRPC(t, replica).ok("Encrypt", map[string]any{"KeyId": "alias/migrated-HSM", "Plaintext": "cGxhaW50ZXh0"})
 	rc := newV1(t, replica, s.sk)
 	material := make([]byte, 32)
 	_, _ = rand.Read(material)

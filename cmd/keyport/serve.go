@@ -41,7 +41,8 @@ func serveCommand() *cli.Command {
 			&cli.Float64Flag{Name: "auth-failure-limit", Value: 5, EnvVars: []string{"KEYPORT_AUTH_FAILURE_LIMIT"}, Usage: "failed authentications per second per client address (bursts of 20) before its requests are refused (0: no limit)"},
 			logLevelFlag(""), logFormatFlag(""),
 			&cli.StringFlag{Name: "region", Value: "cn-hangzhou", EnvVars: []string{"KEYPORT_REGION"}, Usage: "region shown in key ARNs"},
-			&cli.StringFlag{Name: "account-id", Value: "1", EnvVars: []string{"KEYPORT_ACCOUNT_ID"}, Usage: "account id shown in key ARNs and as Creator"},
+			&cli.StringFlag{Name: "tencent-region", Value: "ap-guangzhou", EnvVars: []string{"KEYPORT_TENCENT_REGION"}, Usage: "region in Tencent Cloud tag resource names"},
+			&cli.StringFlag{Name: "account-id", Value: "1", EnvVars: []string{"KEYPORT_ACCOUNT_ID"}, Usage: "account id shown in key ARNs and as Creator (Aliyun) and CreatorUin (Tencent Cloud, if numeric)"},
 			&cli.IntFlag{Name: "pool-rsa", Value: 16, EnvVars: []string{"KEYPORT_POOL_RSA"}, Usage: "RSA-2048 wrapping key pairs kept ready, at least"},
 			&cli.IntFlag{Name: "pool-rsa-max", EnvVars: []string{"KEYPORT_POOL_RSA_MAX"}, Usage: "RSA-2048 pairs kept ready at most, as demand rises (default 4 × --pool-rsa)"},
 			&cli.IntFlag{Name: "pool-sm2", Value: 4, EnvVars: []string{"KEYPORT_POOL_SM2"}, Usage: "SM2 wrapping key pairs kept ready, at least"},
@@ -201,7 +202,7 @@ func serve(c *cli.Context) error {
 		defer auditLog.Close()
 	}
 	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
-	tencentCfg := tencent.Config{Service: st.svc, Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
+	tencentCfg := tencent.Config{Service: st.svc, Region: c.String("tencent-region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
 	var adminAudit server.AdminAudit
 	if auditLog != nil {
 		aliyunCfg.Audit, tencentCfg.Audit = auditLog, auditLog

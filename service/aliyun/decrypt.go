@@ -23,6 +23,9 @@ func decrypt(ctx context.Context, h *Handler, p params) (withRequestID, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dry, err := p.dryRun(func() error { return h.cfg.Service.CheckDecrypt(ctx, blob) }); dry {
+		return nil, err
+	}
 	res, err := h.cfg.Service.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob, Context: ec})
 	if err != nil {
 		return nil, err

@@ -27,6 +27,9 @@ func encrypt(ctx context.Context, h *Handler, p params) (withRequestID, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dry, err := p.dryRun(func() error { return h.cfg.Service.CheckEncrypt(ctx, id) }); dry {
+		return nil, err
+	}
 	res, err := h.cfg.Service.Encrypt(ctx, service.EncryptRequest{KeyID: id, Plaintext: pt, Context: ec})
 	if err != nil {
 		return nil, err

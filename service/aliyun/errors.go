@@ -38,8 +38,15 @@ var kindCodes = map[service.Kind]struct {
 	service.KindInvalidCiphertext:          {http.StatusBadRequest, "InvalidParameter"},
 	service.KindUnavailable:                {http.StatusServiceUnavailable, "ServiceUnavailableTemporary"},
 	service.KindUnknownAccessKey:           {http.StatusNotFound, "InvalidAccessKeyId.NotFound"},
-	service.KindAccessKeyDisabled:          {http.StatusBadRequest, "InvalidAccessKeyId.Inactive"},
+	service.KindAccessKeyDisabled:          {http.StatusForbidden, "Forbidden.AccessKey"},
 	service.KindInvalidRecipientKey:        {http.StatusBadRequest, "InvalidParameter"},
+	service.KindAliasNotFound:              {http.StatusNotFound, "Forbidden.AliasNotFound"},
+	service.KindAliasExists:                {http.StatusBadRequest, "InvalidParameter"}, // CreateAlias documents no other
+	service.KindInvalidAlias:               {http.StatusBadRequest, "InvalidParameter"},
+	service.KindDeletionProtected:          {http.StatusConflict, "Rejected.StateModifiedFailed"},
+	service.KindRotationUnsupported:        {http.StatusBadRequest, "Rejected.UnsupportedOperation"},
+	service.KindVersionNotFound:            {http.StatusNotFound, "Forbidden.ResourceNotFound"},
+	service.KindNotPendingDeletion:         {http.StatusConflict, "Rejected.StateModifiedFailed"},
 }
 
 // toAPIError turns any error into what the caller is told. An internal

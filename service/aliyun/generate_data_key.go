@@ -3,8 +3,6 @@ package aliyun
 import (
 	"context"
 	"encoding/base64"
-
-	"github.com/keyport-kms/keyport/service"
 )
 
 type generateDataKeyResponse struct {
@@ -16,19 +14,7 @@ type generateDataKeyResponse struct {
 }
 
 func generateDataKey(ctx context.Context, h *Handler, p params) (withRequestID, error) {
-	id, err := p.required("KeyId")
-	if err != nil {
-		return nil, err
-	}
-	n, err := p.integer("NumberOfBytes")
-	if err != nil {
-		return nil, err
-	}
-	ec, err := p.encryptionContext()
-	if err != nil {
-		return nil, err
-	}
-	res, err := h.cfg.Service.GenerateDataKey(ctx, service.GenerateDataKeyRequest{KeyID: id, KeySpec: p["KeySpec"], NumberOfBytes: n, Context: ec})
+	res, err := h.generate(ctx, p)
 	if err != nil {
 		return nil, err
 	}

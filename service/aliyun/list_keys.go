@@ -2,6 +2,8 @@ package aliyun
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 
 	"github.com/keyport-kms/keyport/service"
 )
@@ -22,18 +24,16 @@ type keyRef struct {
 }
 
 func listKeys(ctx context.Context, h *Handler, p params) (withRequestID, error) {
-	page, err := p.integer("PageNumber")
+	page, size, err := p.page()
 	if err != nil {
 		return nil, err
 	}
-	size, err := p.integer("PageSize")
-	if err != nil {
-		return nil, err
+	var res *service.ListKeysResponse
+	if p["Filters"] != "" {
+		res, err = h.filteredKeys(ctx, p["Filters"], page, size)
+	} else {
+		res, err = h.cfg.Service.ListKeys(ctx, service.ListKeysRequest{PageNumber: page, PageSize: size})
 	}
-	if size > 100 {
-		return nil, invalidParameter("PageSize", "at most 100")
-	}
-	res, err := h.cfg.Service.ListKeys(ctx, service.ListKeysRequest{PageNumber: page, PageSize: size})
 	if err != nil {
 		return nil, err
 	}
@@ -43,4 +43,52 @@ func listKeys(ctx context.Context, h *Handler, p params) (withRequestID, error) 
 		out.Keys.Key = append(out.Keys.Key, keyRef{KeyId: k.KeyID, KeyArn: h.arn(k.KeyID)})
 	}
 	return out, nil
+}
+
+type keyFilter struct {
+	Key    string   `json:"Key"`
+	Values []string `json:"Values"`
+}
+
+// filterFields are the fields Filters may name, as DescribeKey shows them.
+var filterFields = map[string]func(m *service.KeyMetadata) string{
+	"KeyState":        func(m *service.KeyMetadata) string { return stateName(m.State) },
+	"KeySpec":         func(m *service.KeyMetadata) string { return string(m.Spec) },
+	"KeyUsage":        func(m *service.KeyMetadata) string { return string(m.Usage) },
+	"ProtectionLevel": func(m *service.KeyMetadata) string { return string(m.Protection) },
+	"CreatorType":     func(*service.KeyMetadata) string { return "User" },
+}
+
+// filteredKeys reads every key and pages through those the filters keep
+// (each filter one of its values; all filters at once). Filtering reads
+// the whole key set; ListKeys without Filters reads one page.
+func (h *Handler) filteredKeys(ctx context.Context, raw string, page, size int) (*service.ListKeysResponse, error) {
+	var filters []keyFilter
+	if err := json.Unmarshal([]byte(raw), &filters); err != nil {
+		return nil, invalidParameter("Filters", `a JSON array of {"Key":…,"Values":[…]}`)
+	}
+	for _, f := range filters {
+		if filterFields[f.Key] == nil || len(f.Values) == 0 {
+			return nil, invalidParameter("Filters", "Key must be KeyState, KeySpec, KeyUsage, ProtectionLevel or CreatorType, with Values")
+		}
+	}
+	out := &service.ListKeysResponse{PageNumber: page, PageSize: size, Keys: []service.KeyMetadata{}}
+	for n := 1; ; n++ {
+		res, err := h.cfg.Service.ListKeys(ctx, service.ListKeysRequest{PageNumber: n, PageSize: service.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		for i := range res.Keys {
+			m := &res.Keys[i]
+			if !slices.ContainsFunc(filters, func(f keyFilter) bool { return !slices.Contains(f.Values, filterFields[f.Key](m)) }) {
+				if out.TotalCount >= (page-1)*size && len(out.Keys) < size {
+					out.Keys = append(out.Keys, *m)
+				}
+				out.TotalCount++
+			}
+		}
+		if len(res.Keys) < service.MaxPageSize {
+			return out, nil
+		}
+	}
 }

@@ -52,3 +52,33 @@ func (p params) encryptionContext() (map[string]string, error) {
 	}
 	return ec, nil
 }
+
+// page reads PageNumber (from 1; 1 by default) and PageSize (1 to 100; 10
+// by default), as every List action takes them.
+func (p params) page() (number, size int, err error) {
+	if number, err = p.integer("PageNumber"); err != nil {
+		return 0, 0, err
+	}
+	if size, err = p.integer("PageSize"); err != nil {
+		return 0, 0, err
+	}
+	if number == 0 {
+		number = 1
+	}
+	if size == 0 {
+		size = 10
+	}
+	if number < 1 {
+		return 0, 0, invalidParameter("PageNumber", "1 or more")
+	}
+	if size < 1 || size > 100 {
+		return 0, 0, invalidParameter("PageSize", "from 1 to 100")
+	}
+	return number, size, nil
+}
+
+// onPage is the page of items that number and size select.
+func onPage[T any](items []T, number, size int) []T {
+	from := min((number-1)*size, len(items))
+	return items[from:min(from+size, len(items))]
+}

@@ -25,3 +25,23 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParams: the parameters parsed from strings (intervals, tag lists,
+// booleans, indexed lists) never panic, and an accepted interval is
+// positive.
+func FuzzParams(f *testing.F) {
+	f.Add("604800s", `[{"TagKey":"a","TagValue":"b"}]`, "true")
+	f.Add("7d", "[]", "maybe")
+	f.Add("-1d", "{", "")
+	f.Fuzz(func(t *testing.T, interval, tags, flag string) {
+		p := params{"RotationInterval": interval, "Tags": tags, "DryRun": flag, "ResourceId.1": interval, "ResourceId.2": tags}
+		if d, err := p.interval("RotationInterval"); err == nil && d < 0 {
+			t.Fatalf("interval %q gave %v", interval, d)
+		}
+		_, _ = p.jsonTags()
+		_, _ = p.boolean("DryRun", false)
+		if ids := p.indexed("ResourceId"); len(ids) != 2 {
+			t.Fatalf("indexed: %v", ids)
+		}
+	})
+}

@@ -2,13 +2,15 @@ package tencent
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/keyport-kms/keyport/service"
 )
 
 type action func(ctx context.Context, h *Handler, body []byte) (withRequestID, error)
 
-// actions lists every action served, one file each.
+// actions lists every KMS action served: the first thirteen one file
+// each, the rest in manage.go. tagActions are the tag service's.
 var actions = map[string]action{
 	"CreateKey":                 createKey,
 	"DescribeKey":               describeKey,
@@ -23,11 +25,30 @@ var actions = map[string]action{
 	"Encrypt":                   encrypt,
 	"Decrypt":                   decrypt,
 	"GenerateDataKey":           generateDataKey,
+
+	"UpdateAlias":          updateAlias,
+	"UpdateKeyDescription": updateKeyDescription,
+	"EnableKeyRotation":    enableKeyRotation,
+	"DisableKeyRotation":   disableKeyRotation,
+	"GetKeyRotationStatus": getKeyRotationStatus,
+	"ArchiveKey":           archiveKey,
+	"CancelKeyArchive":     cancelKeyArchive,
+	"EnableKeys":           enableKeys,
+	"DisableKeys":          disableKeys,
+	"ListKeyDetail":        listKeyDetail,
+	"DescribeKeys":         describeKeys,
+	"ReEncrypt":            reEncrypt,
+	"GenerateRandom":       generateRandom,
+	"GetServiceStatus":     getServiceStatus,
+	"ListAlgorithms":       listAlgorithms,
 }
 
 // Tencent Cloud's names for the service's values.
 var (
-	stateNames  = map[service.KeyState]string{service.StatePendingDeletion: "PendingDelete"}
+	stateNames = map[service.KeyState]string{service.StatePendingDeletion: "PendingDelete"}
+	// typeNumbers are KeyMetadata.Type: 2 for keys of the FIPS-compliant
+	// AES, 4 for keys of the Chinese standard SM4.
+	typeNumbers = map[service.KeySpec]int64{service.SpecAES256: 2, service.SpecSM4: 4}
 	originNames = map[service.Origin]string{service.OriginKMS: "TENCENT_KMS", service.OriginExternal: "EXTERNAL"}
 )
 
@@ -62,22 +83,33 @@ type keyMetadata struct {
 	NextRotateTime     uint64 `json:"NextRotateTime"`
 }
 
-// hsmClusterID is what HSM-level keys show as HsmClusterId, and what a
-// caller passes to CreateKey to ask for one: Tencent Cloud's API has no
-// protection level, only the HSM cluster a key lives in.
-const hsmClusterID = "keyport-hsm"
-
-func metadata(m *service.KeyMetadata) keyMetadata {
+// metadata shows a key; HsmClusterId is what the caller gave CreateKey
+// for an HSM-level key (Tencent Cloud's API has no protection level, only
+// the HSM cluster a key lives in), and none for a software key.
+func (h *Handler) metadata(m *service.KeyMetadata) keyMetadata {
 	out := keyMetadata{
 		KeyId: m.KeyID, Alias: m.Alias, CreateTime: unix(m.Created), Description: m.Description,
-		KeyState: stateName(m.State), KeyUsage: usageEncryptDecrypt, Type: 1, Owner: "user",
-		DeletionDate: unix(m.DeleteDate), Origin: originNames[m.Origin], ValidTo: unix(m.MaterialExpires),
-		ResourceId: "creatorUin/0/" + m.KeyID,
+		KeyState: stateName(m.State), KeyUsage: usageEncryptDecrypt, Type: typeNumbers[m.Spec], Owner: "user",
+		CreatorUin: h.creatorUin, DeletionDate: unix(m.DeleteDate), Origin: originNames[m.Origin], ValidTo: unix(m.MaterialExpires),
+		ResourceId: h.resourceID(m.KeyID), KeyRotationEnabled: m.AutoRotate, NextRotateTime: unix(m.NextRotation),
 	}
 	if m.Protection == service.ProtectionHSM {
-		out.HsmClusterId = hsmClusterID
+		out.HsmClusterId = m.HSMCluster
+		if out.HsmClusterId == "" {
+			out.HsmClusterId = defaultHSMCluster // an HSM-level key made through Alibaba Cloud's API
+		}
 	}
 	return out
+}
+
+// defaultHSMCluster is what an HSM-level key made without an HsmClusterId
+// shows as one.
+const defaultHSMCluster = "keyport-hsm"
+
+// resourceID is KeyMetadata.ResourceId, the tail of the key's tag resource
+// name: creatorUin/UIN/KEYID.
+func (h *Handler) resourceID(keyID string) string {
+	return "creatorUin/" + strconv.FormatUint(h.creatorUin, 10) + "/" + keyID
 }
 
 // empty is the body of actions that return only a RequestId.

@@ -12,6 +12,12 @@ type createKeyRequest struct {
 	KeyUsage     *string
 	Type         *uint64
 	HsmClusterId *string
+	Tags         []tagPair
+}
+
+type tagPair struct {
+	TagKey   *string
+	TagValue *string
 }
 
 type createKeyResponse struct {
@@ -54,11 +60,24 @@ func createKey(ctx context.Context, h *Handler, body []byte) (withRequestID, err
 	}
 	md, err := h.cfg.Service.CreateKey(ctx, service.CreateKeyRequest{
 		Origin: origin, Protection: level, Description: str(req.Description), Alias: alias,
+		HSMCluster: str(req.HsmClusterId), Tags: tagMap(req.Tags),
 	})
 	if err != nil {
 		return nil, err
 	}
-	m := metadata(md)
+	m := h.metadata(md)
 	return &createKeyResponse{KeyId: m.KeyId, Alias: m.Alias, CreateTime: m.CreateTime, Description: m.Description,
 		KeyState: m.KeyState, KeyUsage: m.KeyUsage, HsmClusterId: m.HsmClusterId}, nil
+}
+
+// tagMap reads Tencent Cloud's tag list; nil for none.
+func tagMap(pairs []tagPair) map[string]string {
+	if len(pairs) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, t := range pairs {
+		out[str(t.TagKey)] = str(t.TagValue)
+	}
+	return out
 }

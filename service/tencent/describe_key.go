@@ -20,5 +20,5 @@ func describeKey(ctx context.Context, h *Handler, body []byte) (withRequestID, e
 	if err != nil {
 		return nil, err
 	}
-	return &describeKeyResponse{KeyMetadata: metadata(md)}, nil
+	return &describeKeyResponse{KeyMetadata: h.metadata(md)}, nil
 }

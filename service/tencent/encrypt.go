@@ -37,6 +37,9 @@ func encrypt(ctx context.Context, h *Handler, body []byte) (withRequestID, error
 	if err != nil {
 		return nil, err
 	}
+	if len(pt) > MaxPlaintext {
+		return nil, &apiError{"InvalidParameterValue.InvalidPlaintext", "Plaintext must be at most 4096 bytes"}
+	}
 	res, err := h.cfg.Service.Encrypt(ctx, service.EncryptRequest{KeyID: id, Plaintext: pt, Context: ec})
 	if err != nil {
 		return nil, err

@@ -27,13 +27,20 @@ var kindCodes = map[service.Kind]string{
 	service.KindMaterialNotMatch:           "InvalidParameterValue.MaterialNotMatch",
 	service.KindDisabled:                   "ResourceUnavailable.CmkDisabled",
 	service.KindPendingImport:              "ResourceUnavailable.CmkStateNotSupport",
-	service.KindPendingDeletion:            "ResourceUnavailable.CmkStateNotSupport",
+	service.KindPendingDeletion:            "ResourceUnavailable.KeyPendingDelete",
 	service.KindStateConflict:              "ResourceUnavailable.CmkStateNotSupport",
 	service.KindInvalidCiphertext:          "InvalidParameterValue.InvalidCiphertext",
 	service.KindUnavailable:                "UnsupportedOperation.ServiceTemporaryUnavailable",
 	service.KindUnknownAccessKey:           "AuthFailure.SecretIdNotFound",
 	service.KindAccessKeyDisabled:          "AuthFailure.SecretIdNotFound",
 	service.KindInvalidRecipientKey:        "InvalidParameterValue",
+	service.KindAliasNotFound:              "ResourceUnavailable.CmkNotFound",
+	service.KindAliasExists:                "InvalidParameterValue.AliasAlreadyExists",
+	service.KindInvalidAlias:               "InvalidParameterValue.InvalidAlias",
+	service.KindDeletionProtected:          "UnsupportedOperation",
+	service.KindRotationUnsupported:        "UnsupportedOperation.ExternalCmkCanNotRotate",
+	service.KindVersionNotFound:            "ResourceUnavailable.CmkNotFound",
+	service.KindNotPendingDeletion:         "ResourceUnavailable.CmkNotPendingDelete",
 }
 
 func toAPIError(err error) *apiError {

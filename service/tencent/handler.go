@@ -24,6 +24,14 @@ import (
 // APIVersion is the only version served.
 const APIVersion = "2019-01-18"
 
+// MaxPlaintext is Tencent Cloud's bound on Encrypt's plaintext.
+const MaxPlaintext = 4096
+
+// TagAPIVersion is Tencent Cloud's tag service, which Terraform reads a
+// key's tags from: served on the same listener, told apart by X-TC-Version
+// (the provider reaches kms.<domain> and tag.<domain> from one setting).
+const TagAPIVersion = "2018-08-13"
+
 // MaxBody bounds a request body.
 const MaxBody = 64 << 10
 
@@ -42,12 +50,17 @@ type Config struct {
 	OnAccess func(wire.Access)
 	// Audit, if set, records every request before it is answered.
 	Audit wire.Auditor
+	// Region and AccountID name keys in tag resource names
+	// (qcs::kms:REGION:uin/ACCOUNT:key/…); AccountID is also CreatorUin.
+	Region    string
+	AccountID string
 }
 
 // Handler serves the Tencent Cloud dialect.
 type Handler struct {
-	cfg Config
-	rec wire.Recorder // audits, logs and counts each request before it is answered
+	cfg        Config
+	rec        wire.Recorder // audits, logs and counts each request before it is answered
+	creatorUin uint64        // AccountID as Tencent Cloud's numeric uin; 0 if it is not a number
 }
 
 // New makes a Handler; by default 100 requests/s per SecretId, the
@@ -69,7 +82,11 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Region == "" {
+		cfg.Region = "ap-guangzhou"
+	}
 	h := &Handler{cfg: cfg}
+	h.creatorUin, _ = strconv.ParseUint(cfg.AccountID, 10, 64)
 	h.rec = h.recorder()
 	return h
 }
@@ -137,7 +154,11 @@ func (h *Handler) recorder() wire.Recorder {
 }
 
 func (h *Handler) dispatch(r *http.Request, action string, body []byte) (withRequestID, error) {
-	act, ok := actions[action]
+	table := actions
+	if r.Header.Get("X-TC-Version") == TagAPIVersion {
+		table = tagActions
+	}
+	act, ok := table[action]
 	if !ok {
 		return nil, unknownAction(action)
 	}
@@ -188,8 +209,8 @@ func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte) (stri
 // first label), and the host is accepted signed with or without its port.
 // Where X-TC-Action is among the signed headers, the signature covers it.
 func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte, addr string) (tc3Auth, error) {
-	if v := r.Header.Get("X-TC-Version"); v != APIVersion {
-		return tc3Auth{}, &apiError{"NoSuchVersion", "Keyport serves KMS API version " + APIVersion}
+	if v := r.Header.Get("X-TC-Version"); v != APIVersion && v != TagAPIVersion {
+		return tc3Auth{}, &apiError{"NoSuchVersion", "Keyport serves KMS API version " + APIVersion + " and tag API version " + TagAPIVersion}
 	}
 	if r.Header.Get("X-TC-Action") == "" {
 		return tc3Auth{}, missingParameter("X-TC-Action")

@@ -36,6 +36,12 @@ func importKeyMaterial(ctx context.Context, h *Handler, body []byte) (withReques
 	if err != nil {
 		return nil, invalidParameter("EncryptedKeyMaterial", "not valid base64")
 	}
+	// Tencent Cloud imports only into a key that is not Disabled.
+	if md, err := h.cfg.Service.DescribeKey(ctx, id); err != nil {
+		return nil, err
+	} else if md.State == service.StateDisabled {
+		return nil, &apiError{"ResourceUnavailable.CmkDisabled", "the key is disabled; enable it before importing material"}
+	}
 	in := service.ImportKeyMaterialRequest{KeyID: id, ImportToken: token, EncryptedMaterial: material}
 	if req.ValidTo != nil && *req.ValidTo > 0 { // 0: never expires
 		if *req.ValidTo > 1<<40 {

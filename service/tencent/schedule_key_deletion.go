@@ -25,8 +25,8 @@ func scheduleKeyDeletion(ctx context.Context, h *Handler, body []byte) (withRequ
 	if req.PendingWindowInDays == nil {
 		return nil, missingParameter("PendingWindowInDays")
 	}
-	if *req.PendingWindowInDays > 366 {
-		return nil, &apiError{"InvalidParameter.InvalidPendingWindowInDays", "PendingWindowInDays must be from 7 to 366"}
+	if *req.PendingWindowInDays < 7 || *req.PendingWindowInDays > 30 { // Tencent Cloud's window, narrower than Alibaba Cloud's
+		return nil, &apiError{"InvalidParameter.InvalidPendingWindowInDays", "PendingWindowInDays must be from 7 to 30"}
 	}
 	md, err := h.cfg.Service.ScheduleKeyDeletion(ctx, id, int(*req.PendingWindowInDays))
 	if err != nil {

@@ -1,0 +1,190 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/keyport-kms/keyport/service/store"
+)
+
+// AliasPrefix starts every Alibaba Cloud alias name; one may stand wherever
+// a KeyId does.
+const AliasPrefix = "alias/"
+
+// AliasInfo is one alias as the APIs show it.
+type AliasInfo struct {
+	Name    string
+	KeyID   string
+	Created time.Time
+	Updated time.Time
+}
+
+// validAliasName: alias/ then 1 to 249 letters, digits, '_', '-', '/' or
+// ':', not alias/acs (reserved by Alibaba Cloud for its own keys).
+func validAliasName(name string) bool {
+	rest, ok := strings.CutPrefix(name, AliasPrefix)
+	if !ok || len(name) > 255 || rest == "" || strings.HasPrefix(strings.ToLower(rest), "acs") {
+		return false
+	}
+	return allIn(rest, "_-/:")
+}
+
+// validDisplayAlias is Tencent Cloud's rule: 1 to 60 letters, digits, '_'
+// and '-', starting with a letter or digit, and not KMS- (reserved).
+func validDisplayAlias(a string) bool {
+	if a == "" || len(a) > 60 || a[0] == '_' || a[0] == '-' || strings.HasPrefix(a, "KMS-") {
+		return false
+	}
+	return allIn(a, "_-")
+}
+
+func allIn(s, extra string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(extra, c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveAlias turns alias/NAME into the key id it names; anything else is
+// returned as it is.
+func (s *Service) resolveAlias(ctx context.Context, keyID string) (string, error) {
+	if !strings.HasPrefix(keyID, AliasPrefix) {
+		return keyID, nil
+	}
+	a, err := s.st.GetAlias(ctx, keyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errorf(KindAliasNotFound, "alias %s not found", keyID)
+	}
+	if err != nil {
+		return "", storeError("get alias", err)
+	}
+	return a.KeyID, nil
+}
+
+// claimAlias records name for keyID unless it is taken.
+func (s *Service) claimAlias(ctx context.Context, name, keyID string) error {
+	err := s.st.PutAlias(ctx, &store.Alias{Name: name, KeyID: keyID, Created: s.now().UTC()})
+	if errors.Is(err, store.ErrExists) {
+		return errorf(KindAliasExists, "the alias %s is taken", strings.TrimPrefix(name, store.TencentAliasPrefix))
+	}
+	return storeError("create alias", err)
+}
+
+// releaseAlias gives up the display alias of a key that was not created.
+func (s *Service) releaseAlias(ctx context.Context, k *store.Key) {
+	if k.Alias == "" {
+		return
+	}
+	if err := s.st.DeleteAlias(ctx, store.TencentAliasPrefix+k.Alias); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("release alias of a key not created", "key_id", k.ID, "err", err)
+	}
+}
+
+// CreateAlias names a key; a key may have several names, a name one key.
+func (s *Service) CreateAlias(ctx context.Context, name, keyID string) error {
+	if !validAliasName(name) {
+		return errorf(KindInvalidAlias, "AliasName must be alias/ followed by 1 to 249 letters, digits, _, -, / or :, and not alias/acs")
+	}
+	if strings.HasPrefix(keyID, AliasPrefix) {
+		return errorf(KindInvalidParameter, "KeyId must be a key id, not an alias")
+	}
+	if _, err := s.getKey(ctx, keyID); err != nil {
+		return err
+	}
+	return s.claimAlias(ctx, name, keyID)
+}
+
+// UpdateAlias points an existing alias at another key.
+func (s *Service) UpdateAlias(ctx context.Context, name, keyID string) error {
+	if !validAliasName(name) {
+		return errorf(KindInvalidAlias, "AliasName must start with alias/")
+	}
+	k, err := s.getKey(ctx, keyID)
+	if err != nil {
+		return err
+	}
+	err = s.st.SetAlias(ctx, name, k.ID, s.now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(KindAliasNotFound, "alias %s not found", name)
+	}
+	return storeError("update alias", err)
+}
+
+// DeleteAlias removes an alias; its key stays.
+func (s *Service) DeleteAlias(ctx context.Context, name string) error {
+	if !strings.HasPrefix(name, AliasPrefix) {
+		return errorf(KindAliasNotFound, "alias %s not found", name)
+	}
+	err := s.st.DeleteAlias(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(KindAliasNotFound, "alias %s not found", name)
+	}
+	return storeError("delete alias", err)
+}
+
+// ListAliases returns one page of aliases (of one key, if keyID is set),
+// in name order, and how many there are.
+func (s *Service) ListAliases(ctx context.Context, keyID string, pageNumber, pageSize int) ([]AliasInfo, int, error) {
+	if pageNumber == 0 {
+		pageNumber = 1
+	}
+	if pageSize == 0 {
+		pageSize = 10
+	}
+	if pageNumber < 1 || pageSize < 1 || pageSize > 100 {
+		return nil, 0, errorf(KindInvalidParameter, "PageNumber must be 1 or more and PageSize 1 to 100")
+	}
+	if keyID != "" {
+		k, err := s.getKey(ctx, keyID)
+		if err != nil {
+			return nil, 0, err
+		}
+		keyID = k.ID
+	}
+	all, err := s.st.ListAliases(ctx, AliasPrefix, keyID)
+	if err != nil {
+		return nil, 0, storeError("list aliases", err)
+	}
+	out := []AliasInfo{}
+	for i := (pageNumber - 1) * pageSize; i < len(all) && len(out) < pageSize; i++ {
+		a := all[i]
+		out = append(out, AliasInfo{Name: a.Name, KeyID: a.KeyID, Created: a.Created, Updated: a.Updated})
+	}
+	return out, len(all), nil
+}
+
+// SetDisplayAlias renames a key's one display alias (Tencent Cloud's
+// UpdateAlias), keeping display aliases unique.
+func (s *Service) SetDisplayAlias(ctx context.Context, keyID, alias string) error {
+	if !validDisplayAlias(alias) {
+		return errorf(KindInvalidAlias, "Alias must be 1 to 60 letters, digits, _ and -, and not start with KMS-")
+	}
+	k, err := s.getKey(ctx, keyID)
+	if err != nil {
+		return err
+	}
+	if k.Alias == alias {
+		return nil
+	}
+	if err := s.claimAlias(ctx, store.TencentAliasPrefix+alias, k.ID); err != nil {
+		return err
+	}
+	var old string
+	if err := s.change(ctx, k.ID, "update alias", func(k *store.Key) error {
+		old, k.Alias = k.Alias, alias
+		return nil
+	}); err != nil {
+		_ = s.st.DeleteAlias(ctx, store.TencentAliasPrefix+alias)
+		return err
+	}
+	if old != "" {
+		if err := s.st.DeleteAlias(ctx, store.TencentAliasPrefix+old); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("release the old display alias", "key_id", k.ID, "err", err)
+		}
+	}
+	return nil
+}

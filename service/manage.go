@@ -1,0 +1,131 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"strings"
+
+	"github.com/keyport-kms/keyport/service/store"
+)
+
+// Limits on what a key's owner may attach to it.
+const (
+	MaxTags          = 20
+	MaxTagKeyBytes   = 128
+	MaxTagValueBytes = 256
+	MaxPolicyBytes   = 32 * 1024
+)
+
+// UpdateKeyDescription replaces a key's description.
+func (s *Service) UpdateKeyDescription(ctx context.Context, keyID, description string) error {
+	if len(description) > MaxDescriptionSize {
+		return errorf(KindInvalidParameter, "Description is longer than %d bytes", MaxDescriptionSize)
+	}
+	return s.change(ctx, keyID, "update key description", func(k *store.Key) error {
+		k.Description = description
+		return nil
+	})
+}
+
+// SetDeletionProtection turns deletion protection on or off; while on,
+// ScheduleKeyDeletion is refused. note says why, as the owner wrote it.
+func (s *Service) SetDeletionProtection(ctx context.Context, keyID string, on bool, note string) error {
+	if len(note) > MaxDescriptionSize {
+		return errorf(KindInvalidParameter, "DeletionProtectionDescription is longer than %d bytes", MaxDescriptionSize)
+	}
+	return s.change(ctx, keyID, "set deletion protection", func(k *store.Key) error {
+		k.DeletionProtection, k.ProtectionNote = on, note
+		if !on {
+			k.ProtectionNote = ""
+		}
+		return nil
+	})
+}
+
+// SetKeyPolicy stores a key policy, a JSON document Keyport keeps and
+// echoes (access is decided by access keys, not by the policy).
+func (s *Service) SetKeyPolicy(ctx context.Context, keyID, policy string) error {
+	if len(policy) > MaxPolicyBytes || !json.Valid([]byte(policy)) {
+		return errorf(KindInvalidParameter, "Policy must be a JSON document of at most %d bytes", MaxPolicyBytes)
+	}
+	return s.change(ctx, keyID, "set key policy", func(k *store.Key) error {
+		k.Policy = policy
+		return nil
+	})
+}
+
+// KeyPolicy returns the stored policy, or the default one: the account
+// may do everything.
+func (s *Service) KeyPolicy(ctx context.Context, keyID string) (string, error) {
+	k, err := s.getKey(ctx, keyID)
+	if err != nil {
+		return "", err
+	}
+	if k.Policy == "" {
+		return `{"Version":"1","Statement":[{"Sid":"Enable User Permissions","Effect":"Allow","Principal":{"RAM":["*"]},"Action":["kms:*"],"Resource":["*"]}]}`, nil
+	}
+	return k.Policy, nil
+}
+
+// UpdateTags sets the tags in set (replacing values of existing ones) and
+// removes those named in remove, at most MaxTags a key.
+func (s *Service) UpdateTags(ctx context.Context, keyID string, set map[string]string, remove []string) error {
+	return s.change(ctx, keyID, "tag key", func(k *store.Key) error { return checkTags(set, remove, k) })
+}
+
+// checkTags applies set and remove to k's tags if the result keeps the
+// rules, and leaves k as it was if not.
+func checkTags(set map[string]string, remove []string, k *store.Key) error {
+	for name, value := range set {
+		switch {
+		case name == "" || len(name) > MaxTagKeyBytes:
+			return errorf(KindInvalidParameter, "a tag key must be 1 to %d bytes", MaxTagKeyBytes)
+		case len(value) > MaxTagValueBytes:
+			return errorf(KindInvalidParameter, "a tag value must be at most %d bytes", MaxTagValueBytes)
+		case strings.HasPrefix(strings.ToLower(name), "acs:") || strings.HasPrefix(strings.ToLower(name), "qcloud:"):
+			return errorf(KindInvalidParameter, "tag key %q uses a reserved prefix", name)
+		}
+	}
+	tags := maps.Clone(k.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	for _, name := range remove {
+		delete(tags, name)
+	}
+	maps.Copy(tags, set)
+	if len(tags) > MaxTags {
+		return errorf(KindInvalidParameter, "a key may have at most %d tags", MaxTags)
+	}
+	k.Tags = tags
+	return nil
+}
+
+// ArchiveKey moves a key to Archived: it decrypts but no longer encrypts.
+func (s *Service) ArchiveKey(ctx context.Context, keyID string) error {
+	return s.transition(ctx, keyID, "archive key", func(k *store.Key, state KeyState) error {
+		switch state {
+		case StateEnabled, StateDisabled, StateArchived:
+			k.State = string(StateArchived)
+			return nil
+		}
+		return errorf(KindStateConflict, "the key is %s", state)
+	})
+}
+
+// CancelKeyArchive moves an Archived key back to Enabled.
+func (s *Service) CancelKeyArchive(ctx context.Context, keyID string) error {
+	return s.transition(ctx, keyID, "cancel key archive", func(k *store.Key, state KeyState) error {
+		if state != StateArchived {
+			return errorf(KindStateConflict, "the key is %s, not Archived", state)
+		}
+		k.State = string(StateEnabled)
+		return nil
+	})
+}
+
+// change applies fn to a key that still exists, in any state.
+func (s *Service) change(ctx context.Context, keyID, op string, fn func(k *store.Key) error) error {
+	return s.transition(ctx, keyID, op, func(k *store.Key, _ KeyState) error { return fn(k) })
+}
