@@ -163,6 +163,13 @@ func TestTencentAPISurface(t *testing.T) {
 		return *res.Response.KeyId, nil
 	}
 	id := must(create("surface"))
+	// CreateKey's Tags, read back through the tag service.
+	tagged := tckms.NewCreateKeyRequest()
+	tagged.Alias, tagged.Tags = common.StringPtr("tagged"), []*tckms.Tag{{TagKey: common.StringPtr("cost"), TagValue: common.StringPtr("42")}}
+	taggedID := *must(c.CreateKey(tagged)).Response.KeyId
+	if _, tags := readTencentKey(t, c, newTag(t, s), taggedID); tags["cost"] != "42" || len(tags) != 1 {
+		t.Fatalf("tags given to CreateKey: %v", tags)
+	}
 	_, err := create("surface")
 	tcError(t, err, "InvalidParameterValue.AliasAlreadyExists")
 	_, err = create("bad alias!")
