@@ -273,3 +273,54 @@ func TestTencentAPISurface(t *testing.T) {
 		t.Fatalf("another version: %s", r.raw)
 	}
 }
+
+// TestAliyunV1NewActions: the classic SDK's typed requests (repeated
+// parameters as it flattens them) and its JSON and XML parsing of the new
+// list answers.
+func TestAliyunV1NewActions(t *testing.T) {
+	defer catch(t)
+	s := startServer(t)
+	c := newV1(t, s, s.sk)
+	ck := kms.CreateCreateKeyRequest()
+	c.prep(ck.RpcRequest)
+	id := must(c.c.CreateKey(ck)).KeyMetadata.KeyId
+	tr := kms.CreateTagResourcesRequest()
+	c.prep(tr.RpcRequest)
+	tr.ResourceType, tr.ResourceId = "key", &[]string{id}
+	tr.Tag = &[]kms.TagResourcesTag{{Key: "k1", Value: "v1"}, {Key: "k2", Value: "v2"}}
+	must(c.c.TagResources(tr))
+	ca := kms.CreateCreateAliasRequest()
+	c.prep(ca.RpcRequest)
+	ca.AliasName, ca.KeyId = "alias/v1", id
+	must(c.c.CreateAlias(ca))
+	cv := kms.CreateCreateKeyVersionRequest()
+	c.prep(cv.RpcRequest)
+	cv.KeyId = id
+	must(c.c.CreateKeyVersion(cv))
+	for _, format := range []string{"JSON", "XML"} {
+		c.format = format
+		lt := kms.CreateListTagResourcesRequest()
+		c.prep(lt.RpcRequest)
+		lt.ResourceType, lt.ResourceId = "key", &[]string{id}
+		if got := must(c.c.ListTagResources(lt)).TagResources.TagResource; len(got) != 2 || got[1].TagKey != "k2" || got[1].TagValue != "v2" || got[0].ResourceId != id {
+			t.Fatalf("%s ListTagResources: %+v", format, got)
+		}
+		la := kms.CreateListAliasesRequest()
+		c.prep(la.RpcRequest)
+		if got := must(c.c.ListAliases(la)); got.TotalCount != 1 || len(got.Aliases.Alias) != 1 || got.Aliases.Alias[0].KeyId != id {
+			t.Fatalf("%s ListAliases: %+v", format, got)
+		}
+		lv := kms.CreateListKeyVersionsRequest()
+		c.prep(lv.RpcRequest)
+		lv.KeyId = id
+		if got := must(c.c.ListKeyVersions(lv)); got.TotalCount != 2 || len(got.KeyVersions.KeyVersion) != 2 {
+			t.Fatalf("%s ListKeyVersions: %+v", format, got)
+		}
+		dk := kms.CreateDescribeKeyRequest()
+		c.prep(dk.RpcRequest)
+		dk.KeyId = "alias/v1"
+		if md := must(c.c.DescribeKey(dk)).KeyMetadata; md.KeyId != id || md.AutomaticRotation != "Disabled" || md.LastRotationDate == "" {
+			t.Fatalf("%s DescribeKey by alias: %+v", format, md)
+		}
+	}
+}
