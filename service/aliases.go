@@ -126,35 +126,25 @@ func (s *Service) DeleteAlias(ctx context.Context, name string) error {
 	return storeError("delete alias", err)
 }
 
-// ListAliases returns one page of aliases (of one key, if keyID is set),
-// in name order, and how many there are.
-func (s *Service) ListAliases(ctx context.Context, keyID string, pageNumber, pageSize int) ([]AliasInfo, int, error) {
-	if pageNumber == 0 {
-		pageNumber = 1
-	}
-	if pageSize == 0 {
-		pageSize = 10
-	}
-	if pageNumber < 1 || pageSize < 1 || pageSize > 100 {
-		return nil, 0, errorf(KindInvalidParameter, "PageNumber must be 1 or more and PageSize 1 to 100")
-	}
+// ListAliases returns the aliases (of one key, if keyID is set) in name
+// order; the dialect pages them.
+func (s *Service) ListAliases(ctx context.Context, keyID string) ([]AliasInfo, error) {
 	if keyID != "" {
 		k, err := s.getKey(ctx, keyID)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		keyID = k.ID
 	}
 	all, err := s.st.ListAliases(ctx, AliasPrefix, keyID)
 	if err != nil {
-		return nil, 0, storeError("list aliases", err)
+		return nil, storeError("list aliases", err)
 	}
-	out := []AliasInfo{}
-	for i := (pageNumber - 1) * pageSize; i < len(all) && len(out) < pageSize; i++ {
-		a := all[i]
+	out := make([]AliasInfo, 0, len(all))
+	for _, a := range all {
 		out = append(out, AliasInfo{Name: a.Name, KeyID: a.KeyID, Created: a.Created, Updated: a.Updated})
 	}
-	return out, len(all), nil
+	return out, nil
 }
 
 // SetDisplayAlias renames a key's one display alias (Tencent Cloud's

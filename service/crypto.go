@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -40,20 +41,9 @@ func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) (*DecryptResp
 	if err != nil {
 		return nil, err
 	}
-	h, header, sealed, err := parseBlob(req.CiphertextBlob)
-	if err != nil {
-		return nil, wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
-	}
-	k, err := s.getKey(ctx, h.keyID)
+	k, header, sealed, err := s.blobKey(ctx, req.CiphertextBlob)
 	if err != nil {
 		return nil, err
-	}
-	if st := s.state(k); st != StateEnabled && st != StateArchived { // an Archived key still decrypts
-		return nil, stateError(st)
-	}
-	k, ok := version(k, h.keyVersionID)
-	if !ok || h.cipher != s.cipherFor(k) {
-		return nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to a version of this key")
 	}
 	aad := append(header, canonicalContext(req.Context)...)
 	var pt []byte
@@ -196,7 +186,7 @@ func (s *Service) withMaterial(ctx context.Context, k *store.Key, fn func(cipher
 
 // ReEncryptRequest moves a ciphertext to another key (or to the same
 // key's primary version, or another context) without showing the
-// plaintext to the caller.
+// plaintext to the caller. An empty DestinationKeyID is the source key.
 type ReEncryptRequest struct {
 	CiphertextBlob     []byte
 	SourceContext      map[string]string
@@ -215,15 +205,13 @@ type ReEncryptResponse struct {
 
 // ReEncrypt decrypts and encrypts again; the plaintext lives only between.
 func (s *Service) ReEncrypt(ctx context.Context, req ReEncryptRequest) (*ReEncryptResponse, error) {
-	if req.DestinationKeyID == "" {
-		return nil, errorf(KindInvalidParameter, "DestinationKeyId is required")
-	}
 	dec, err := s.Decrypt(ctx, DecryptRequest{CiphertextBlob: req.CiphertextBlob, Context: req.SourceContext})
 	if err != nil {
 		return nil, err
 	}
 	defer clear(dec.Plaintext)
-	enc, err := s.Encrypt(ctx, EncryptRequest{KeyID: req.DestinationKeyID, Plaintext: dec.Plaintext, Context: req.DestinationContext})
+	dest := cmp.Or(req.DestinationKeyID, dec.KeyID)
+	enc, err := s.Encrypt(ctx, EncryptRequest{KeyID: dest, Plaintext: dec.Plaintext, Context: req.DestinationContext})
 	if err != nil {
 		return nil, err
 	}
@@ -241,19 +229,28 @@ func (s *Service) CheckEncrypt(ctx context.Context, keyID string) error {
 // CheckDecrypt answers whether the blob names a key version that may
 // decrypt now, without decrypting.
 func (s *Service) CheckDecrypt(ctx context.Context, blob []byte) error {
-	h, _, _, err := parseBlob(blob)
+	_, _, _, err := s.blobKey(ctx, blob)
+	return err
+}
+
+// blobKey parses a blob and loads the key version it names, if that key
+// may decrypt now (Enabled, or Archived): the key as of that version, the
+// blob's header and its sealed part.
+func (s *Service) blobKey(ctx context.Context, blob []byte) (*store.Key, []byte, []byte, error) {
+	h, header, sealed, err := parseBlob(blob)
 	if err != nil {
-		return wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
+		return nil, nil, nil, wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
 	}
 	k, err := s.getKey(ctx, h.keyID)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	if st := s.state(k); st != StateEnabled && st != StateArchived {
-		return stateError(st)
+	if st := s.state(k); st != StateEnabled && st != StateArchived { // an Archived key still decrypts
+		return nil, nil, nil, stateError(st)
 	}
-	if _, ok := version(k, h.keyVersionID); !ok {
-		return errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to a version of this key")
+	k, ok := version(k, h.keyVersionID)
+	if !ok || h.cipher != s.cipherFor(k) {
+		return nil, nil, nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to a version of this key")
 	}
-	return nil
+	return k, header, sealed, nil
 }

@@ -144,6 +144,26 @@ func (s *Service) ListKeys(ctx context.Context, req ListKeysRequest) (*ListKeysR
 	return out, nil
 }
 
+// FindKeys returns, in creation order, the keys keep accepts: one pass
+// over the whole key set in the store's batches (what filtered listings
+// need), where paging by offset would re-walk it page after page.
+func (s *Service) FindKeys(ctx context.Context, keep func(*KeyMetadata) bool) ([]KeyMetadata, error) {
+	var out []KeyMetadata
+	err := s.st.EachKey(ctx, func(k *store.Key) bool {
+		if m := s.metadata(k); keep(m) {
+			out = append(out, *m)
+		}
+		return ctx.Err() == nil
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, storeError("list keys", err)
+	}
+	return out, nil
+}
+
 // EnableKey moves a Disabled (or Archived) key to Enabled. Other states
 // forbid the change (Aliyun: Rejected.StateModifiedFailed).
 func (s *Service) EnableKey(ctx context.Context, keyID string) error {

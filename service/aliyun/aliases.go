@@ -71,13 +71,13 @@ func (h *Handler) aliases(ctx context.Context, p params, keyID string) (withRequ
 	if err != nil {
 		return nil, err
 	}
-	list, total, err := h.cfg.Service.ListAliases(ctx, keyID, page, size)
+	all, err := h.cfg.Service.ListAliases(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
-	out := &listAliasesResponse{TotalCount: total, PageNumber: page, PageSize: size}
+	out := &listAliasesResponse{TotalCount: len(all), PageNumber: page, PageSize: size}
 	out.Aliases.Alias = []aliasEntry{}
-	for _, a := range list {
+	for _, a := range onPage(all, page, size) {
 		out.Aliases.Alias = append(out.Aliases.Alias, h.aliasEntry(a))
 	}
 	return out, nil

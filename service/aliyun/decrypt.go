@@ -19,7 +19,7 @@ func decrypt(ctx context.Context, h *Handler, p params) (withRequestID, error) {
 	if err != nil {
 		return nil, err
 	}
-	ec, err := p.encryptionContext()
+	ec, err := p.encryptionContext("EncryptionContext")
 	if err != nil {
 		return nil, err
 	}

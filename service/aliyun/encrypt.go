@@ -23,7 +23,7 @@ func encrypt(ctx context.Context, h *Handler, p params) (withRequestID, error) {
 	if err != nil {
 		return nil, err
 	}
-	ec, err := p.encryptionContext()
+	ec, err := p.encryptionContext("EncryptionContext")
 	if err != nil {
 		return nil, err
 	}

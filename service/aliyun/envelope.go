@@ -1,11 +1,11 @@
 package aliyun
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/wire"
 )
 
 // errDryRun is how a request with DryRun=true that would succeed is
@@ -51,7 +51,7 @@ func (h *Handler) generate(ctx context.Context, p params) (*service.GenerateData
 	if err != nil {
 		return nil, err
 	}
-	ec, err := p.encryptionContext()
+	ec, err := p.encryptionContext("EncryptionContext")
 	if err != nil {
 		return nil, err
 	}
@@ -84,16 +84,16 @@ func reEncrypt(ctx context.Context, h *Handler, p params) (withRequestID, error)
 	if p["SourceEncryptionAlgorithm"] != "" {
 		return nil, invalidParameter("SourceEncryptionAlgorithm", "Keyport has no asymmetric keys")
 	}
-	src, err := wire.EncryptionContext(p["SourceEncryptionContext"])
+	src, err := p.encryptionContext("SourceEncryptionContext")
 	if err != nil {
-		return nil, invalidParameter("SourceEncryptionContext", err.Error())
+		return nil, err
 	}
-	dst, err := wire.EncryptionContext(p["DestinationEncryptionContext"])
+	dst, err := p.encryptionContext("DestinationEncryptionContext")
 	if err != nil {
-		return nil, invalidParameter("DestinationEncryptionContext", err.Error())
+		return nil, err
 	}
 	if dry, err := p.dryRun(func() error {
-		return errorsJoinFirst(h.cfg.Service.CheckDecrypt(ctx, blob), h.cfg.Service.CheckEncrypt(ctx, dest))
+		return cmp.Or(h.cfg.Service.CheckDecrypt(ctx, blob), h.cfg.Service.CheckEncrypt(ctx, dest)) // the first refusal
 	}); dry {
 		return nil, err
 	}
@@ -103,14 +103,4 @@ func reEncrypt(ctx context.Context, h *Handler, p params) (withRequestID, error)
 	}
 	return &reEncryptResponse{KeyId: res.KeyID, KeyVersionId: res.KeyVersionID, CiphertextBlob: base64.StdEncoding.EncodeToString(res.CiphertextBlob),
 		SourceKeyId: res.SourceKeyID, SourceKeyVersionId: res.SourceKeyVersionID}, nil
-}
-
-// errorsJoinFirst returns the first error: each maps to one API code.
-func errorsJoinFirst(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

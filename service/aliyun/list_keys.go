@@ -59,9 +59,9 @@ var filterFields = map[string]func(m *service.KeyMetadata) string{
 	"CreatorType":     func(*service.KeyMetadata) string { return "User" },
 }
 
-// filteredKeys reads every key and pages through those the filters keep
-// (each filter one of its values; all filters at once). Filtering reads
-// the whole key set; ListKeys without Filters reads one page.
+// filteredKeys pages through the keys the filters keep (each filter one of
+// its values; all filters at once). Filtering reads the whole key set;
+// ListKeys without Filters reads one page.
 func (h *Handler) filteredKeys(ctx context.Context, raw string, page, size int) (*service.ListKeysResponse, error) {
 	var filters []keyFilter
 	if err := json.Unmarshal([]byte(raw), &filters); err != nil {
@@ -72,23 +72,11 @@ func (h *Handler) filteredKeys(ctx context.Context, raw string, page, size int) 
 			return nil, invalidParameter("Filters", "Key must be KeyState, KeySpec, KeyUsage, ProtectionLevel or CreatorType, with Values")
 		}
 	}
-	out := &service.ListKeysResponse{PageNumber: page, PageSize: size, Keys: []service.KeyMetadata{}}
-	for n := 1; ; n++ {
-		res, err := h.cfg.Service.ListKeys(ctx, service.ListKeysRequest{PageNumber: n, PageSize: service.MaxPageSize})
-		if err != nil {
-			return nil, err
-		}
-		for i := range res.Keys {
-			m := &res.Keys[i]
-			if !slices.ContainsFunc(filters, func(f keyFilter) bool { return !slices.Contains(f.Values, filterFields[f.Key](m)) }) {
-				if out.TotalCount >= (page-1)*size && len(out.Keys) < size {
-					out.Keys = append(out.Keys, *m)
-				}
-				out.TotalCount++
-			}
-		}
-		if len(res.Keys) < service.MaxPageSize {
-			return out, nil
-		}
+	keys, err := h.cfg.Service.FindKeys(ctx, func(m *service.KeyMetadata) bool {
+		return !slices.ContainsFunc(filters, func(f keyFilter) bool { return !slices.Contains(f.Values, filterFields[f.Key](m)) })
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &service.ListKeysResponse{PageNumber: page, PageSize: size, TotalCount: len(keys), Keys: onPage(keys, page, size)}, nil
 }

@@ -44,11 +44,13 @@ func (p params) base64(name string) ([]byte, error) {
 	return b, nil
 }
 
-// encryptionContext reads an optional JSON object of strings.
-func (p params) encryptionContext() (map[string]string, error) {
-	ec, err := wire.EncryptionContext(p["EncryptionContext"])
+// encryptionContext reads an optional JSON object of strings: the
+// parameter name (EncryptionContext, or ReEncrypt's Source… and
+// Destination…).
+func (p params) encryptionContext(name string) (map[string]string, error) {
+	ec, err := wire.EncryptionContext(p[name])
 	if err != nil {
-		return nil, invalidParameter("EncryptionContext", err.Error())
+		return nil, invalidParameter(name, err.Error())
 	}
 	return ec, nil
 }

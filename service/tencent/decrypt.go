@@ -29,7 +29,7 @@ func decrypt(ctx context.Context, h *Handler, body []byte) (withRequestID, error
 	if err != nil {
 		return nil, err
 	}
-	ec, err := encryptionContext(req.EncryptionContext)
+	ec, err := encryptionContext("EncryptionContext", req.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}

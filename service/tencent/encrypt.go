@@ -33,7 +33,7 @@ func encrypt(ctx context.Context, h *Handler, body []byte) (withRequestID, error
 	if err != nil {
 		return nil, err
 	}
-	ec, err := encryptionContext(req.EncryptionContext)
+	ec, err := encryptionContext("EncryptionContext", req.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +59,13 @@ func base64Param(name string, p *string) ([]byte, error) {
 	return b, nil
 }
 
-// encryptionContext reads the optional JSON-object-as-a-string parameter.
-func encryptionContext(p *string) (map[string]string, error) {
+// encryptionContext reads an optional JSON-object-as-a-string parameter:
+// its name (EncryptionContext, or ReEncrypt's Source… and Destination…)
+// and value.
+func encryptionContext(name string, p *string) (map[string]string, error) {
 	ec, err := wire.EncryptionContext(str(p))
 	if err != nil {
-		return nil, invalidParameter("EncryptionContext", err.Error())
+		return nil, invalidParameter(name, err.Error())
 	}
 	return ec, nil
 }

@@ -32,7 +32,7 @@ func generateDataKey(ctx context.Context, h *Handler, body []byte) (withRequestI
 	if err != nil {
 		return nil, err
 	}
-	ec, err := encryptionContext(req.EncryptionContext)
+	ec, err := encryptionContext("EncryptionContext", req.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/wire"
 )
 
 type updateAliasRequest struct {
@@ -254,20 +253,13 @@ func listKeyDetail(ctx context.Context, h *Handler, body []byte) (withRequestID,
 		}
 		return true
 	}
-	var all []keyMetadata
-	for n := 1; ; n++ {
-		res, err := h.cfg.Service.ListKeys(ctx, service.ListKeysRequest{PageNumber: n, PageSize: service.MaxPageSize})
-		if err != nil {
-			return nil, err
-		}
-		for i := range res.Keys {
-			if keep(&res.Keys[i]) {
-				all = append(all, h.metadata(&res.Keys[i]))
-			}
-		}
-		if len(res.Keys) < service.MaxPageSize {
-			break
-		}
+	keys, err := h.cfg.Service.FindKeys(ctx, keep)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]keyMetadata, 0, len(keys))
+	for i := range keys {
+		all = append(all, h.metadata(&keys[i]))
 	}
 	if req.OrderType == nil || *req.OrderType == 0 {
 		slices.Reverse(all)
@@ -305,25 +297,17 @@ func reEncrypt(ctx context.Context, h *Handler, body []byte) (withRequestID, err
 	if err != nil {
 		return nil, err
 	}
-	src, err := wire.EncryptionContext(str(req.SourceEncryptionContext))
+	src, err := encryptionContext("SourceEncryptionContext", req.SourceEncryptionContext)
 	if err != nil {
-		return nil, invalidParameter("SourceEncryptionContext", err.Error())
+		return nil, err
 	}
-	dst, err := wire.EncryptionContext(str(req.DestinationEncryptionContext))
+	dst, err := encryptionContext("DestinationEncryptionContext", req.DestinationEncryptionContext)
 	if err != nil {
-		return nil, invalidParameter("DestinationEncryptionContext", err.Error())
+		return nil, err
 	}
-	dest := str(req.DestinationKeyId)
+	dest := str(req.DestinationKeyId) // empty: the source key, which the service finds in the blob
 	if dest != "" && !looksLikeKeyID(dest) {
 		return nil, errInvalidKeyID
-	}
-	if dest == "" {
-		dec, err := h.cfg.Service.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob, Context: src})
-		if err != nil {
-			return nil, err
-		}
-		clear(dec.Plaintext)
-		dest = dec.KeyID
 	}
 	res, err := h.cfg.Service.ReEncrypt(ctx, service.ReEncryptRequest{CiphertextBlob: blob, SourceContext: src, DestinationKeyID: dest, DestinationContext: dst})
 	if err != nil {
