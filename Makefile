@@ -37,6 +37,7 @@ deps:
 	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v gcc           >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v chattr        >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
+	command -v taskset       >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	command -v npm           >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -42,14 +42,24 @@ type replicaSet struct {
 // access key through the CLI, which works on the database directly.
 func startReplicas(t testing.TB, url string, n int, extra ...string) *replicaSet {
 	t.Helper()
+	rs := newReplicaSet(t, url)
+	for i := 0; i < n; i++ {
+		rs.add(t, "", extra...)
+	}
+	rs.ak, rs.sk = newAccessKey(t, rs.env)
+	for _, s := range rs.nodes {
+		s.ak, s.sk = rs.ak, rs.sk
+	}
+	return rs
+}
+
+// newReplicaSet is a deployment on url and a new token, with no replica
+// yet: the first one started makes the store.
+func newReplicaSet(t testing.TB, url string) *replicaSet {
+	t.Helper()
 	tok := softhsm.New(t)
 	rs := &replicaSet{url: url, tok: tok,
 		env: []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN, "KEYPORT_STORE=" + url}}
-	for i := 0; i < n; i++ {
-		s := &server{tok: tok, env: rs.env}
-		s.start(t, extra...)
-		rs.nodes = append(rs.nodes, s)
-	}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("KEYPORT_TEST_LOGS") != "" {
 			for i, s := range rs.nodes {
@@ -57,11 +67,17 @@ func startReplicas(t testing.TB, url string, n int, extra ...string) *replicaSet
 			}
 		}
 	})
-	rs.ak, rs.sk = newAccessKey(t, rs.env)
-	for _, s := range rs.nodes {
-		s.ak, s.sk = rs.ak, rs.sk
-	}
 	return rs
+}
+
+// add starts one more replica of the set, on the given CPUs (all if
+// empty); once startReplicas has returned, it takes the set's access key.
+func (rs *replicaSet) add(t testing.TB, cpus string, extra ...string) *server {
+	t.Helper()
+	s := &server{tok: rs.tok, env: rs.env, cpus: cpus, ak: rs.ak, sk: rs.sk}
+	s.start(t, extra...)
+	rs.nodes = append(rs.nodes, s)
+	return s
 }
 
 func newAccessKey(t testing.TB, env []string) (string, string) {

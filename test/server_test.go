@@ -26,6 +26,7 @@ type server struct {
 	tok    *softhsm.Token
 	dir    string
 	env    []string
+	cpus   string // the CPUs it may run on (taskset's list), all if empty
 	cmd    *exec.Cmd
 	stderr *strings.Builder
 	done   chan error
@@ -71,7 +72,13 @@ func (s *server) startIn(t testing.TB, dir string, stdout io.Writer, extra ...st
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--address-file", addrFile, "--pool-rsa", "2", "--pool-sm2", "2"}, extra...)
-	s.cmd = exec.Command(keyportBin, args...)
+	if s.cpus != "" {
+		// Pinned from the first instruction, so that the Go runtime sizes
+		// itself (GOMAXPROCS) to these CPUs, as under CPUAffinity= or a cpuset.
+		s.cmd = exec.Command("taskset", append([]string{"-c", s.cpus, keyportBin}, args...)...)
+	} else {
+		s.cmd = exec.Command(keyportBin, args...)
+	}
 	s.cmd.Dir = dir
 	s.cmd.Stdout = stdout
 	s.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "SOFTHSM2_CONF=" + os.Getenv("SOFTHSM2_CONF")}, s.env...)
