@@ -86,7 +86,7 @@ func BenchmarkReplicas(b *testing.B) {
 	// through this process's pipes, on the same two cores.
 	flags := []string{"--rate-limit", "0", "--log-level", "warn"}
 	rs := newReplicaSet(b, pgserver.Database(b))
-	all := "0,1" // the two cores everything is measured on
+	all := "0,1" // the two cores measured (PostgreSQL and this process are not pinned)
 	one, free := rs.add(b, all, flags...), rs.add(b, all, flags...)
 	pin0, pin1 := rs.add(b, "0", flags...), rs.add(b, "1", flags...)
 	rs.ak, rs.sk = newAccessKey(b, rs.env)
@@ -120,12 +120,12 @@ func BenchmarkReplicas(b *testing.B) {
 	for i, o := range ops {
 		base := rates[i*len(layouts)]
 		for j, l := range layouts {
-			rs := rates[i*len(layouts)+j]
+			got := rates[i*len(layouts)+j]
 			var logs []float64
 			mean := 0.0
-			for r := range rs {
-				logs = append(logs, math.Log(rs[r]/base[r]))
-				mean += rs[r] / float64(len(rs))
+			for r := range got {
+				logs = append(logs, math.Log(got[r]/base[r]))
+				mean += got[r] / float64(len(got))
 			}
 			ratio, lo, hi := ratioStats(logs)
 			target := ""
