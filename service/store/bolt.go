@@ -266,6 +266,14 @@ func get[T any](b *bolt.Bucket, id string) (*T, error) {
 	return v, nil
 }
 
+// del deletes id from b, or says ErrNotFound if it is not there.
+func del(b *bolt.Bucket, id string) error {
+	if b.Get([]byte(id)) == nil {
+		return ErrNotFound
+	}
+	return b.Delete([]byte(id))
+}
+
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 func getUint(b *bolt.Bucket, k []byte) uint64 {
@@ -706,13 +714,7 @@ func (s *Bolt) UpdateAccessKey(_ context.Context, id string, fn func(*AccessKey)
 }
 
 func (s *Bolt) DeleteAccessKey(_ context.Context, id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bAccess)
-		if b.Get([]byte(id)) == nil {
-			return ErrNotFound
-		}
-		return b.Delete([]byte(id))
-	})
+	return s.db.Update(func(tx *bolt.Tx) error { return del(tx.Bucket(bAccess), id) })
 }
 
 func (s *Bolt) ListAccessKeys(_ context.Context) (out []*AccessKey, err error) {
@@ -781,13 +783,7 @@ func (s *Bolt) GetAlias(_ context.Context, name string) (a *Alias, err error) {
 }
 
 func (s *Bolt) DeleteAlias(_ context.Context, name string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bAliases)
-		if b.Get([]byte(name)) == nil {
-			return ErrNotFound
-		}
-		return b.Delete([]byte(name))
-	})
+	return s.db.Update(func(tx *bolt.Tx) error { return del(tx.Bucket(bAliases), name) })
 }
 
 // ListAliases scans the names under prefix: aliases are few (a handful
