@@ -27,10 +27,17 @@ type Record struct {
 	Dialect     string    `json:"dialect"` // aliyun, tencent, or admin
 	Action      string    `json:"action"`
 	AccessKeyID string    `json:"access_key_id,omitempty"` // the caller's; for access-key actions, the one acted on
-	KeyID       string    `json:"key_id,omitempty"`        // when the request names a key
-	SourceIP    string    `json:"source_ip,omitempty"`
-	Result      string    `json:"result"` // the error code answered, or OK
-	DurationMs  float64   `json:"duration_ms"`
+	KeyID       string    `json:"key_id,omitempty"`        // the key acted on (the first, resolved), else the one the request names
+	// Keys are every key the request acted on, resolved: id, version, and
+	// the alias it was named by.
+	Keys       []wire.KeyUse `json:"keys,omitempty"`
+	SourceIP   string        `json:"source_ip,omitempty"`
+	Result     string        `json:"result"` // the error code answered, or OK
+	DurationMs float64       `json:"duration_ms"`
+	// Count and Codes, on a line summing requests refused unread: how
+	// many, by code.
+	Count int            `json:"count,omitempty"`
+	Codes map[string]int `json:"codes,omitempty"`
 }
 
 // ErrUnwritable wraps every failure to record.
@@ -176,47 +183,74 @@ func (l *Log) Close() error {
 
 // Record writes an API request's line (wire.Auditor).
 func (l *Log) Record(ctx context.Context, a wire.Access) error {
+	keyID := a.KeyID
+	if len(a.Keys) > 0 {
+		keyID = a.Keys[0].KeyID
+	}
 	return l.Write(ctx, Record{Time: time.Now().UTC(), RequestID: a.RequestID, Dialect: a.Dialect, Action: a.Action,
-		AccessKeyID: a.AccessKeyID, KeyID: a.KeyID, SourceIP: a.SourceIP, Result: a.Code, DurationMs: millis(a.Duration)})
+		AccessKeyID: a.AccessKeyID, KeyID: keyID, Keys: a.Keys, SourceIP: a.SourceIP, Result: a.Code, DurationMs: millis(a.Duration),
+		Count: a.Refused, Codes: a.Codes})
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
+// Keep keeps an admin record somewhere besides the file: with a PostgreSQL
+// store, in the database's admin log, which every replica's operators see.
+type Keep func(ctx context.Context, r Record) error
+
 // Admin runs an admin action (an access-key change, a purge, a store
 // migration) in a command of its own and records it in the log at path, if
 // given: the log is opened first, so that an unwritable log refuses the
-// action.
-func Admin(ctx context.Context, path, action string, run func() (target string, err error)) error {
+// action. keep, if not nil, receives the record too.
+func Admin(ctx context.Context, path, action string, run func() (target string, err error), keep Keep) error {
+	source := fmt.Sprintf("local:uid=%d", os.Getuid())
 	if path == "" {
-		_, err := run()
-		return err
+		start := time.Now()
+		target, err := run()
+		return errors.Join(err, kept(ctx, keep, adminRecord(action, source, target, err, start), err))
 	}
 	l, err := Open(path)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	return l.Action(ctx, action, fmt.Sprintf("local:uid=%d", os.Getuid()), run)
+	return l.Action(ctx, action, source, run, keep)
+}
+
+func adminRecord(action, source, target string, err error, start time.Time) Record {
+	result := "OK"
+	if err != nil {
+		result = "Failed"
+	}
+	return Record{Time: time.Now().UTC(), Dialect: "admin", Action: action, AccessKeyID: target,
+		SourceIP: source, Result: result, DurationMs: millis(time.Since(start))}
+}
+
+// kept hands r to keep. A failed action whose record cannot be kept either
+// (its store was what failed) reports the action's error alone.
+func kept(ctx context.Context, keep Keep, r Record, actionErr error) error {
+	if keep == nil {
+		return nil
+	}
+	if err := keep(ctx, r); err != nil && actionErr == nil {
+		return fmt.Errorf("the action is done but its record is not in the store's admin log: %w", err)
+	}
+	return nil
 }
 
 // Action runs an admin action and records it: not at all while the log
 // cannot be written (Ready), and its line is on disk before the caller
 // reports success. run returns what it acted on (an access key id, a
 // deployment), which the line names.
-func (l *Log) Action(ctx context.Context, action, source string, run func() (target string, err error)) error {
+func (l *Log) Action(ctx context.Context, action, source string, run func() (target string, err error), keep Keep) error {
 	if err := l.Ready(ctx); err != nil {
 		return err
 	}
 	start := time.Now()
 	target, err := run()
-	result := "OK"
-	if err != nil {
-		result = "Failed"
-	}
-	rec := Record{Time: time.Now().UTC(), Dialect: "admin", Action: action, AccessKeyID: target,
-		SourceIP: source, Result: result, DurationMs: millis(time.Since(start))}
+	rec := adminRecord(action, source, target, err, start)
 	if werr := l.Write(ctx, rec); werr != nil {
 		return errors.Join(err, werr)
 	}
-	return err
+	return errors.Join(err, kept(ctx, keep, rec, err))
 }

@@ -61,11 +61,11 @@ func rawDecryptWith(mech []*pkcs11.Mechanism, ct []byte) rawFunc {
 func BenchmarkDecrypt(b *testing.B) {
 	h, _ := openToken(b)
 	ctx := ctxT(b)
-	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
+	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap", "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func BenchmarkGenerateRSA(b *testing.B) {
 		_ = mod.DestroyObject(s, priv)
 		return mod.DestroyObject(s, pub)
 	}, func(ctx context.Context) error {
-		kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+		kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 		if err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func BenchmarkGenerateRSA(b *testing.B) {
 func BenchmarkDecryptDuringGeneration(b *testing.B) {
 	h, _ := openToken(b)
 	ctx := context.Background()
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench")
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench", "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func BenchmarkDecryptDuringGeneration(b *testing.B) {
 					return
 				default:
 				}
-				if k, err := h.GenerateKeyPair(hsm.Background(ctx), hsm.RSA2048, "keyport-bench"); err == nil { // as the pool refills
+				if k, err := h.GenerateKeyPair(hsm.Background(ctx), hsm.RSA2048, "keyport-bench", ""); err == nil { // as the pool refills
 					made++
 					_ = h.Delete(ctx, k.ID)
 				}

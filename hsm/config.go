@@ -138,6 +138,9 @@ func checkModuleFile(path string) error {
 // ReadPINFile reads a PIN from a file, dropping one trailing newline.
 // An unreadable or empty file is an error, never an empty PIN.
 func ReadPINFile(path string) (string, error) {
+	if err := PrivateFile(path, "PIN file"); err != nil {
+		return "", err
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("read PIN file: %w", err)
@@ -147,6 +150,20 @@ func ReadPINFile(path string) (string, error) {
 		return "", fmt.Errorf("PIN file %s is empty", path)
 	}
 	return pin, nil
+}
+
+// PrivateFile refuses a regular file that holds a secret (a PIN, an
+// access key's secret, a configuration with a password) when its group or
+// other users may read it, with the fix in the message.
+func PrivateFile(path, what string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o044 != 0 {
+		return fmt.Errorf("%s %s is readable by other users (mode %04o): chmod 600 %s", what, path, fi.Mode().Perm(), path)
+	}
+	return nil
 }
 
 // ParseURI reads an RFC 7512 PKCS#11 URI such as

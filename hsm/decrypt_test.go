@@ -97,7 +97,7 @@ func TestConcurrentDecrypt(t *testing.T) {
 	}
 	defer h.Close()
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestLeftPad(t *testing.T) {
 func TestConcurrentGenerateDecryptDelete(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	base, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	base, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestConcurrentGenerateDecryptDelete(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 4; i++ {
 				spec := []hsm.KeySpec{hsm.RSA2048, hsm.SM2}[(g+i)%2]
-				kp, err := h.GenerateKeyPair(ctx, spec, "keyport-test-wrap")
+				kp, err := h.GenerateKeyPair(ctx, spec, "keyport-test-wrap", "")
 				if err != nil {
 					errs <- fmt.Errorf("generate %s: %w", spec, err)
 					return

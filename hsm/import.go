@@ -27,7 +27,7 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error
 	if len(material) != req.Size {
 		return Imported{}, ErrBadCiphertext
 	}
-	raw, id, err := newKeyID()
+	raw, id, err := keyIDOr(req.ID)
 	if err != nil {
 		return Imported{}, err
 	}
@@ -67,7 +67,7 @@ func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error
 	if len(req.Ciphertext) != rsaBits/8 {
 		return Imported{}, ErrBadCiphertext
 	}
-	raw, id, err := newKeyID()
+	raw, id, err := keyIDOr(req.ID)
 	if err != nil {
 		return Imported{}, err
 	}

@@ -22,14 +22,14 @@ import (
 // probe checks before it chooses this path. A generation nobody waits for
 // (ctx marked with Background) runs at the lowest CPU priority, so that on
 // a software token it does not take the CPU decryptions need.
-func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (KeyPair, error) {
+func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string, want KeyID) (KeyPair, error) {
 	if label == "" {
 		return KeyPair{}, fmt.Errorf("generate key pair: empty label")
 	}
 	if spec != RSA2048 && spec != SM2 {
 		return KeyPair{}, fmt.Errorf("%w: key spec %s", ErrUnsupported, spec)
 	}
-	raw, id, err := newKeyID()
+	raw, id, err := keyIDOr(want)
 	if err != nil {
 		return KeyPair{}, err
 	}

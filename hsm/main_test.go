@@ -48,7 +48,7 @@ func generatePairs(t testing.TB, h *hsm.HSM) map[hsm.KeySpec]hsm.KeyPair {
 	t.Helper()
 	pairs := map[hsm.KeySpec]hsm.KeyPair{}
 	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
-		kp, err := h.GenerateKeyPair(ctxT(t), spec, "keyport-test-wrap")
+		kp, err := h.GenerateKeyPair(ctxT(t), spec, "keyport-test-wrap", "")
 		if err != nil {
 			t.Fatalf("generate %s: %v", spec, err)
 		}

@@ -17,11 +17,11 @@ import (
 func TestPrivateKeysNeverExtractable(t *testing.T) {
 	h, tok := openToken(t)
 	ctx := ctxT(t)
-	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	rsaKP, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
+	sm2KP, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestPrivateKeysNeverExtractable(t *testing.T) {
 func TestDelete(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestOnOpenCryptoki(t *testing.T) {
 	if caps.Decrypt[hsm.SM2PKE] != hsm.PathNone || caps.SM2Keys || caps.Seal != hsm.SealCBCHMAC || !caps.HMAC || caps.CopyToToken || caps.SerialObjectWrites {
 		t.Errorf("capabilities: %+v", caps)
 	}
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}

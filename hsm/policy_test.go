@@ -30,7 +30,7 @@ func TestWrappingKeyPolicy(t *testing.T) {
 		hsm.SM2:     {pkcs11.CKM_ECDH1_DERIVE},
 	}
 	for spec, mechs := range want {
-		kp, err := h.GenerateKeyPair(ctx, spec, "keyport-test-wrap")
+		kp, err := h.GenerateKeyPair(ctx, spec, "keyport-test-wrap", "")
 		if err != nil {
 			t.Fatal(err)
 		}

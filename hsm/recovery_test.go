@@ -28,7 +28,7 @@ func decryptOnce(ctx context.Context, t testing.TB, h *hsm.HSM, kp hsm.KeyPair, 
 func TestReloginAfterLogout(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
+	kp, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestReloginAfterLogout(t *testing.T) {
 func TestRecoverAfterSessionsClosed(t *testing.T) {
 	h, _ := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +72,11 @@ func TestRecoverAfterSessionsClosed(t *testing.T) {
 func TestTokenRemovedAndRestored(t *testing.T) {
 	h, tok := openToken(t)
 	ctx := ctxT(t)
-	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	kp, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm2kp, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap")
+	sm2kp, err := h.GenerateKeyPair(ctx, hsm.SM2, "keyport-test-wrap", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestStuckCallsFailFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := h0.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap")
+	kp, err := h0.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-test-wrap", "")
 	h0.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,26 @@ import (
 
 const rsaBits = 2048
 
+// NewKeyID returns a random id for an object about to be made, so that the
+// caller can record it first (GenerateKeyPair, ImportRequest.ID,
+// SecretKeyRequest.NewID).
+func NewKeyID() (KeyID, error) {
+	_, id, err := newKeyID()
+	return id, err
+}
+
+// keyIDOr returns the CKA_ID of id, or of a random one if id is empty.
+func keyIDOr(id KeyID) ([]byte, KeyID, error) {
+	if id == "" {
+		return newKeyID()
+	}
+	raw, err := hex.DecodeString(string(id))
+	if err != nil || len(raw) != 16 {
+		return nil, "", fmt.Errorf("key id %q: want 32 hex digits", id)
+	}
+	return raw, id, nil
+}
+
 // newKeyID returns a random CKA_ID and its KeyID.
 func newKeyID() ([]byte, KeyID, error) {
 	raw := make([]byte, 16)

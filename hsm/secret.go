@@ -87,7 +87,7 @@ func (h *HSM) SecretKey(ctx context.Context, req SecretKeyRequest) (KeyID, error
 		case req.ID != "":
 			return fmt.Errorf("%w: secret key %s is not on the token", ErrNotFound, req.ID)
 		}
-		raw, newID, err := newKeyID()
+		raw, newID, err := keyIDOr(req.NewID)
 		if err != nil {
 			return err
 		}

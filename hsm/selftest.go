@@ -65,7 +65,7 @@ func (h *HSM) SelfTest(ctx context.Context) ([]SelfTestRow, error) {
 		}
 		var err error
 		r.Layer, err = timed(1, func() error {
-			kp, err := h.GenerateKeyPair(ctx, spec, selfTestLabel)
+			kp, err := h.GenerateKeyPair(ctx, spec, selfTestLabel, "")
 			if err == nil {
 				pairs[spec] = kp
 				made = append(made, kp.ID)

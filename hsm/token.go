@@ -88,6 +88,9 @@ type SecretKeyRequest struct {
 	ID    KeyID
 	Label string
 	Kind  SecretKind
+	// NewID is the CKA_ID a key created now gets (NewKeyID); empty: a
+	// random one.
+	NewID KeyID
 }
 
 // SecretKind is the kind of a named secret key.
@@ -101,6 +104,7 @@ const (
 // ImportRequest asks for key material, encrypted to a wrapping key, to become
 // a non-extractable AES key object in the token.
 type ImportRequest struct {
+	ID          KeyID // CKA_ID of the new object (NewKeyID); empty: a random one
 	WrappingKey KeyID
 	Algorithm   Algorithm
 	Ciphertext  []byte
@@ -120,8 +124,10 @@ type Imported struct {
 // whose deadline bounds waiting for a session, and opaque key IDs.
 type Token interface {
 	// GenerateKeyPair makes a wrapping key pair inside the token, both
-	// halves labelled label.
-	GenerateKeyPair(ctx context.Context, spec KeySpec, label string) (KeyPair, error)
+	// halves labelled label, with id as their CKA_ID (NewKeyID; empty: a
+	// random one). A caller that records the id before the object exists
+	// can tell, after a crash, an object it made from one it never knew.
+	GenerateKeyPair(ctx context.Context, spec KeySpec, label string, id KeyID) (KeyPair, error)
 	// Decrypt decrypts with a wrapping private key. Any failure caused by the
 	// ciphertext is ErrBadCiphertext and nothing else.
 	Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext []byte) ([]byte, error)

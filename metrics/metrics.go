@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/wire"
 )
@@ -66,35 +65,29 @@ func (m *Metrics) Request(a wire.Access) {
 // SessionWait records a wait for a session (hsm.Config.OnSessionWait).
 func (m *Metrics) SessionWait(d time.Duration) { m.sessionWait.Observe(d.Seconds()) }
 
-// Watch registers the collectors read from the running service and its
-// token at each scrape: whether the token answers, how many objects of
-// this deployment it holds, and the pools.
-func (m *Metrics) Watch(svc *service.Service, tok *hsm.HSM) {
-	scrape := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), 3*time.Second)
+// Watch registers the collectors read from the running service at each
+// scrape: whether the token answers, how many objects of this deployment
+// it holds, and the pools. They read the service's Health, at most
+// service.HealthMaxAge old, so that a flood of scrapes costs the token one
+// probe a second.
+func (m *Metrics) Watch(svc *service.Service) {
+	health := func() service.Health {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		return svc.Health(ctx)
 	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "keyport_hsm_up", Help: "1 if the HSM answers and the session is logged in, else 0.",
 	}, func() float64 {
-		ctx, cancel := scrape()
-		defer cancel()
-		if tok.Ping(ctx) != nil {
-			return 0
+		if health().HSMUp {
+			return 1
 		}
-		return 1
+		return 0
 	}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "keyport_token_objects", Help: "Token objects labelled with this deployment's id (pairs count once).",
-	}, func() float64 {
-		ctx, cancel := scrape()
-		defer cancel()
-		n, err := svc.CountTokenObjects(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
-	m.reg.MustRegister(&poolCollector{svc: svc})
+	}, func() float64 { return float64(health().TokenObjects) }))
+	m.reg.MustRegister(&poolCollector{health: health})
 }
 
 var (
@@ -103,17 +96,16 @@ var (
 )
 
 // poolCollector reads the pool's state once per scrape.
-type poolCollector struct{ svc *service.Service }
+type poolCollector struct{ health func() service.Health }
 
 func (p *poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolKeysDesc; ch <- inlineDesc }
 
 func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	st, err := p.svc.PoolStats(ctx)
-	if err != nil {
+	h := p.health()
+	if h.PoolErr != nil {
 		return
 	}
+	st := h.Pool
 	for spec, n := range st.Pooled {
 		ch <- prometheus.MustNewConstMetric(poolKeysDesc, prometheus.GaugeValue, float64(n), string(spec))
 	}

@@ -22,9 +22,9 @@ func (t *Token) since(op string, start time.Time) {
 	t.m.hsmOps.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-func (t *Token) GenerateKeyPair(ctx context.Context, spec hsm.KeySpec, label string) (hsm.KeyPair, error) {
+func (t *Token) GenerateKeyPair(ctx context.Context, spec hsm.KeySpec, label string, id hsm.KeyID) (hsm.KeyPair, error) {
 	defer t.since("generate_key_pair", time.Now())
-	return t.HSM.GenerateKeyPair(ctx, spec, label)
+	return t.HSM.GenerateKeyPair(ctx, spec, label, id)
 }
 
 func (t *Token) Decrypt(ctx context.Context, id hsm.KeyID, alg hsm.Algorithm, ct []byte) ([]byte, error) {

@@ -44,7 +44,7 @@ func BenchmarkGetParametersForImport(b *testing.B) {
 	const gens = 4
 	for i := 0; i < gens; i++ { // raw key generation, the pool at rest
 		t0 := time.Now()
-		kp, err := e.h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench")
+		kp, err := e.h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-bench", "")
 		genT += time.Since(t0)
 		if err != nil {
 			b.Fatal(err)
@@ -132,4 +132,47 @@ func BenchmarkImportKeyMaterial(b *testing.B) {
 	b.ReportMetric(float64(rawT.Microseconds())/float64(b.N), "decrypt+write-µs/op")
 	b.ReportMetric(float64(importT.Microseconds())/float64(b.N), "import-µs/op")
 	b.ReportMetric(float64(importT)/float64(rawT), "import/raw")
+}
+
+// BenchmarkEncryptVersions: Encrypt under a key with store.MaxKeyVersions
+// versions beside one with a single version, interleaved in rounds, at
+// each protection level: retired versions must not slow the hot path.
+func BenchmarkEncryptVersions(b *testing.B) {
+	e := newEnv(b, func(o *service.Options) { o.MinVersionInterval = -1 })
+	ctx := context.Background()
+	for _, level := range []service.ProtectionLevel{service.ProtectionSoftware, service.ProtectionHSM} {
+		one, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Protection: level})
+		if err != nil {
+			b.Fatal(err)
+		}
+		many, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Protection: level})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 1; i < store.MaxKeyVersions; i++ {
+			if _, err := e.svc.RotateKey(ctx, many.KeyID); err != nil {
+				b.Fatal(err)
+			}
+		}
+		run := func(id string, n int) time.Duration {
+			t0 := time.Now()
+			for i := 0; i < n; i++ {
+				if _, err := e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: id, Plaintext: []byte("hot path")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return time.Since(t0)
+		}
+		var tOne, tMany time.Duration
+		n := max(b.N, 200)
+		for round := 0; round < 8; round++ {
+			tOne += run(one.KeyID, n/8+1)
+			tMany += run(many.KeyID, n/8+1)
+		}
+		ratio := float64(tMany) / float64(tOne)
+		b.ReportMetric(ratio, string(level)+"_50_versions/1_version_ratio")
+		if ratio > 1.15 {
+			b.Errorf("%s: a key with %d versions encrypts at %.2f × the time of one with one", level, store.MaxKeyVersions, ratio)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/service/wire"
 )
 
 // Encrypt encrypts up to 6 KiB under an Enabled key, binding the
@@ -41,7 +42,7 @@ func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) (*DecryptResp
 	if err != nil {
 		return nil, err
 	}
-	k, header, sealed, err := s.blobKey(ctx, req.CiphertextBlob)
+	k, header, sealed, err := s.blobKey(ctx, req.CiphertextBlob, req.ArchivedIsDisabled)
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +109,9 @@ func (s *Service) GenerateDataKey(ctx context.Context, req GenerateDataKeyReques
 	return &GenerateDataKeyResponse{KeyID: enc.KeyID, KeyVersionID: enc.KeyVersionID, Plaintext: dk, CiphertextBlob: enc.CiphertextBlob}, nil
 }
 
-// usableKey loads a key that may encrypt now.
+// usableKey loads a key that may encrypt now, without its retired versions.
 func (s *Service) usableKey(ctx context.Context, keyID string) (*store.Key, error) {
-	k, err := s.getKey(ctx, keyID)
+	k, err := s.getPrimary(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +193,7 @@ type ReEncryptRequest struct {
 	SourceContext      map[string]string
 	DestinationKeyID   string
 	DestinationContext map[string]string
+	ArchivedIsDisabled bool // of the source key: as in DecryptRequest
 }
 
 // ReEncryptResponse names both the source and the destination.
@@ -205,7 +207,7 @@ type ReEncryptResponse struct {
 
 // ReEncrypt decrypts and encrypts again; the plaintext lives only between.
 func (s *Service) ReEncrypt(ctx context.Context, req ReEncryptRequest) (*ReEncryptResponse, error) {
-	dec, err := s.Decrypt(ctx, DecryptRequest{CiphertextBlob: req.CiphertextBlob, Context: req.SourceContext})
+	dec, err := s.Decrypt(ctx, DecryptRequest{CiphertextBlob: req.CiphertextBlob, Context: req.SourceContext, ArchivedIsDisabled: req.ArchivedIsDisabled})
 	if err != nil {
 		return nil, err
 	}
@@ -227,30 +229,40 @@ func (s *Service) CheckEncrypt(ctx context.Context, keyID string) error {
 }
 
 // CheckDecrypt answers whether the blob names a key version that may
-// decrypt now, without decrypting.
-func (s *Service) CheckDecrypt(ctx context.Context, blob []byte) error {
-	_, _, _, err := s.blobKey(ctx, blob)
+// decrypt now, without decrypting; archivedIsDisabled as in DecryptRequest.
+func (s *Service) CheckDecrypt(ctx context.Context, blob []byte, archivedIsDisabled bool) error {
+	_, _, _, err := s.blobKey(ctx, blob, archivedIsDisabled)
 	return err
 }
 
 // blobKey parses a blob and loads the key version it names, if that key
 // may decrypt now (Enabled, or Archived): the key as of that version, the
-// blob's header and its sealed part.
-func (s *Service) blobKey(ctx context.Context, blob []byte) (*store.Key, []byte, []byte, error) {
+// blob's header and its sealed part. A dialect that shows Archived as
+// Disabled (archivedIsDisabled) has it refused as Disabled.
+func (s *Service) blobKey(ctx context.Context, blob []byte, archivedIsDisabled bool) (*store.Key, []byte, []byte, error) {
 	h, header, sealed, err := parseBlob(blob)
 	if err != nil {
 		return nil, nil, nil, wrapErr(KindInvalidCiphertext, err, "CiphertextBlob is not a Keyport ciphertext")
 	}
-	k, err := s.getKey(ctx, h.keyID)
+	// Most ciphertexts are of the primary version: its record alone
+	// decrypts them, and only an older version's needs the versions read.
+	k, err := s.getPrimary(ctx, h.keyID)
+	if err == nil && h.keyVersionID != k.VersionID && k.Retired > 0 {
+		k, err = s.getKey(ctx, h.keyID)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if st := s.state(k); st != StateEnabled && st != StateArchived { // an Archived key still decrypts
+	switch st := s.state(k); {
+	case st == StateArchived && archivedIsDisabled:
+		return nil, nil, nil, stateError(StateDisabled)
+	case st != StateEnabled && st != StateArchived: // an Archived key still decrypts
 		return nil, nil, nil, stateError(st)
 	}
 	k, ok := version(k, h.keyVersionID)
 	if !ok || h.cipher != s.cipherFor(k) {
 		return nil, nil, nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not belong to a version of this key")
 	}
+	wire.UseVersion(ctx, k.ID, k.VersionID)
 	return k, header, sealed, nil
 }

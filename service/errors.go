@@ -37,6 +37,8 @@ const (
 	KindRotationUnsupported                    // the key's material cannot rotate (EXTERNAL keys)
 	KindVersionNotFound                        // no such key version
 	KindNotPendingDeletion                     // CancelKeyDeletion of a key not pending deletion
+	KindVersionLimit                           // the key has as many versions as it may have
+	KindVersionTooSoon                         // the last version is younger than the minimum interval
 	kindEnd
 )
 
@@ -67,6 +69,8 @@ var kindNames = [...]string{
 	KindRotationUnsupported:        "key material cannot rotate",
 	KindVersionNotFound:            "key version not found",
 	KindNotPendingDeletion:         "key is not pending deletion",
+	KindVersionLimit:               "key version limit reached",
+	KindVersionTooSoon:             "key version made too recently",
 }
 
 // ServerFault reports whether err is the service's own failure (the HSM or

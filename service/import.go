@@ -185,10 +185,15 @@ func (s *Service) unwrapMaterial(ctx context.Context, k *store.Key, w *store.Wra
 	alg := wrapping[WrappingAlgorithm(w.Algorithm)].alg
 	size := KeySpec(k.Spec).MaterialSize()
 	if inToken(k) {
+		id, err := s.newObjectID(ctx)
+		if err != nil {
+			return newMaterial{}, err
+		}
 		imp, err := s.tok.ImportAES(ctx, hsm.ImportRequest{
-			WrappingKey: hsm.KeyID(w.ID), Algorithm: alg, Ciphertext: ct, Size: size, Label: s.materialLabel(k.ID),
+			ID: id, WrappingKey: hsm.KeyID(w.ID), Algorithm: alg, Ciphertext: ct, Size: size, Label: s.materialLabel(k.ID),
 		})
 		if err != nil {
+			s.disown(ctx, string(id))
 			return newMaterial{}, importError(err)
 		}
 		return newMaterial{object: string(imp.ID), kcv: imp.CheckValue}, nil

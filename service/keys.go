@@ -78,6 +78,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		return nil, storeError("create key", err)
 	}
 	s.log.Info("key created", "key_id", k.ID, "spec", k.Spec, "origin", k.Origin, "protection", k.Protection)
+	wire.TouchKey(ctx, wire.KeyUse{KeyID: k.ID, Version: k.VersionID})
 	return s.metadata(k), nil
 }
 
@@ -86,9 +87,17 @@ func (s *Service) generateMaterial(ctx context.Context, k *store.Key) error {
 	if inToken(k) {
 		// One object per version: the label names the version, so a rotation
 		// makes new material rather than finding the old.
-		id, err := s.tok.SecretKey(ctx, hsm.SecretKeyRequest{Label: s.materialLabel(k.ID + "/" + k.VersionID), Kind: hsm.AES256})
+		want, err := s.newObjectID(ctx)
 		if err != nil {
+			return err
+		}
+		id, err := s.tok.SecretKey(ctx, hsm.SecretKeyRequest{Label: s.materialLabel(k.ID + "/" + k.VersionID), Kind: hsm.AES256, NewID: want})
+		if err != nil {
+			s.disown(ctx, string(want))
 			return hsmError("generate key material", err)
+		}
+		if id != want { // found, made earlier by this store under the same label
+			s.disown(ctx, string(want))
 		}
 		k.HSMObject = string(id)
 		return nil
@@ -262,20 +271,37 @@ func stateError(state KeyState) error {
 // getKey loads a key that still exists: one past its deletion date is gone
 // even before the collector destroys it. keyID may be an alias (alias/NAME).
 func (s *Service) getKey(ctx context.Context, keyID string) (*store.Key, error) {
+	return s.readKey(ctx, keyID, s.st.GetKey)
+}
+
+// getPrimary is getKey without the key's retired versions: for the
+// actions that use only the primary one (Encrypt), whose cost must not
+// grow with a key's versions.
+func (s *Service) getPrimary(ctx context.Context, keyID string) (*store.Key, error) {
+	return s.readKey(ctx, keyID, s.st.GetPrimary)
+}
+
+func (s *Service) readKey(ctx context.Context, keyID string, read func(context.Context, string) (*store.Key, error)) (*store.Key, error) {
 	if keyID == "" {
 		return nil, errorf(KindInvalidParameter, "KeyId is required")
 	}
+	named := keyID
 	keyID, err := s.resolveAlias(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.st.GetKey(ctx, keyID)
+	k, err := read(ctx, keyID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && s.deleted(k)) {
 		return nil, errorf(KindNotFound, "key %s not found", keyID)
 	}
 	if err != nil {
 		return nil, storeError("get key", err)
 	}
+	use := wire.KeyUse{KeyID: k.ID, Version: k.VersionID}
+	if named != keyID {
+		use.Alias = named
+	}
+	wire.TouchKey(ctx, use) // the audit log names every key a request acted on
 	return k, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/store"
 )
 
 func TestKeyLifecycle(t *testing.T) {
@@ -250,5 +251,60 @@ func TestAutomaticRotation(t *testing.T) {
 		if st, err := e.svc.Collect(ctx); err != nil || st.Rotated != 0 {
 			t.Fatalf("%s: a second collect rotated again: %+v, %v", level, st, err)
 		}
+	}
+}
+
+// TestVersionBounds: a key's first CreateKeyVersion comes at once, the next
+// only MinVersionInterval after the last; at most store.MaxKeyVersions
+// versions, for manual and automatic rotation alike; a refused rotation
+// leaves no token object behind.
+func TestVersionBounds(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Protection: service.ProtectionHSM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RotateKey(ctx, md.KeyID); err != nil {
+		t.Fatalf("first rotation of a new key: %v", err)
+	}
+	objects := countObjects(t, e.h, e.label("material/"))
+	if _, err := e.svc.RotateKey(ctx, md.KeyID); service.KindOf(err) != service.KindVersionTooSoon {
+		t.Fatalf("second rotation at once: %v", err)
+	}
+	if n := countObjects(t, e.h, e.label("material/")); n != objects {
+		t.Fatalf("a refused rotation left token objects: %d, was %d", n, objects)
+	}
+	e.clock.Advance(7*24*time.Hour - time.Second)
+	if _, err := e.svc.RotateKey(ctx, md.KeyID); service.KindOf(err) != service.KindVersionTooSoon {
+		t.Fatalf("rotation a second before the interval: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := e.svc.RotateKey(ctx, md.KeyID); err != nil {
+		t.Fatalf("rotation after the interval: %v", err)
+	}
+
+	// The cap, with the interval passing each time; then automatic
+	// rotation stops too.
+	sw, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Protection: service.ProtectionSoftware, AutoRotate: true, RotationInterval: 7 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < store.MaxKeyVersions; i++ {
+		if _, err := e.svc.RotateKey(ctx, sw.KeyID); err != nil {
+			t.Fatalf("rotation %d: %v", i, err)
+		}
+		e.clock.Advance(7 * 24 * time.Hour)
+	}
+	if _, err := e.svc.RotateKey(ctx, sw.KeyID); service.KindOf(err) != service.KindVersionLimit {
+		t.Fatalf("rotation past %d versions: %v", store.MaxKeyVersions, err)
+	}
+	e.clock.Advance(30 * 24 * time.Hour)
+	if _, err := e.svc.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	versions, err := e.svc.ListKeyVersions(ctx, sw.KeyID)
+	if err != nil || len(versions) != store.MaxKeyVersions {
+		t.Fatalf("versions after automatic rotation at the cap: %d, %v", len(versions), err)
 	}
 }

@@ -102,11 +102,13 @@ func checkTags(set map[string]string, remove []string, k *store.Key) error {
 	return nil
 }
 
-// ArchiveKey moves a key to Archived: it decrypts but no longer encrypts.
+// ArchiveKey moves an Enabled key to Archived: it decrypts but no longer
+// encrypts. Only an Enabled key is archived (Tencent Cloud's rule): a
+// Disabled key stays Disabled, and archiving never makes it decrypt again.
 func (s *Service) ArchiveKey(ctx context.Context, keyID string) error {
 	return s.transition(ctx, keyID, "archive key", func(k *store.Key, state KeyState) error {
 		switch state {
-		case StateEnabled, StateDisabled, StateArchived:
+		case StateEnabled, StateArchived:
 			k.State = string(StateArchived)
 			return nil
 		}

@@ -80,5 +80,7 @@ func (s *Service) destroyMaterial(ctx context.Context, object string) {
 	}
 	if err := s.tok.Delete(ctx, hsm.KeyID(object)); err != nil && !errors.Is(err, hsm.ErrNotFound) {
 		s.log.Error("destroy material object; it will be removed at next start", "object", object, "err", err)
+		return
 	}
+	s.disown(ctx, object)
 }

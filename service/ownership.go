@@ -139,6 +139,30 @@ func (s *Service) masterKey(ctx context.Context, meta, name string, kind hsm.Sec
 	return id, nil
 }
 
+// newObjectID reserves the id of a token object about to be made, in the
+// store's ledger of owned objects first: a crash after the object exists
+// and before a record names it leaves an object this store knows it made,
+// which reconcile destroys; an object of this deployment in no ledger
+// (made by a migrated copy, a restored backup) is never destroyed.
+func (s *Service) newObjectID(ctx context.Context) (hsm.KeyID, error) {
+	id, err := hsm.NewKeyID()
+	if err != nil {
+		return "", wrapErr(KindInternal, err, "token object id")
+	}
+	if err := s.st.OwnObject(ctx, string(id), time.Now()); err != nil {
+		return "", storeError("reserve token object", err)
+	}
+	return id, nil
+}
+
+// disown forgets an object destroyed (or never made); an entry left behind
+// names no object and is dropped by reconcile.
+func (s *Service) disown(ctx context.Context, id string) {
+	if err := s.st.DisownObject(context.WithoutCancel(ctx), id); err != nil {
+		s.log.Warn("forget destroyed token object in the ledger; reconcile drops it later", "object", id, "err", err)
+	}
+}
+
 // objectAdmin is implemented by hsm.HSM: listing and relabelling the
 // token's objects, for start-up and the admin CLI only.
 type objectAdmin interface {
@@ -148,7 +172,15 @@ type objectAdmin interface {
 
 // TokenObjects sorts the Keyport objects on the token for this deployment.
 type TokenObjects struct {
-	Orphans       []hsm.Object // this deployment's, unknown to its store: what a crash left
+	Orphans []hsm.Object // this deployment's, made by this store (in its ledger) and named by no record: what a crash left
+	// Unowned are this deployment's, named by no record and not in this
+	// store's ledger: made by another store of the deployment (a migrated
+	// copy, a restored backup). Listed, never destroyed.
+	Unowned []hsm.Object
+	// Dangling are ledger entries that name no object on the token and no
+	// record: a creation that never happened, or a destruction not yet
+	// forgotten.
+	Dangling      map[string]time.Time
 	LegacyAdopted []hsm.Object // legacy-labelled, known to this store: relabelled at start-up
 	LegacyOrphans []hsm.Object // legacy-labelled, unknown to this store (maybe another's)
 	Others        int          // objects of other deployments, left alone
@@ -205,6 +237,16 @@ func (s *Service) ClassifyObjects(ctx context.Context) (TokenObjects, error) {
 	if err != nil {
 		return out, err
 	}
+	owned := map[string]time.Time{}
+	if err := s.st.EachOwned(ctx, func(id string, since time.Time) bool { owned[id] = since; return true }); err != nil {
+		return out, err
+	}
+	out.Dangling = map[string]time.Time{}
+	for id, since := range owned {
+		if !known[id] {
+			out.Dangling[id] = since
+		}
+	}
 	seen := map[string]bool{}
 	for _, o := range objs {
 		owner, ok := OwnerOf(o.Label)
@@ -212,10 +254,16 @@ func (s *Service) ClassifyObjects(ctx context.Context) (TokenObjects, error) {
 			continue
 		}
 		seen[o.ID] = true
+		delete(out.Dangling, o.ID)
+		_, mine := owned[o.ID]
 		switch {
 		case owner.Deployment == s.deployment:
-			if !known[o.ID] && owner.Kind != ObjectMaster {
+			switch {
+			case known[o.ID] || owner.Kind == ObjectMaster:
+			case mine:
 				out.Orphans = append(out.Orphans, o)
+			default:
+				out.Unowned = append(out.Unowned, o)
 			}
 		case owner.Deployment == LegacyDeployment && known[o.ID]:
 			out.LegacyAdopted = append(out.LegacyAdopted, o)
@@ -253,6 +301,15 @@ func (s *Service) reconcile(ctx context.Context, grace time.Duration) error {
 	}
 	if _, err := s.destroyOrphans(ctx, orphans); err != nil {
 		return err
+	}
+	for _, o := range objs.Unowned {
+		s.log.Warn("token object of this deployment that this store did not make (another store of the deployment, such as a migrated copy, may use it); left alone",
+			"object", o.ID, "label", o.Label)
+	}
+	for id, since := range objs.Dangling {
+		if time.Since(since) > grace {
+			s.disown(ctx, id)
+		}
 	}
 	admin, _ := s.tok.(objectAdmin)
 	for _, o := range objs.LegacyAdopted {
@@ -326,6 +383,7 @@ func (s *Service) destroyOrphans(ctx context.Context, objs []hsm.Object) (int, e
 		if err := s.tok.Delete(ctx, hsm.KeyID(o.ID)); err != nil && !errors.Is(err, hsm.ErrNotFound) {
 			return i, hsmError("destroy orphaned object", err)
 		}
+		s.disown(ctx, o.ID)
 		s.log.Info("removed orphaned token object of this deployment", "object", o.ID, "label", o.Label)
 	}
 	return len(objs), nil
@@ -374,6 +432,7 @@ func (s *Service) PurgeWrappingKey(ctx context.Context, id string) error {
 			if err := s.st.DeleteWrapping(ctx, id); err != nil {
 				return storeError("forget wrapping key", err)
 			}
+			s.disown(ctx, id)
 			return nil
 		}
 	}

@@ -118,9 +118,22 @@ func TestTwoDeploymentsOneToken(t *testing.T) {
 	a.check(t, da)
 	b.check(t, db)
 
-	// A's own orphan (made, never recorded) goes at A's next start; B's
-	// objects stay, and B does not count A's objects as its own.
-	orphan, err := a.h.GenerateKeyPair(ctxT(t), hsm.RSA2048, a.label("wrap-rsa"))
+	// A's own orphan (its id reserved in A's ledger, made, never recorded:
+	// a crash between the two) goes at A's next start; an object with A's
+	// deployment id that A's store never made (a migrated copy's) stays;
+	// B's objects stay, and B does not count A's objects as its own.
+	reserved, err := hsm.NewKeyID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.st.OwnObject(ctxT(t), string(reserved), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := a.h.GenerateKeyPair(ctxT(t), hsm.RSA2048, a.label("wrap-rsa"), reserved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := a.h.GenerateKeyPair(ctxT(t), hsm.RSA2048, a.label("wrap-rsa"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +145,15 @@ func TestTwoDeploymentsOneToken(t *testing.T) {
 	a.open(t)
 	if n := countObjectsByID(t, a.h, string(orphan.ID)); n != 0 {
 		t.Fatalf("A's orphan survived A's start (%d objects)", n)
+	}
+	if n := countObjectsByID(t, a.h, string(stranger.ID)); n != 2 {
+		t.Fatalf("an object of A's deployment that A's store never made was destroyed (%d objects left)", n)
+	}
+	if _, err := a.svc.PurgeOrphans(ctxT(t)); err != nil || countObjectsByID(t, a.h, string(stranger.ID)) != 2 {
+		t.Fatalf("purge destroyed an object A's store never made: %v", err)
+	}
+	if err := a.h.Delete(ctxT(t), stranger.ID); err != nil {
+		t.Fatal(err)
 	}
 	a.check(t, da)
 	b.check(t, db)
@@ -166,14 +188,14 @@ func TestLegacyObjectsAdopted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pooled, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-wrap-rsa-x")
+	pooled, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-wrap-rsa-x", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := st.AddPooled(ctx, &store.WrappingKey{ID: string(pooled.ID), Spec: string(service.WrappingRSA2048), PublicDER: pooled.PublicDER, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	stranger, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-wrap-rsa-y") // another legacy store's, maybe
+	stranger, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport-wrap-rsa-y", "") // another legacy store's, maybe
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -178,8 +178,13 @@ func (p *pool) fillSpec(ctx context.Context, spec WrappingKeySpec, wg *sync.Wait
 }
 
 func (p *pool) generate(ctx context.Context, spec WrappingKeySpec) (*store.WrappingKey, error) {
-	kp, err := p.s.tok.GenerateKeyPair(ctx, hsmSpec(spec), p.s.wrappingLabel(spec))
+	id, err := p.s.newObjectID(ctx)
 	if err != nil {
+		return nil, err
+	}
+	kp, err := p.s.tok.GenerateKeyPair(ctx, hsmSpec(spec), p.s.wrappingLabel(spec), id)
+	if err != nil {
+		p.s.disown(ctx, string(id))
 		return nil, err
 	}
 	return &store.WrappingKey{ID: string(kp.ID), Spec: string(spec), PublicDER: kp.PublicDER, Created: p.s.now().UTC()}, nil
@@ -252,5 +257,7 @@ func (s *Service) destroyWrapping(ctx context.Context, id string) {
 	}
 	if err := s.st.DeleteWrapping(ctx, id); err != nil {
 		s.log.Error("forget wrapping key", "wrapping_key", id, "err", err)
+		return
 	}
+	s.disown(ctx, id)
 }

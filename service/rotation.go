@@ -73,6 +73,9 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 		return nil, stateError(st)
 	}
 	now := s.now().UTC()
+	if err := s.mayAddVersion(k, now); err != nil {
+		return nil, err
+	}
 	next := &store.Key{ID: k.ID, VersionID: wire.NewUUID(), Spec: k.Spec, Protection: k.Protection}
 	if err := s.generateMaterial(ctx, next); err != nil {
 		return nil, err
@@ -84,6 +87,9 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 		if st := s.state(k); st != StateEnabled {
 			return stateError(st)
 		}
+		if err := s.mayAddVersion(k, now); err != nil {
+			return err // another rotation got there first
+		}
 		k.Versions = append(k.Versions, store.KeyVersion{ID: k.VersionID, Created: k.PrimarySince(), SealedMat: k.SealedMat, HSMObject: k.HSMObject})
 		k.VersionID, k.SealedMat, k.HSMObject, k.VersionCreated, k.LastRotation = next.VersionID, next.SealedMat, next.HSMObject, now, now
 		return nil
@@ -93,7 +99,23 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 		return nil, storeError("rotate key", err)
 	}
 	s.log.Info("key rotated", "key_id", k.ID, "key_version_id", next.VersionID)
+	wire.UseVersion(ctx, k.ID, next.VersionID)
 	return &KeyVersionInfo{KeyID: k.ID, KeyVersionID: next.VersionID, Created: now, Primary: true}, nil
+}
+
+// mayAddVersion applies the bounds on versions, to manual and automatic
+// rotation alike: at most store.MaxKeyVersions, and at least
+// MinVersionInterval after the last version made (a key's first rotation
+// may come at once).
+func (s *Service) mayAddVersion(k *store.Key, now time.Time) error {
+	if len(k.Versions)+1 >= store.MaxKeyVersions {
+		return errorf(KindVersionLimit, "the key has %d versions, as many as a key may have", store.MaxKeyVersions)
+	}
+	if last := k.LastRotation; !last.IsZero() && now.Before(last.Add(s.opt.MinVersionInterval)) {
+		return errorf(KindVersionTooSoon, "the key's last version was made %s; the next may be made from %s (at least %s apart)",
+			last.UTC().Format(time.RFC3339), last.Add(s.opt.MinVersionInterval).UTC().Format(time.RFC3339), s.opt.MinVersionInterval)
+	}
+	return nil
 }
 
 // ListKeyVersions returns a key's versions, oldest first.
@@ -144,7 +166,7 @@ func version(k *store.Key, versionID string) (*store.Key, bool) {
 func (s *Service) rotateDue(ctx context.Context, due []*store.Key) int {
 	n := 0
 	for _, k := range due {
-		if s.state(k) != StateEnabled {
+		if s.state(k) != StateEnabled || s.mayAddVersion(k, s.now()) != nil {
 			continue
 		}
 		if _, err := s.RotateKey(ctx, k.ID); err != nil {

@@ -62,6 +62,10 @@ type Options struct {
 	// than any replica takes between making an object and recording it.
 	// Default 2 minutes.
 	OrphanGrace time.Duration
+	// MinVersionInterval is the least time between two versions of a key,
+	// counted from the last one made (Alibaba Cloud: seven days). Default
+	// 7 days; negative: no minimum.
+	MinVersionInterval time.Duration
 
 	Logger *slog.Logger
 }
@@ -99,6 +103,12 @@ func (o *Options) defaults() {
 	if o.OrphanGrace <= 0 {
 		o.OrphanGrace = 2 * time.Minute
 	}
+	switch {
+	case o.MinVersionInterval == 0:
+		o.MinVersionInterval = MinRotationInterval
+	case o.MinVersionInterval < 0:
+		o.MinVersionInterval = 0
+	}
 	if o.SecretCacheTTL <= 0 {
 		o.SecretCacheTTL = 30 * time.Second
 	}
@@ -109,10 +119,11 @@ func (o *Options) defaults() {
 
 // Service is the KMS. It is safe for concurrent use.
 type Service struct {
-	opt Options
-	tok hsm.Token
-	st  store.Store
-	log *slog.Logger
+	opt    Options
+	health healthProbe // shared by the operational endpoints
+	tok    hsm.Token
+	st     store.Store
+	log    *slog.Logger
 
 	deployment string // carried in every token object label
 	legacy     bool   // the store predates deployment ids
@@ -238,26 +249,6 @@ type pinger interface {
 
 // Ready reports whether the service can take requests: the HSM answers and
 // is logged in, the store (a database, for replicas) answers, and the pool
-// holds a wrapping key of every spec it keeps.
-func (s *Service) Ready(ctx context.Context) error {
-	if p, ok := s.tok.(pinger); ok {
-		if err := p.Ping(ctx); err != nil {
-			return hsmError("HSM", err)
-		}
-	}
-	if p, ok := s.st.(pinger); ok {
-		if err := p.Ping(ctx); err != nil {
-			return storeError("store", err)
-		}
-	}
-	st, err := s.PoolStats(ctx)
-	if err != nil {
-		return err
-	}
-	for spec := range s.pool.bounds {
-		if st.Pooled[spec] == 0 {
-			return errorf(KindUnavailable, "the %s wrapping-key pool is empty", spec)
-		}
-	}
-	return nil
-}
+// holds a wrapping key of every spec it keeps. It probes now; the
+// operational endpoints use Health.
+func (s *Service) Ready(ctx context.Context) error { return s.probe(ctx, false).Ready }

@@ -194,6 +194,9 @@ type DecryptRequest struct {
 	CiphertextBlob []byte
 	Context        map[string]string
 	Recipient      *Recipient // return the plaintext encrypted to this key
+	// ArchivedIsDisabled: the dialect has no Archived state and shows an
+	// archived key as Disabled (Alibaba Cloud), so it refuses it as one.
+	ArchivedIsDisabled bool
 }
 
 // DecryptResponse carries the plaintext (encrypted to the request's

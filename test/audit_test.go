@@ -31,6 +31,11 @@ type auditLine struct {
 	SourceIP    string    `json:"source_ip"`
 	Result      string    `json:"result"`
 	DurationMs  *float64  `json:"duration_ms"`
+	Keys        []struct {
+		KeyID   string `json:"key_id"`
+		Version string `json:"version"`
+		Alias   string `json:"alias"`
+	} `json:"keys"`
 }
 
 func readAudit(t *testing.T, path string) ([]auditLine, string) {
@@ -98,8 +103,8 @@ func TestAuditLog(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if lines[0].AccessKeyID != s.ak || lines[0].SourceIP != "admin-socket" || lines[1].KeyID != "" || lines[2].KeyID != id || lines[3].KeyID != id ||
-		lines[4].KeyID != id || lines[5].KeyID != "" || lines[7].AccessKeyID != newID || !strings.HasPrefix(lines[10].SourceIP, "local:uid=") {
+	if lines[0].AccessKeyID != s.ak || lines[0].SourceIP != "admin-socket" || lines[1].KeyID != id || lines[2].KeyID != id || lines[3].KeyID != id ||
+		lines[4].KeyID != id || lines[5].KeyID != id || lines[7].AccessKeyID != newID || !strings.HasPrefix(lines[10].SourceIP, "local:uid=") {
 		t.Fatalf("key ids: %+v", lines)
 	}
 	for name, secret := range map[string]string{

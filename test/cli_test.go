@@ -197,6 +197,7 @@ func TestHSMCommands(t *testing.T) {
 		{"no PIN", []string{mod, "KEYPORT_TOKEN_LABEL=" + label}, []string{"hsm", "objects"}, 2, "no user PIN"},
 		{"no token", []string{mod, "KEYPORT_PIN=" + pin}, []string{"hsm", "objects"}, 2, "no token selected"},
 		{"empty PIN file", []string{mod, "KEYPORT_TOKEN_LABEL=" + label}, []string{"hsm", "objects", "--pin-file", "/dev/null"}, 1, "is empty"},
+		{"PIN file others may read", []string{mod, "KEYPORT_TOKEN_LABEL=" + label}, []string{"hsm", "objects", "--pin-file", readableFile(t, pin)}, 1, "chmod 600"},
 		{"init without label", []string{mod}, []string{"hsm", "init-token"}, 2, "--label is required"},
 		{"init without PINs, no terminal", []string{mod}, []string{"hsm", "init-token", "--label", "x"}, 2, "no SO PIN"},
 		{"purge without id", tokenEnv, []string{"hsm", "purge"}, 2, "at least one --id"},
@@ -245,8 +246,21 @@ func TestPurgeExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Made, never recorded: as after a crash.
-	orphan, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport/"+svc.Deployment()+"/wrap-rsa")
+	// Reserved in the store's ledger and made, never recorded: as after a
+	// crash. And one made by a stranger with the deployment's label, never
+	// reserved here: purge leaves it alone.
+	reserved, err := hsm.NewKeyID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.OwnObject(ctx, string(reserved), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport/"+svc.Deployment()+"/wrap-rsa", reserved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := h.GenerateKeyPair(ctx, hsm.RSA2048, "keyport/"+svc.Deployment()+"/wrap-rsa", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,13 +278,21 @@ func TestPurgeExpired(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &objs); err != nil {
 		t.Fatal(err)
 	}
+	strangerKept := false
 	for _, o := range objs {
+		if o.ID == string(stranger.ID) {
+			strangerKept = true
+			continue
+		}
 		if owner, ok := service.OwnerOf(o.Label); ok && owner.Kind == service.ObjectWrapping {
 			t.Errorf("wrapping key %s (%s) survived the purge", o.ID, o.Label)
 		}
 		if o.ID == string(orphan.ID) {
 			t.Errorf("orphan %s survived the purge", o.ID)
 		}
+	}
+	if !strangerKept {
+		t.Error("purge destroyed an object no store of this deployment reserved")
 	}
 }
 
@@ -323,4 +345,23 @@ func TestAccessKeyCommands(t *testing.T) {
 	keyport(t, s.env, "access-key", "delete", "--id", s.ak).expect(t, 1, "not found")
 	s.start(t)
 	serverError(t, use(s.ak, s.sk), 404, "InvalidAccessKeyId.NotFound")
+}
+
+// readableFile writes text to a file of mode 0644.
+func readableFile(t *testing.T, text string) string {
+	return fileWithMode(t, "readable", text, 0o644)
+}
+
+// fileWithMode writes text to a file named name of exactly this mode,
+// whatever the umask.
+func fileWithMode(t *testing.T, name, text string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

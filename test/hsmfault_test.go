@@ -90,10 +90,18 @@ func TestHSMAwayIsServiceUnavailable(t *testing.T) {
 	d.down.Store(true)
 	serverError(t, aliEncrypt(), 503, "ServiceUnavailableTemporary")
 	tcError(t, tcEncrypt(), "UnsupportedOperation.ServiceTemporaryUnavailable")
-	resp := must(http.Get(ts.URL + "/readyz"))
+	// /readyz shows state at most service.HealthMaxAge old.
+	var resp *http.Response
 	var ready map[string]string
-	_ = json.NewDecoder(resp.Body).Decode(&ready)
-	resp.Body.Close()
+	for deadline := time.Now().Add(service.HealthMaxAge + time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp = must(http.Get(ts.URL + "/readyz"))
+		ready = nil
+		_ = json.NewDecoder(resp.Body).Decode(&ready)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if resp.StatusCode != 503 || ready["status"] != "not ready" || ready["reason"] == "" {
 		t.Fatalf("/readyz while the HSM is away: %d %v", resp.StatusCode, ready)
 	}

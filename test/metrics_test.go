@@ -101,6 +101,13 @@ func TestMetrics(t *testing.T) {
 	if resp, err := http.Get(s2.url("/metrics")); err != nil || resp.StatusCode == http.StatusOK {
 		t.Fatalf("/metrics still on the API listener: %v", err)
 	}
+
+	// A listener off loopback serves no /metrics unless --metrics-listen says where.
+	s3 := startServer(t, "--listen", "0.0.0.0:0", "--insecure-http")
+	_, port, _ := net.SplitHostPort(s3.addr)
+	if resp, err := http.Get("http://127.0.0.1:" + port + "/metrics"); err != nil || resp.StatusCode == http.StatusOK {
+		t.Fatalf("/metrics on a listener off loopback: %v %v", resp, err)
+	}
 }
 
 // The Grafana dashboard in deploy/ is valid JSON and asks only for

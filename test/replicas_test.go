@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -522,16 +523,13 @@ func TestStoreMigrate(t *testing.T) {
 	params := must(c.c.GetParametersForImport(gp))
 	dep := s.deployment(t)
 	s.stop(t)
-	before := fileDigest(t, s.dir+"/"+store.File)
 
 	url := pgserver.Database(t)
 	r := keyport(t, nil, "store", "migrate", "--from", s.dir, "--to", url)
 	r.expect(t, 0, "counts verified")
 	t.Log(r.stdout)
-	keyport(t, nil, "store", "migrate", "--from", s.dir, "--to", url).expect(t, 1, "already holds a Keyport store")
-	if fileDigest(t, s.dir+"/"+store.File) != before {
-		t.Fatal("store migrate changed its source")
-	}
+	// The source is retired: no command opens it again.
+	keyport(t, nil, "store", "migrate", "--from", s.dir, "--to", pgserver.Database(t)).expect(t, 1, "retired")
 
 	replica := &server{tok: s.tok, ak: s.ak, sk: s.sk,
 		env: []string{"KEYPORT_PKCS11_MODULE=" + s.tok.Module, "KEYPORT_TOKEN_LABEL=" + s.tok.Label, "KEYPORT_PIN=" + s.tok.PIN, "KEYPORT_STORE=" + url}}
@@ -541,6 +539,11 @@ func TestStoreMigrate(t *testing.T) {
 	}
 	decryptAll(t, replica, blobs)
 	newRPC(t, replica).ok("Encrypt", map[string]any{"KeyId": "alias/migrated-HSM", "Plaintext": "cGxhaW50ZXh0"})
+	// Admin actions on a PostgreSQL store are kept in the database too.
+	made, _ := newAccessKey(t, replica.env)
+	if got, want := adminLog(t, url), "StoreMigrate "+dep+" OK\nAccessKeyCreate "+made+" OK"; got != want {
+		t.Fatalf("the database's admin log:\n%s\nwant\n%s", got, want)
+	}
 	rc := newV1(t, replica, s.sk)
 	material := make([]byte, 32)
 	_, _ = rand.Read(material)
@@ -549,15 +552,79 @@ func TestStoreMigrate(t *testing.T) {
 	im.KeyId, im.ImportToken = pending, params.ImportToken
 	im.EncryptedKeyMaterial = base64.StdEncoding.EncodeToString(must(byok.Wrap(must(base64.StdEncoding.DecodeString(params.PublicKey)), "RSAES_OAEP_SHA_1", material)))
 	must(rc.c.ImportKeyMaterial(im))
+
+	// HSM keys made and rotated on the replica after the migration.
+	var later []string
+	for i := 0; i < 2; i++ {
+		ck := kms.CreateCreateKeyRequest()
+		rc.prep(ck.RpcRequest)
+		ck.ProtectionLevel = "HSM"
+		id := must(rc.c.CreateKey(ck)).KeyMetadata.KeyId
+		enc := kms.CreateEncryptRequest()
+		rc.prep(enc.RpcRequest)
+		enc.KeyId, enc.Plaintext = id, "cGxhaW50ZXh0"
+		later = append(later, must(rc.c.Encrypt(enc)).CiphertextBlob)
+		if i == 0 {
+			newRPC(t, replica).ok("CreateKeyVersion", map[string]any{"KeyId": id})
+			later = append(later, must(rc.c.Encrypt(enc)).CiphertextBlob)
+		}
+	}
+	objectsBefore := countTokenObjects(t, s.tok)
+
+	// The old store refuses every command, naming where it went.
+	old := append(slices.Clip(s.env), "KEYPORT_AUDIT_LOG=")
+	keyport(t, old, "serve", "--listen", "127.0.0.1:0").expect(t, 1, "retired: it was migrated to")
+	keyport(t, old, "hsm", "purge", "--expired").expect(t, 1, "retired")
+	keyport(t, old, "hsm", "purge", "--orphans", "--deployment", dep, "--yes").expect(t, 1, "retired")
+	keyport(t, old, "access-key", "list").expect(t, 1, "retired")
+
+	// Forced past the mark and started beside the replica, it destroys none
+	// of the objects the replica made: they are in the replica's ledger,
+	// not in its own.
+	keyport(t, old, "store", "unretire", "--data-dir", s.dir, "--yes").expect(t, 0, "usable again")
+	s.start(t)
+	s.stop(t)
+	keyport(t, old, "hsm", "purge", "--expired").expect(t, 0, "0 orphaned objects")
+	keyport(t, old, "hsm", "purge", "--orphans", "--deployment", dep, "--yes").expect(t, 0, "")
+	if n := countTokenObjects(t, s.tok); n < objectsBefore {
+		t.Fatalf("the old store destroyed %d of the replica's token objects", objectsBefore-n)
+	}
+	decryptAll(t, replica, append(blobs, later...))
 }
 
-func jsonInto(s string, v any) error { return json.Unmarshal([]byte(s), v) }
-
-func fileDigest(t *testing.T, path string) [32]byte {
+// adminLog is the admin log a PostgreSQL store keeps, one action a line.
+func adminLog(t *testing.T, url string) string {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	ctx := context.Background()
+	st, err := store.OpenPostgres(ctx, url, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sha256.Sum256(b)
+	defer st.Close()
+	var lines []string
+	err = st.EachAdminRecord(ctx, func(record []byte) bool {
+		var r auditLine
+		if err := json.Unmarshal(record, &r); err != nil || r.Dialect != "admin" {
+			t.Errorf("admin record %s: %v", record, err)
+		}
+		lines = append(lines, r.Action+" "+r.AccessKeyID+" "+r.Result)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }
+
+// countTokenObjects counts every object on the token.
+func countTokenObjects(t *testing.T, tok *softhsm.Token) int {
+	t.Helper()
+	r := keyport(t, []string{"KEYPORT_PKCS11_MODULE=" + tok.Module, "KEYPORT_TOKEN_LABEL=" + tok.Label, "KEYPORT_PIN=" + tok.PIN}, "hsm", "objects", "--json")
+	var objs []any
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &objs) != nil {
+		t.Fatalf("hsm objects: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	return len(objs)
+}
+
+func jsonInto(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -113,7 +113,11 @@ func TestTerraformTencentKmsKey(t *testing.T) {
 	if !reflect.DeepEqual(tags, map[string]string{"env": "staging"}) {
 		t.Fatalf("tags after update: %v", tags)
 	}
-	// is_archived: ArchiveKey, then back (CancelKeyArchive).
+	// is_archived: ArchiveKey, then back (CancelKeyArchive). Only an
+	// Enabled key is archived, so is_enabled comes back first.
+	reenable := tckms.NewEnableKeyRequest()
+	reenable.KeyId = common.StringPtr(id)
+	must(c.EnableKey(reenable))
 	ar := tckms.NewArchiveKeyRequest()
 	ar.KeyId = common.StringPtr(id)
 	must(c.ArchiveKey(ar))
@@ -173,6 +177,8 @@ func TestRotation(t *testing.T) {
 		pt := base64.StdEncoding.EncodeToString([]byte("rotate " + level))
 		v1 := r.ok("Encrypt", map[string]any{"KeyId": id, "Plaintext": pt})
 		nv := r.ok("CreateKeyVersion", map[string]any{"KeyId": id})["KeyVersion"].(map[string]any)["KeyVersionId"]
+		// A second version within --min-version-interval (7 days) is refused.
+		r.fails("CreateKeyVersion", map[string]any{"KeyId": id}, 400, "Rejected.UnsupportedOperation")
 		v2 := r.ok("Encrypt", map[string]any{"KeyId": id, "Plaintext": pt})
 		if v2["KeyVersionId"] != nv || v1["KeyVersionId"] == nv {
 			t.Fatalf("%s: versions %v then %v, rotated to %v", level, v1["KeyVersionId"], v2["KeyVersionId"], nv)

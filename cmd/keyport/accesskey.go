@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/server"
 )
@@ -75,7 +74,7 @@ func accessKeyCreate(c *cli.Context) error {
 	}
 	defer done()
 	var ak *service.NewAccessKey
-	err = audit.Admin(c.Context, auditLog, "AccessKeyCreate", func() (string, error) {
+	err = adminAction(c, auditLog, "AccessKeyCreate", func() (string, error) {
 		if ak, err = keys.CreateAccessKey(c.Context); err != nil {
 			return "", err
 		}
@@ -125,7 +124,7 @@ func onAccessKey(action string, change func(c *cli.Context, keys accessKeys, id 
 			return err
 		}
 		defer done()
-		return audit.Admin(c.Context, auditLog, action, func() (string, error) { return id, change(c, keys, id) })
+		return adminAction(c, auditLog, action, func() (string, error) { return id, change(c, keys, id) })
 	}
 }
 

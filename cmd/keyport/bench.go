@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -22,7 +23,19 @@ func endpointFlags() []cli.Flag {
 		&cli.StringFlag{Name: "region", Usage: "region (default cn-hangzhou, or ap-guangzhou for tencent)"},
 		&cli.StringFlag{Name: "access-key-id", Usage: "AccessKeyId / SecretId (else ALIBABA_CLOUD_ACCESS_KEY_ID, TENCENTCLOUD_SECRET_ID or KEYPORT_ACCESS_KEY_ID)"},
 		&cli.StringFlag{Name: "secret-file", Usage: "file holding the secret (else ALIBABA_CLOUD_ACCESS_KEY_SECRET, TENCENTCLOUD_SECRET_KEY or KEYPORT_ACCESS_KEY_SECRET)"},
+		&cli.BoolFlag{Name: "insecure-http", Usage: "allow an http:// endpoint other than loopback (anyone on the path could swap the wrapping public key and take the key material)"},
 	}
+}
+
+// refusePlainHTTP refuses http:// to anything but loopback: over plain
+// HTTP anyone on the path can swap the wrapping public key GetParametersForImport
+// returns and so capture the key material wrapped for it, or read plaintexts.
+func refusePlainHTTP(c *cli.Context) error {
+	u, err := url.Parse(c.String("endpoint"))
+	if err != nil || u.Scheme != "http" || isLoopback(u.Hostname()) || c.Bool("insecure-http") {
+		return nil
+	}
+	return usagef("refusing plain HTTP to %s, which is not loopback: anyone on the path could swap the wrapping public key and take the key material; use https://, or --insecure-http if the path is yours", u.Host)
 }
 
 // newClient builds a client from the endpoint flags and the clouds'
@@ -40,6 +53,9 @@ func newClient(c *cli.Context) (*client.Client, error) {
 		if secret, err = hsm.ReadPINFile(f); err != nil {
 			return nil, fmt.Errorf("secret file: %w", err)
 		}
+	}
+	if err := refusePlainHTTP(c); err != nil {
+		return nil, err
 	}
 	if id == "" || secret == "" {
 		return nil, usagef("no credentials: give --access-key-id (or %s) and the secret in %s or --secret-file", idEnv, secretEnv)

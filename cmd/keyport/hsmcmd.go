@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 )
@@ -253,7 +252,7 @@ func hsmPurge(c *cli.Context) error {
 	case c.Bool("expired"):
 		action = "HsmPurgeExpired"
 	}
-	return audit.Admin(c.Context, c.String("audit-log"), action, func() (string, error) { return c.String("deployment"), purge(c) })
+	return adminAction(c, c.String("audit-log"), action, func() (string, error) { return c.String("deployment"), purge(c) })
 }
 
 func purge(c *cli.Context) error {
@@ -328,6 +327,9 @@ func purgeOrphans(c *cli.Context) error {
 		switch dep {
 		case st.svc.Deployment():
 			doomed = orphans
+			for _, o := range objs.Unowned {
+				fmt.Fprintf(c.App.Writer, "left alone (this deployment's, but not made by this store; another store of the deployment may use it): %s  %s\n", o.ID, o.Label)
+			}
 		case service.LegacyDeployment:
 			doomed = objs.LegacyOrphans
 		default:

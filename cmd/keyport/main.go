@@ -69,6 +69,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			importCommand(),
 		},
 	}
+	withConfig(app.Commands)
 	markUsageErrors(app.Commands)
 	return app
 }

@@ -52,6 +52,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-listen", EnvVars: []string{"KEYPORT_METRICS_LISTEN"}, Usage: "serve GET /metrics (Prometheus) on this address instead of the main listener"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the bound address here once listening (for scripts using --listen 127.0.0.1:0)"},
 			&cli.DurationFlag{Name: "secret-cache-ttl", Value: 30 * time.Second, EnvVars: []string{"KEYPORT_SECRET_CACHE_TTL"}, Usage: "how long an access key's secret stays unsealed in memory: the longest a credential disabled or deleted on another replica (or by the CLI) still works here"},
+			&cli.StringFlag{Name: "trusted-proxies", EnvVars: []string{"KEYPORT_TRUSTED_PROXIES"}, Usage: "CIDRs or addresses of the load balancers in front: from them only, X-Forwarded-For/Forwarded name the client (for the failure guard, rate limits and the audit log)"},
+			&cli.DurationFlag{Name: "min-version-interval", Value: 7 * 24 * time.Hour, EnvVars: []string{"KEYPORT_MIN_VERSION_INTERVAL"}, Usage: "least time between two versions of a key (CreateKeyVersion, automatic rotation), counted from the last one made; 0: none"},
 			&cli.DurationFlag{Name: "orphan-grace", Value: 2 * time.Minute, EnvVars: []string{"KEYPORT_ORPHAN_GRACE"}, Usage: "with a shared store: how long a token object of this deployment must stay unrecorded before start-up reconcile destroys it"},
 		),
 		Action: serve,
@@ -67,6 +69,13 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 	}
 	if _, err := storeRefOf(c); err != nil {
 		return cfg, err
+	}
+	warnUnverifiedStore(c.String("store"))
+	if _, err := wire.ParseProxies(c.String("trusted-proxies")); err != nil {
+		return cfg, usagef("--trusted-proxies: %v", err)
+	}
+	if c.Duration("min-version-interval") < 0 {
+		return cfg, usagef("--min-version-interval must be 0 or more")
 	}
 	if c.Duration("orphan-grace") <= 0 || c.Duration("secret-cache-ttl") <= 0 {
 		return cfg, usagef("--orphan-grace and --secret-cache-ttl must be positive")
@@ -183,6 +192,7 @@ func serve(c *cli.Context) error {
 		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), PoolRSAMax: c.Int("pool-rsa-max"), PoolSM2Max: c.Int("pool-sm2-max"),
 		PoolParallelism: c.Int("keygen-parallelism"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
 		OrphanGrace: c.Duration("orphan-grace"), SecretCacheTTL: c.Duration("secret-cache-ttl"),
+		MinVersionInterval: minVersionInterval(c.Duration("min-version-interval")),
 	}, func(h *hsm.HSM) hsm.Token { return m.Instrument(h) })
 	if err != nil {
 		return err
@@ -193,7 +203,7 @@ func serve(c *cli.Context) error {
 	// address's failures count across both dialects.
 	limiter := wire.NewLimiter(c.Float64("rate-limit"), time.Now)
 	guard := wire.NewAuthGuard(c.Float64("auth-failure-limit"), 20, time.Now)
-	m.Watch(st.svc, st.hsm)
+	m.Watch(st.svc)
 	var auditLog *audit.Log
 	if path := c.String("audit-log"); path != "" {
 		if auditLog, err = audit.Open(path); err != nil {
@@ -201,13 +211,14 @@ func serve(c *cli.Context) error {
 		}
 		defer auditLog.Close()
 	}
-	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
-	tencentCfg := tencent.Config{Service: st.svc, Region: c.String("tencent-region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request}
+	proxies, _ := wire.ParseProxies(c.String("trusted-proxies")) // checked by checkServeConfig
+	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
+	tencentCfg := tencent.Config{Service: st.svc, Region: c.String("tencent-region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
 	var adminAudit server.AdminAudit
 	if auditLog != nil {
 		aliyunCfg.Audit, tencentCfg.Audit = auditLog, auditLog
 		adminAudit = func(ctx context.Context, action, source string, run func() (string, error)) error {
-			err := auditLog.Action(ctx, action, source, run)
+			err := auditLog.Action(ctx, action, source, run, nil)
 			if errors.Is(err, audit.ErrUnwritable) {
 				return service.Unavailable(err, "recording the action")
 			}
@@ -222,6 +233,12 @@ func serve(c *cli.Context) error {
 		tencentCfg.Replays = wire.NewSharedReplays(uses, tencent.Skew, node, time.Now)
 	}
 	srvCfg := server.Config{Service: st.svc, Aliyun: aliyun.New(aliyunCfg), Tencent: tencent.New(tencentCfg), Metrics: m.Handler()}
+	if host, _, _ := net.SplitHostPort(c.String("listen")); !isLoopback(host) && c.String("metrics-listen") == "" {
+		// /metrics is unauthenticated: it says how busy the KMS is and what
+		// it holds. Off loopback it is served only where the operator says.
+		srvCfg.Metrics = nil
+		log.Info("/metrics is not served on a listener off loopback; give --metrics-listen to serve it", "listen", c.String("listen"))
+	}
 	if addr := c.String("metrics-listen"); addr != "" {
 		srvCfg.Metrics = nil
 		mln, err := net.Listen("tcp", addr)
@@ -312,4 +329,13 @@ func reloadOnHangup(ctx context.Context, log *slog.Logger, cert *server.Certific
 			}
 		}
 	}
+}
+
+// minVersionInterval is the service's option for the flag: 0 on the
+// command line means no minimum, which the service spells negative.
+func minVersionInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/service/store"
 )
 
@@ -20,34 +19,78 @@ func storeCommand() *cli.Command {
 		Usage: "work on Keyport's store itself",
 		Subcommands: []*cli.Command{{
 			Name:  "migrate",
-			Usage: "copy an embedded (bbolt) store into an empty PostgreSQL database, for replicas; the source is left as it was",
+			Usage: "copy an embedded (bbolt) store into an empty PostgreSQL database, for replicas; the source is then retired: no command opens it again (see store unretire)",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "from", Usage: "data directory of the embedded store (stop its server first)", Required: true},
-				&cli.StringFlag{Name: "to", Usage: "postgres:// URL of an empty database", Required: true, EnvVars: []string{"KEYPORT_STORE"}},
+				&cli.StringFlag{Name: "to", Usage: "postgres:// URL of an empty database (else KEYPORT_STORE, or store in the config file); keep its password out of the flag", EnvVars: []string{"KEYPORT_STORE"}},
 				auditFlag(),
 			},
 			Action: func(c *cli.Context) error {
-				return audit.Admin(c.Context, c.String("audit-log"), "StoreMigrate", func() (string, error) { return storeMigrate(c) })
+				return adminAction(c, c.String("audit-log"), "StoreMigrate", func() (string, error) { return storeMigrate(c) })
+			},
+		}, {
+			Name:  "unretire",
+			Usage: "make a retired embedded store usable again, to roll a migration back on purpose (stop the replicas first: both would make and destroy objects of one deployment)",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "data-dir", EnvVars: []string{"KEYPORT_DATA_DIR"}, Usage: "data directory of the retired store", Required: true},
+				&cli.BoolFlag{Name: "yes", Usage: "confirm that no replica of the deployment runs any more"},
+				auditFlag(),
+			},
+			Action: func(c *cli.Context) error {
+				return adminAction(c, c.String("audit-log"), "StoreUnretire", func() (string, error) { return "", storeUnretire(c) })
 			},
 		}},
 	}
 }
 
+// storeUnretire clears the retired mark, once the operator confirms.
+func storeUnretire(c *cli.Context) error {
+	st, err := store.OpenBolt(c.String("data-dir"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	was, err := st.Meta(c.Context, store.MetaRetired)
+	if err != nil {
+		return err
+	}
+	if was == "" {
+		return fmt.Errorf("the store in %s is not retired", c.String("data-dir"))
+	}
+	if !c.Bool("yes") && !confirm(c, fmt.Sprintf("the store was %s; make it usable again? [y/N] ", was)) {
+		return fmt.Errorf("nothing changed: run again with --yes once no replica of the deployment runs")
+	}
+	if err := st.Unretire(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "the store in %s is usable again (it was %s)\n", c.String("data-dir"), was)
+	return nil
+}
+
 // storeMigrate copies every record in one transaction, then counts both
-// stores: the copy is reported done only when the counts agree. The token
-// is not needed: records are copied as they are, sealed material included,
-// and the deployment id comes along, so the token objects stay this
-// deployment's.
+// stores: the copy is reported done only when the counts agree, and after
+// the source is retired (durably: a committed write) so that no command
+// opens it again beside the replicas. The token is not needed: records are
+// copied as they are, sealed material and the ledger of owned objects
+// included, and the deployment id comes along, so the token objects stay
+// this deployment's.
 func storeMigrate(c *cli.Context) (string, error) {
 	to := c.String("to")
 	if !store.IsPostgresURL(to) {
-		return "", usagef("--to must be a postgres:// URL")
+		return "", usagef("--to must be a postgres:// URL (or KEYPORT_STORE, or store in the config file)")
 	}
-	src, err := store.OpenBoltReadOnly(c.String("from"))
+	if storeURLPassword(to) && fromCommandLine(c, "to", "KEYPORT_STORE") {
+		return "", passwordInFlag("to")
+	}
+	warnUnverifiedStore(to)
+	src, err := store.OpenBolt(c.String("from"))
 	if err != nil {
 		return "", err
 	}
 	defer src.Close()
+	if err := refuseRetired(c.Context, src); err != nil {
+		return "", err
+	}
 	want, err := store.CountAll(c.Context, src)
 	if err != nil {
 		return "", fmt.Errorf("count the source: %w", err)
@@ -72,7 +115,11 @@ func storeMigrate(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("migrate: the copy holds %+v, the source %+v", got, want)
 	}
 	dep, _ := dst.Meta(c.Context, store.MetaDeployment)
-	fmt.Fprintf(c.App.Writer, "copied %d keys, %d wrapping keys, %d access keys of deployment %s to %s; counts verified\n",
+	mark := fmt.Sprintf("migrated to %s on %s", dst.Target(), time.Now().UTC().Format(time.RFC3339))
+	if _, err := src.InitMeta(c.Context, store.MetaRetired, mark); err != nil {
+		return "", fmt.Errorf("migrate: the copy in %s is complete, but the source could not be retired: %w; do not start the source again", dst.Target(), err)
+	}
+	fmt.Fprintf(c.App.Writer, "copied %d keys, %d wrapping keys, %d access keys of deployment %s to %s; counts verified; the source is retired\n",
 		got.Keys, got.WrappingKeys, got.AccessKeys, dep, dst.Target())
 	return dep, nil
 }

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/store"
@@ -35,10 +42,62 @@ func storeRefOf(c *cli.Context) (storeRef, error) {
 	switch {
 	case r.url != "" && !store.IsPostgresURL(r.url):
 		return r, usagef("--store must be a postgres:// URL (leave it unset for the embedded store in --data-dir)")
+	case storeURLPassword(r.url) && fromCommandLine(c, "store", "KEYPORT_STORE"):
+		return r, passwordInFlag("store")
 	case r.url == "" && r.dir == "":
 		return r, usagef("no data directory: give --data-dir (or KEYPORT_DATA_DIR), or for a store replicas share --store postgres://… (or KEYPORT_STORE)")
 	}
 	return r, nil
+}
+
+// passwordInFlag refuses a database password on the command line, as a PIN
+// is refused there: ps and shell history would show it.
+func passwordInFlag(flag string) error {
+	return usagef("--%s holds a database password, which ps and shell history show: give the URL in KEYPORT_STORE or the config file (mode 600), "+
+		"or leave the password out and keep it in a PGPASSFILE (or passfile=… in the URL)", flag)
+}
+
+// storeURLPassword reports whether a postgres:// URL carries a password,
+// in its user part or as a password parameter.
+func storeURLPassword(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || !store.IsPostgresURL(raw) {
+		return false
+	}
+	_, inUser := u.User.Password()
+	return inUser || u.Query().Get("password") != ""
+}
+
+// warnUnverifiedStore warns when the store's database is reached over the
+// network without verifying the server: anyone on the path could then read
+// the store (sealed, but with every record's metadata) and answer in the
+// database's place. Loopback hosts and Unix sockets are not warned about.
+func warnUnverifiedStore(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || !store.IsPostgresURL(raw) {
+		return
+	}
+	mode := cmp.Or(u.Query().Get("sslmode"), os.Getenv("PGSSLMODE"), "prefer")
+	if mode == "verify-full" || mode == "verify-ca" {
+		return
+	}
+	var remote []string
+	hosts := strings.Split(u.Host, ",")
+	if h := u.Query().Get("host"); h != "" {
+		hosts = strings.Split(h, ",")
+	}
+	for _, h := range hosts {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
+		if h != "" && !strings.HasPrefix(h, "/") && !isLoopback(h) {
+			remote = append(remote, h)
+		}
+	}
+	if len(remote) > 0 {
+		slog.Warn("store: the database connection does not verify the server; use sslmode=verify-full (with sslrootcert) so that no one on the path can read or answer for the store",
+			"hosts", strings.Join(remote, ","), "sslmode", mode)
+	}
 }
 
 // given reports whether the command was told of a store at all.
@@ -61,7 +120,24 @@ func (r storeRef) open(ctx context.Context, create bool) (store.Store, error) {
 	if err != nil {
 		return nil, err // not a typed nil in the interface
 	}
+	if err := refuseRetired(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return st, nil
+}
+
+// refuseRetired refuses a store that `store migrate` retired: started, it
+// would reconcile the token beside the copy that replaced it.
+func refuseRetired(ctx context.Context, st store.Store) error {
+	mark, err := st.Meta(ctx, store.MetaRetired)
+	if err != nil {
+		return err
+	}
+	if mark != "" {
+		return fmt.Errorf("%w: it was %s; use that store (or, to roll back on purpose, keyport store unretire)", store.ErrRetired, mark)
+	}
+	return nil
 }
 
 // stack is an opened token, store and service, closed in reverse order.
@@ -136,4 +212,30 @@ func (s *stack) start(ctx context.Context, opt service.Options) (*stack, error) 
 		return nil, fmt.Errorf("start service: %w", err)
 	}
 	return s, nil
+}
+
+// adminAction runs an admin action and records it: in the audit log file,
+// if one is set, and, with a PostgreSQL store (--store, or store migrate's
+// --to), in the database's admin log too.
+func adminAction(c *cli.Context, auditLog, action string, run func() (string, error)) error {
+	url := c.String("store")
+	if hasFlag(c.Command.Flags, "to") {
+		url = c.String("to")
+	}
+	var keep audit.Keep
+	if store.IsPostgresURL(url) {
+		keep = func(ctx context.Context, r audit.Record) error {
+			db, err := store.OpenPostgres(ctx, url, false)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			line, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			return db.AppendAdminLog(ctx, line)
+		}
+	}
+	return audit.Admin(c.Context, auditLog, action, run, keep)
 }

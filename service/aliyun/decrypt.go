@@ -23,10 +23,10 @@ func decrypt(ctx context.Context, h *Handler, p params) (withRequestID, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dry, err := p.dryRun(func() error { return h.cfg.Service.CheckDecrypt(ctx, blob) }); dry {
+	if dry, err := p.dryRun(func() error { return h.cfg.Service.CheckDecrypt(ctx, blob, true) }); dry {
 		return nil, err
 	}
-	res, err := h.cfg.Service.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob, Context: ec})
+	res, err := h.cfg.Service.Decrypt(ctx, service.DecryptRequest{CiphertextBlob: blob, Context: ec, ArchivedIsDisabled: true})
 	if err != nil {
 		return nil, err
 	}

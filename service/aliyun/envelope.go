@@ -93,11 +93,11 @@ func reEncrypt(ctx context.Context, h *Handler, p params) (withRequestID, error)
 		return nil, err
 	}
 	if dry, err := p.dryRun(func() error {
-		return cmp.Or(h.cfg.Service.CheckDecrypt(ctx, blob), h.cfg.Service.CheckEncrypt(ctx, dest)) // the first refusal
+		return cmp.Or(h.cfg.Service.CheckDecrypt(ctx, blob, true), h.cfg.Service.CheckEncrypt(ctx, dest)) // the first refusal
 	}); dry {
 		return nil, err
 	}
-	res, err := h.cfg.Service.ReEncrypt(ctx, service.ReEncryptRequest{CiphertextBlob: blob, SourceContext: src, DestinationKeyID: dest, DestinationContext: dst})
+	res, err := h.cfg.Service.ReEncrypt(ctx, service.ReEncryptRequest{CiphertextBlob: blob, SourceContext: src, DestinationKeyID: dest, DestinationContext: dst, ArchivedIsDisabled: true})
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,29 @@ var kindCodes = map[service.Kind]struct {
 	service.KindRotationUnsupported:        {http.StatusBadRequest, "Rejected.UnsupportedOperation"},
 	service.KindVersionNotFound:            {http.StatusNotFound, "Forbidden.ResourceNotFound"},
 	service.KindNotPendingDeletion:         {http.StatusConflict, "Rejected.StateModifiedFailed"},
+	service.KindVersionLimit:               {http.StatusConflict, "Rejected.LimitExceeded"},          // the quota code of Alibaba Cloud's limits page
+	service.KindVersionTooSoon:             {http.StatusBadRequest, "Rejected.UnsupportedOperation"}, // CreateKeyVersion's documented refusal
 }
+
+// protocolCodes are the codes answered outside kindCodes (protocol errors,
+// DryRun); with kindCodes's they are the closed set of codes metrics label
+// by. TestCodesClosed keeps it complete.
+var protocolCodes = []string{"DryRunOperation", "MissingParameter", "InvalidParameter", "IncompleteSignature", "IllegalTimestamp",
+	"SignatureNonceUsed", "Throttling", "InvalidAction.NotFound", "InvalidVersion", "InvalidAccessKeyId.NotFound"}
+
+var codeSet = func() map[string]bool {
+	set := map[string]bool{}
+	for _, c := range kindCodes {
+		set[c.code] = true
+	}
+	for _, c := range protocolCodes {
+		set[c] = true
+	}
+	return set
+}()
+
+// knownCode reports whether code is one this dialect answers.
+func knownCode(code string) bool { return codeSet[code] }
 
 // toAPIError turns any error into what the caller is told. An internal
 // error's cause is logged by the handler, never sent.
@@ -81,7 +103,10 @@ var (
 	errTimestamp = &apiError{http.StatusBadRequest, "IllegalTimestamp", "the Timestamp or x-acs-date is missing, malformed, or more than 15 minutes from the server's time"}
 	errNonceUsed = &apiError{http.StatusBadRequest, "SignatureNonceUsed", "the SignatureNonce has been used before"}
 	errThrottled = &apiError{http.StatusBadRequest, "Throttling", "request was denied due to request throttling; slow down"}
-	errBodySize  = &apiError{http.StatusBadRequest, "InvalidParameter", "the request body is larger than 64 KiB"}
+	// errBlocked refuses a request unread: its address is over its budget
+	// of failed authentications.
+	errBlocked  = &apiError{http.StatusBadRequest, "Throttling", "too many failed authentications from this address; try again later"}
+	errBodySize = &apiError{http.StatusBadRequest, "InvalidParameter", "the request body is larger than 64 KiB"}
 )
 
 func unknownAction(action string) *apiError {

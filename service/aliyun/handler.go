@@ -41,6 +41,8 @@ type Config struct {
 	OnAccess func(wire.Access)
 	// Audit, if set, records every request before it is answered.
 	Audit wire.Auditor
+	// Proxies may name the client in X-Forwarded-For or Forwarded.
+	Proxies wire.Proxies
 }
 
 // Handler serves the Alibaba Cloud dialect.
@@ -100,13 +102,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	reqID := wire.NewRequestID()
 	w.Header().Set("x-acs-request-id", reqID)
-	req, err := parse(w, r)
-	var credential string
-	if err == nil {
-		credential, err = h.admit(r.Context(), req)
+	ctx, keys := wire.WithKeyLog(r.Context())
+	acc := wire.Access{Dialect: "aliyun", RequestID: reqID, SourceIP: h.cfg.Proxies.Client(r.RemoteAddr, r.Header.Values)}
+	var req *request
+	var err error
+	if h.cfg.Guard.BlockedAddress(acc.SourceIP) {
+		// Refused: parsed only to answer in the format asked for; nothing
+		// of it is looked up, and it is recorded only in a sum.
+		req, _ = parse(w, r)
+		err = errBlocked
+	} else if req, err = parse(w, r); err != nil {
+		h.cfg.Guard.Failed(acc.SourceIP, "") // malformed before any credential: a failed authentication
 	}
 	if err == nil {
-		err = h.rec.Ready(r.Context())
+		acc.AccessKeyID, acc.Authenticated, err = h.admit(ctx, req, acc.SourceIP)
+	}
+	if err == nil {
+		err = h.rec.Ready(ctx)
 	}
 	var out withRequestID
 	if err == nil {
@@ -114,11 +126,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			err = unknownAction(req.action)
 		} else {
-			out, err = act(r.Context(), h, req.params)
+			out, err = act(ctx, h, req.params)
 		}
 	}
-	err = h.rec.Settle(r.Context(), wire.Access{Dialect: "aliyun", RequestID: reqID, Action: req.action, AccessKeyID: credential,
-		KeyID: req.params["KeyId"], SourceIP: wire.ClientAddress(r.RemoteAddr)}, start, err)
+	acc.Action, acc.KeyID, acc.Blocked, acc.Keys = req.action, req.params["KeyId"], err == errBlocked, keys()
+	err = h.rec.Settle(ctx, acc, start, err)
 	if err != nil {
 		ae := toAPIError(err)
 		write(w, ae.Status, req.xml, "Error", &errorBody{RequestID: reqID, HostID: r.Host, Code: ae.Code, Message: ae.Message,
@@ -129,14 +141,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	write(w, http.StatusOK, req.xml, req.action+"Response", out)
 }
 
-// recorder is made once, by New.
+// recorder is made once, by New. Metric labels come from the action table
+// and the error table only.
 func (h *Handler) recorder() wire.Recorder {
 	return wire.Recorder{Audit: h.cfg.Audit, Logger: h.cfg.Logger, OnAccess: h.cfg.OnAccess, Now: h.cfg.Now,
 		Unavailable: func(cause error) error { return service.Unavailable(cause, "recording the request") },
 		Classify: func(err error) (string, bool) {
 			ae := toAPIError(err)
 			return ae.Code, ae.Status >= 500
-		}}
+		},
+		Actions: func(a string) bool { _, ok := actions[a]; return ok },
+		Codes:   knownCode,
+	}.WithRefusals(wire.RefusalInterval)
 }
 
 // parse reads parameters from the query and a form body, refusing a
@@ -191,30 +207,33 @@ const maxNonce = 128
 // admit authenticates a request, then applies the access key's rate limit,
 // and only then records its nonce, so that neither strangers nor a
 // throttled client can grow the nonce table. An address that keeps failing
-// is refused before any work is done for it.
-func (h *Handler) admit(ctx context.Context, req *request) (string, error) {
-	addr := wire.ClientAddress(req.r.RemoteAddr)
+// is refused before any work is done for it. authed says whether the
+// caller proved its credential (ak is then its own, not a claim).
+func (h *Handler) admit(ctx context.Context, req *request, addr string) (ak string, authed bool, err error) {
 	ak, nonce, err := h.authenticate(ctx, req, addr)
 	if err != nil {
-		if err != errThrottled && !service.ServerFault(err) {
+		if err != errBlocked && !service.ServerFault(err) {
+			if !wire.ValidAccessKeyID(ak) {
+				ak = "" // a malformed claim counts against the address alone
+			}
 			h.cfg.Guard.Failed(addr, ak)
 		}
-		return ak, err
+		return ak, false, err
 	}
 	if !h.cfg.Limiter.Allow(ak) {
-		return ak, errThrottled
+		return ak, true, errThrottled
 	}
 	verdict, err := h.cfg.Replays.Check(ctx, ak, nonce, "", 0)
 	if err != nil {
-		return ak, service.Unavailable(err, "checking the signature nonce")
+		return ak, true, service.Unavailable(err, "checking the signature nonce")
 	}
 	switch verdict {
 	case wire.Fresh:
-		return ak, nil
+		return ak, true, nil
 	case wire.Full:
-		return ak, errThrottled
+		return ak, true, errThrottled
 	}
-	return ak, errNonceUsed
+	return ak, true, errNonceUsed
 }
 
 // authenticate checks the signature, timestamp and version, and returns the
@@ -250,6 +269,8 @@ func (h *Handler) authenticate(ctx context.Context, req *request, addr string) (
 		nonce, stamp, version = req.params["SignatureNonce"], req.params["Timestamp"], req.params["Version"]
 	}
 	switch {
+	case !wire.ValidAccessKeyID(ak):
+		return ak, "", &apiError{http.StatusNotFound, "InvalidAccessKeyId.NotFound", "the AccessKeyId is not of the form access key ids take"}
 	case nonce == "":
 		return ak, "", missingParameter("SignatureNonce")
 	case len(nonce) > maxNonce:
@@ -263,7 +284,7 @@ func (h *Handler) authenticate(ctx context.Context, req *request, addr string) (
 		return ak, "", &apiError{http.StatusBadRequest, "InvalidVersion", "Keyport serves KMS API version " + APIVersion}
 	}
 	if h.cfg.Guard.Blocked(addr, ak) {
-		return ak, "", errThrottled
+		return ak, "", errBlocked
 	}
 	secret, err := h.cfg.Service.AccessKeySecret(ctx, ak)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 
 // SchemaVersion is the layout this code writes. Open migrates older data
 // directories forward and refuses newer ones.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // File is the store's file name in the data directory.
 const File = "keyport.db"
@@ -108,6 +108,9 @@ var migrations = []func(tx *bolt.Tx) error{
 	func(tx *bolt.Tx) error { // 4 → 5: aliases
 		_, err := tx.CreateBucketIfNotExists(bAliases)
 		return err
+	},
+	func(tx *bolt.Tx) error { // 5 → 6: the ledger of owned token objects, holding every object referred to
+		return ownReferenced(tx, time.Now())
 	},
 }
 
@@ -295,12 +298,14 @@ func addUint(b *bolt.Bucket, k []byte, d int64) error {
 // timeKey is an index key ordered by t, then id.
 func timeKey(t time.Time, id string) []byte { return append(be64(uint64(t.UnixNano())), id...) }
 
-func getKey(tx *bolt.Tx, id string) (*Key, error) {
+func getKey(tx *bolt.Tx, id string) (*Key, error) { return getKeyWith(tx, id, decodeKey) }
+
+func getKeyWith(tx *bolt.Tx, id string, decode func([]byte) (*Key, error)) (*Key, error) {
 	buf := tx.Bucket(bKeys).Get([]byte(id))
 	if buf == nil {
 		return nil, ErrNotFound
 	}
-	k, err := decodeKey(buf)
+	k, err := decode(buf)
 	if err != nil {
 		return nil, fmt.Errorf("decode key %s: %w", id, err)
 	}
@@ -379,6 +384,14 @@ func (s *Bolt) CreateKeys(_ context.Context, keys []*Key) error {
 func (s *Bolt) GetKey(_ context.Context, id string) (k *Key, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		k, err = getKey(tx, id)
+		return err
+	})
+	return k, err
+}
+
+func (s *Bolt) GetPrimary(_ context.Context, id string) (k *Key, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		k, err = getKeyWith(tx, id, decodePrimary)
 		return err
 	})
 	return k, err

@@ -16,7 +16,7 @@ import (
 )
 
 // PostgresSchemaVersion is the database layout this code writes.
-const PostgresSchemaVersion = 2
+const PostgresSchemaVersion = 3
 
 // migrationLock is the advisory lock (an arbitrary constant: "keyport" in
 // ASCII) under which replicas starting together migrate one at a time.
@@ -69,6 +69,12 @@ var postgresMigrations = []string{
 		created bigint NOT NULL,
 		updated bigint);
 	 CREATE INDEX keyport_aliases_key ON keyport_aliases (key_id);`,
+	// 2 → 3: the ledger of token objects this store made or adopted (every
+	// object referred to until now), and admin actions.
+	`CREATE TABLE keyport_owned_objects (object text PRIMARY KEY, since bigint NOT NULL);
+	 INSERT INTO keyport_owned_objects SELECT object, (extract(epoch from now()) * 1e9)::bigint FROM keyport_key_objects ON CONFLICT DO NOTHING;
+	 INSERT INTO keyport_owned_objects SELECT id, (extract(epoch from now()) * 1e9)::bigint FROM keyport_wrapping ON CONFLICT DO NOTHING;
+	 CREATE TABLE keyport_admin_log (seq bigserial PRIMARY KEY, record jsonb NOT NULL);`,
 }
 
 // Postgres is the store for replicas: every Keyport process of a deployment
@@ -264,7 +270,9 @@ func (s *Postgres) CreateKeys(ctx context.Context, keys []*Key) error {
 	return err
 }
 
-func scanKey(row pgx.Row) (*Key, error) {
+func scanKey(row pgx.Row) (*Key, error) { return scanKeyWith(row, decodeKey) }
+
+func scanKeyWith(row pgx.Row, decode func([]byte) (*Key, error)) (*Key, error) {
 	var buf []byte
 	var seq int64
 	if err := row.Scan(&buf, &seq); err != nil {
@@ -273,7 +281,7 @@ func scanKey(row pgx.Row) (*Key, error) {
 		}
 		return nil, err
 	}
-	k, err := decodeKey(buf)
+	k, err := decode(buf)
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +291,11 @@ func scanKey(row pgx.Row) (*Key, error) {
 
 func (s *Postgres) GetKey(ctx context.Context, id string) (*Key, error) {
 	k, err := scanKey(s.db.QueryRow(ctx, `SELECT record, seq FROM keyport_keys WHERE id = $1`, id))
+	return k, s.fault(err)
+}
+
+func (s *Postgres) GetPrimary(ctx context.Context, id string) (*Key, error) {
+	k, err := scanKeyWith(s.db.QueryRow(ctx, `SELECT record, seq FROM keyport_keys WHERE id = $1`, id), decodePrimary)
 	return k, s.fault(err)
 }
 
@@ -864,7 +877,11 @@ func (s *Postgres) LoadFrom(ctx context.Context, src Store, progress func(done i
 			}
 			step()
 		}
-		return nil
+		// The ledger: the copy destroys only what the source had made.
+		return errors.Join(src.EachOwned(ctx, func(id string, since time.Time) bool {
+			_, failed = tx.Exec(ctx, `INSERT INTO keyport_owned_objects (object, since) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, since.UnixNano())
+			return failed == nil
+		}), failed)
 	})
 }
 

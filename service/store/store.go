@@ -40,7 +40,14 @@ const (
 	// MetaMasterSeal and MetaMasterMAC are the token ids of the master keys.
 	MetaMasterSeal = "master_seal_key"
 	MetaMasterMAC  = "master_mac_key"
+	// MetaRetired says where a store was migrated to, and when: a retired
+	// store is refused by every command, so that it never serves (or
+	// reconciles the token) beside the copy that replaced it.
+	MetaRetired = "retired"
 )
+
+// ErrRetired: the store was migrated elsewhere and retired.
+var ErrRetired = errors.New("this Keyport store is retired")
 
 // Key is one CMK. Enumerations are kept as the strings the service defines.
 type Key struct {
@@ -77,6 +84,9 @@ type Key struct {
 	LastRotation     time.Time     `json:"last_rotation,omitzero"`
 	VersionCreated   time.Time     `json:"version_created,omitzero"` // of the primary version; Created when zero
 	Versions         []KeyVersion  `json:"versions,omitempty"`
+	// Retired counts the retired versions of a key read without them
+	// (GetPrimary), whose Versions is nil; 0 otherwise.
+	Retired int `json:"-"`
 }
 
 // PrimarySince is when the primary version was made.
@@ -87,9 +97,14 @@ func (k *Key) PrimarySince() time.Time {
 	return k.Created
 }
 
-// NextRotation is when automatic rotation is due; zero when it is off.
+// MaxKeyVersions is how many versions a key may have, the primary one
+// included (Alibaba Cloud's CreateKeyVersion: at most 50).
+const MaxKeyVersions = 50
+
+// NextRotation is when automatic rotation is due; zero when it is off or
+// the key has all the versions it may have.
 func (k *Key) NextRotation() time.Time {
-	if !k.AutoRotate || k.RotationInterval <= 0 {
+	if !k.AutoRotate || k.RotationInterval <= 0 || len(k.Versions)+1 >= MaxKeyVersions {
 		return time.Time{}
 	}
 	return k.PrimarySince().Add(k.RotationInterval)
@@ -177,6 +192,10 @@ type Store interface {
 	// CreateKeys creates several keys in one transaction (bulk loads).
 	CreateKeys(ctx context.Context, keys []*Key) error
 	GetKey(ctx context.Context, id string) (*Key, error)
+	// GetPrimary is GetKey without the retired versions (Versions nil,
+	// Retired their number): the hot path's read, whose cost does not grow
+	// with a key's versions. Never write back a key read this way.
+	GetPrimary(ctx context.Context, id string) (*Key, error)
 	UpdateKey(ctx context.Context, id string, fn func(*Key) error) (*Key, error)
 	DeleteKey(ctx context.Context, id string) error
 	// ListKeys returns keys in creation order, and how many there are, in
@@ -234,6 +253,19 @@ type Store interface {
 	// returns the value that holds: several processes racing to set one
 	// all end with the same value.
 	InitMeta(ctx context.Context, name, value string) (string, error)
+
+	// OwnObject records in the ledger of owned objects that this store made,
+	// or is about to make, the token object id: it is recorded before the
+	// object exists, so that after a crash reconcile and purge can tell an
+	// object made here and never recorded from one another store made with
+	// this deployment's id (a migrated copy, a restored backup). A store
+	// destroys only objects in its ledger. Recording an owned id again
+	// keeps its first time.
+	OwnObject(ctx context.Context, id string, at time.Time) error
+	// DisownObject removes an object from the ledger once it is destroyed.
+	DisownObject(ctx context.Context, id string) error
+	// EachOwned calls fn for every object in the ledger until it returns false.
+	EachOwned(ctx context.Context, fn func(id string, since time.Time) bool) error
 
 	// Shared reports whether other processes (replicas) may use the store
 	// at the same time.

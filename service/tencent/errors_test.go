@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyport-kms/keyport/service"
+	"github.com/keyport-kms/keyport/service/wire/wiretest"
 )
 
 func TestEveryKindMapped(t *testing.T) {
@@ -22,3 +23,7 @@ func TestInternalErrorsHideTheirCause(t *testing.T) {
 		t.Fatalf("%+v", ae)
 	}
 }
+
+// TestCodesClosed: every code the dialect can answer is in its closed set,
+// so that metrics never label by a code outside it.
+func TestCodesClosed(t *testing.T) { wiretest.CodesClosed(t, ".", knownCode) }

@@ -50,6 +50,8 @@ type Config struct {
 	OnAccess func(wire.Access)
 	// Audit, if set, records every request before it is answered.
 	Audit wire.Auditor
+	// Proxies may name the client in X-Forwarded-For or Forwarded.
+	Proxies wire.Proxies
 	// Region and AccountID name keys in tag resource names
 	// (qcs::kms:REGION:uin/ACCOUNT:key/…); AccountID is also CreatorUin.
 	Region    string
@@ -110,29 +112,40 @@ type errorResponse struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	reqID := wire.NewRequestID()
-	action := r.Header.Get("X-TC-Action")
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		err = errBodySize
+	ctx, keys := wire.WithKeyLog(r.Context())
+	acc := wire.Access{Dialect: "tencent", RequestID: reqID, Action: r.Header.Get("X-TC-Action"), SourceIP: h.cfg.Proxies.Client(r.RemoteAddr, r.Header.Values)}
+	var body []byte
+	var err error
+	if h.cfg.Guard.BlockedAddress(acc.SourceIP) {
+		err = errBlocked // refused unread: nothing of it is parsed, looked up or recorded alone
+	} else {
+		if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
+			err = errBodySize
+		}
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && (r.Method != http.MethodPost || ct != "application/json") {
+			err = errNotJSON
+		}
+		if err != nil {
+			h.cfg.Guard.Failed(acc.SourceIP, "") // malformed before any credential: a failed authentication
+		}
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && (r.Method != http.MethodPost || ct != "application/json") {
-		err = errNotJSON
-	}
-	var secretID string
 	if err == nil {
-		secretID, err = h.admit(r.Context(), r, body)
+		acc.AccessKeyID, acc.Authenticated, err = h.admit(ctx, r, body, acc.SourceIP)
 	}
 	if err == nil {
-		err = h.rec.Ready(r.Context())
+		err = h.rec.Ready(ctx)
 	}
 	var out withRequestID
 	if err == nil {
-		out, err = h.dispatch(r, action, body)
+		out, err = h.dispatch(ctx, r, acc.Action, body)
 	}
-	var named struct{ KeyId string }
-	_ = json.Unmarshal(body, &named) // for the audit log only: the action parses the body itself
-	err = h.rec.Settle(r.Context(), wire.Access{Dialect: "tencent", RequestID: reqID, Action: action, AccessKeyID: secretID,
-		KeyID: named.KeyId, SourceIP: wire.ClientAddress(r.RemoteAddr)}, start, err)
+	if acc.Authenticated {
+		var named struct{ KeyId string }
+		_ = json.Unmarshal(body, &named) // for the audit log only: the action parses the body itself
+		acc.KeyID = named.KeyId
+	}
+	acc.Blocked, acc.Keys = err == errBlocked, keys()
+	err = h.rec.Settle(ctx, acc, start, err)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK) // always: Tencent Cloud's clients throw on any other status
 	if err != nil {
@@ -146,14 +159,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"Response": out})
 }
 
-// recorder is made once, by New.
+// recorder is made once, by New. Metric labels come from the action tables
+// and the error table only.
 func (h *Handler) recorder() wire.Recorder {
 	return wire.Recorder{Audit: h.cfg.Audit, Logger: h.cfg.Logger, OnAccess: h.cfg.OnAccess, Now: h.cfg.Now,
 		Unavailable: func(cause error) error { return service.Unavailable(cause, "recording the request") },
-		Classify:    func(err error) (string, bool) { return toAPIError(err).Code, service.ServerFault(err) }}
+		Classify:    func(err error) (string, bool) { return toAPIError(err).Code, service.ServerFault(err) },
+		Actions: func(a string) bool {
+			_, kms := actions[a]
+			_, tag := tagActions[a]
+			return kms || tag
+		},
+		Codes: knownCode,
+	}.WithRefusals(wire.RefusalInterval)
 }
 
-func (h *Handler) dispatch(r *http.Request, action string, body []byte) (withRequestID, error) {
+func (h *Handler) dispatch(ctx context.Context, r *http.Request, action string, body []byte) (withRequestID, error) {
 	table := actions
 	if r.Header.Get("X-TC-Version") == TagAPIVersion {
 		table = tagActions
@@ -162,7 +183,7 @@ func (h *Handler) dispatch(r *http.Request, action string, body []byte) (withReq
 	if !ok {
 		return nil, unknownAction(action)
 	}
-	return act(r.Context(), h, body)
+	return act(ctx, h, body)
 }
 
 // admit authenticates a request, then applies the SecretId's rate limit,
@@ -177,30 +198,33 @@ func (h *Handler) dispatch(r *http.Request, action string, body []byte) (withReq
 // (an SDK calling DisableKey then DescribeKey on one key within a second
 // sends the same signature twice, on its kept-alive connection; a replayed
 // capture comes on a connection of its own).
-func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte) (string, error) {
-	addr := wire.ClientAddress(r.RemoteAddr)
+func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte, addr string) (secretID string, authed bool, err error) {
 	a, err := h.authenticate(ctx, r, body, addr)
 	if err != nil {
-		if err != errThrottled && !service.ServerFault(err) {
-			h.cfg.Guard.Failed(addr, a.secretID)
+		if err != errBlocked && !service.ServerFault(err) {
+			id := a.secretID
+			if !wire.ValidAccessKeyID(id) {
+				id = "" // a malformed claim counts against the address alone
+			}
+			h.cfg.Guard.Failed(addr, id)
 		}
-		return a.secretID, err
+		return a.secretID, false, err
 	}
 	if !h.cfg.Limiter.Allow(a.secretID) {
-		return a.secretID, errThrottled
+		return a.secretID, true, errThrottled
 	}
 	verdict, err := h.cfg.Replays.Check(ctx, a.secretID, a.signature, r.Header.Get("X-TC-Action"), wire.ConnID(r.Context()))
 	if err != nil {
-		return a.secretID, service.Unavailable(err, "checking the signature")
+		return a.secretID, true, service.Unavailable(err, "checking the signature")
 	}
 	switch verdict {
 	case wire.Fresh, wire.Repeat, wire.SameConnection:
-		return a.secretID, nil
+		return a.secretID, true, nil
 	case wire.Full:
-		return a.secretID, errThrottled
+		return a.secretID, true, errThrottled
 	}
 	h.cfg.Guard.Failed(addr, a.secretID)
-	return a.secretID, &apiError{"AuthFailure.SignatureFailure", "this signature was already used for another action"}
+	return a.secretID, false, &apiError{"AuthFailure.SignatureFailure", "this signature was already used for another action"}
 }
 
 // authenticate checks the TC3 signature and returns the parsed
@@ -237,8 +261,11 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	if !signsHost {
 		return a, &apiError{"AuthFailure.SignatureFailure", "SignedHeaders must include host"}
 	}
+	if !wire.ValidAccessKeyID(a.secretID) {
+		return a, &apiError{"AuthFailure.SecretIdNotFound", "the SecretId is not of the form access key ids take"}
+	}
 	if h.cfg.Guard.Blocked(addr, a.secretID) {
-		return a, errThrottled
+		return a, errBlocked
 	}
 	secret, err := h.cfg.Service.AccessKeySecret(ctx, a.secretID)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,19 @@ type Access struct {
 	Duration    time.Duration
 	Fault       bool  // the service's own failure: logged at error
 	Err         error // the cause, for the operator (service errors carry no secrets)
+
+	// Authenticated: the caller proved its credential (AccessKeyID is then
+	// its own, not a claim).
+	Authenticated bool
+	// Blocked: refused unread, its address (or address and AccessKeyId)
+	// over its failed-authentication budget; summed, not recorded one by one.
+	Blocked bool
+	// Keys are the keys the request acted on, resolved (WithKeyLog).
+	Keys []KeyUse
+	// Refused and Codes make a summary line (Refusals): how many requests
+	// it stands for, by code.
+	Refused int
+	Codes   map[string]int
 }
 
 // LogAccess writes a request's one access-log line: at info, or at error
@@ -29,12 +43,39 @@ func LogAccess(ctx context.Context, log *slog.Logger, a Access) {
 	if a.Fault {
 		level = slog.LevelError
 	}
+	if a.Refused > 0 {
+		log.Log(ctx, level, "requests refused unread", "dialect", a.Dialect, "source_ip", a.SourceIP, "count", a.Refused, "codes", a.Codes)
+		return
+	}
 	attrs := []any{"dialect", a.Dialect, "request_id", a.RequestID, "action", a.Action, "access_key_id", a.AccessKeyID,
-		"code", a.Code, "duration_ms", float64(a.Duration.Microseconds()) / 1000}
+		"source_ip", a.SourceIP, "code", a.Code, "duration_ms", float64(a.Duration.Microseconds()) / 1000}
+	if len(a.Keys) > 0 {
+		attrs = append(attrs, "keys", keyIDs(a.Keys))
+	}
 	if a.Err != nil {
-		attrs = append(attrs, "err", a.Err)
+		msg := a.Err.Error()
+		if len(msg) > MaxErrText {
+			msg = msg[:MaxErrText] + "…"
+		}
+		attrs = append(attrs, "err", msg)
 	}
 	log.Log(ctx, level, "request", attrs...)
+}
+
+// keyIDs lists keys as id:version, the access log's short form.
+func keyIDs(uses []KeyUse) string {
+	var b strings.Builder
+	for i, u := range uses {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(u.KeyID)
+		if u.Version != "" {
+			b.WriteByte(':')
+			b.WriteString(u.Version)
+		}
+	}
+	return b.String()
 }
 
 // Auditor records requests in the audit log (audit.Log).
@@ -61,6 +102,42 @@ type Recorder struct {
 	// Classify gives an error's code, as answered, and whether it is the
 	// service's own fault.
 	Classify func(error) (code string, fault bool)
+	// Actions and Codes are the dialect's closed sets (its action table,
+	// its error table): OnAccess sees anything else as UnknownLabel, so
+	// that metric label values never come from what a caller sent.
+	Actions func(action string) bool
+	Codes   func(code string) bool
+
+	refusals *Refusals
+}
+
+// WithRefusals makes requests refused unread (Access.Blocked) recorded in
+// sums every interval instead of a line each.
+func (r Recorder) WithRefusals(interval time.Duration) Recorder {
+	r.refusals = NewRefusals(interval, r.summary)
+	return r
+}
+
+// summary records one line of refusals: in the audit log (asynchronously:
+// nobody waits for it; a failure shows in Ready), the access log and the
+// metrics.
+func (r Recorder) summary(a Access) {
+	ctx := context.Background()
+	if r.Audit != nil {
+		_ = r.Audit.Record(ctx, a)
+	}
+	LogAccess(ctx, r.Logger, a)
+}
+
+// labels is a with the action and code as metric label values.
+func (r Recorder) labels(a Access) Access {
+	if r.Actions == nil || !r.Actions(a.Action) {
+		a.Action = UnknownLabel
+	}
+	if a.Code != "OK" && (r.Codes == nil || !r.Codes(a.Code)) {
+		a.Code = UnknownLabel
+	}
+	return a
 }
 
 // Ready refuses requests, before they are carried out, while the audit log
@@ -87,6 +164,14 @@ func (r Recorder) Settle(ctx context.Context, a Access, start time.Time, err err
 		a.Duration = r.Now().Sub(start)
 	}
 	fill()
+	a.bound()
+	if a.Blocked && r.refusals != nil {
+		r.refusals.Add(a.Dialect, a.SourceIP, a.Code)
+		if r.OnAccess != nil {
+			r.OnAccess(r.labels(a))
+		}
+		return err
+	}
 	if r.Audit != nil {
 		if aerr := r.Audit.Record(ctx, a); aerr != nil {
 			err = r.Unavailable(errors.Join(ErrAudit, aerr))
@@ -95,7 +180,7 @@ func (r Recorder) Settle(ctx context.Context, a Access, start time.Time, err err
 	}
 	LogAccess(ctx, r.Logger, a)
 	if r.OnAccess != nil {
-		r.OnAccess(a)
+		r.OnAccess(r.labels(a))
 	}
 	return err
 }

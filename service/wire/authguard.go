@@ -32,6 +32,12 @@ func (g *AuthGuard) Blocked(addr, accessKeyID string) bool {
 	return g != nil && (!g.byAddr.Peek(addr) || !g.byKey.Peek(pair(addr, accessKeyID)))
 }
 
+// BlockedAddress reports whether every request from addr is refused for
+// now: it is checked before a request is read at all.
+func (g *AuthGuard) BlockedAddress(addr string) bool {
+	return g != nil && !g.byAddr.Peek(addr)
+}
+
 // Failed counts one failed authentication.
 func (g *AuthGuard) Failed(addr, accessKeyID string) {
 	if g != nil {

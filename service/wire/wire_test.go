@@ -2,6 +2,8 @@ package wire
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -139,5 +141,49 @@ func TestLimiter(t *testing.T) {
 	}
 	if !NewLimiter(0, c.now).Allow("ak") {
 		t.Fatal("rate 0 means no limit")
+	}
+}
+
+func TestProxies(t *testing.T) {
+	p, err := ParseProxies("10.0.0.0/8, 192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(peer string, h map[string]string) *http.Request {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.RemoteAddr = peer
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		peer string
+		h    map[string]string
+		want string
+	}{
+		{"198.51.100.1:5000", map[string]string{"X-Forwarded-For": "203.0.113.9"}, "198.51.100.1"}, // not a proxy: ignored
+		{"10.1.2.3:5000", map[string]string{"X-Forwarded-For": "203.0.113.9"}, "203.0.113.9"},
+		{"10.1.2.3:5000", map[string]string{"X-Forwarded-For": "1.1.1.1, 203.0.113.9, 10.9.9.9"}, "203.0.113.9"}, // the nearest untrusted hop
+		{"192.0.2.7:5000", map[string]string{"Forwarded": `for="[2001:db8::1]:4711";proto=https`}, "2001:db8::1"},
+		{"192.0.2.7:5000", map[string]string{"Forwarded": "for=203.0.113.5:80"}, "203.0.113.5"},
+		{"10.1.2.3:5000", map[string]string{"X-Forwarded-For": "not-an-ip"}, "10.1.2.3"},
+		{"10.1.2.3:5000", nil, "10.1.2.3"},
+	} {
+		if got := p.Client(c.peer, req(c.peer, c.h).Header.Values); got != c.want {
+			t.Errorf("%s %v: %s, want %s", c.peer, c.h, got, c.want)
+		}
+	}
+	if _, err := ParseProxies("10.0.0.0/33"); err == nil {
+		t.Fatal("a bad CIDR was accepted")
+	}
+}
+
+func TestCut(t *testing.T) {
+	if got := Cut("Encrypt\x00<é>"+strings.Repeat("x", 100), MaxAction, ActionChar); len(got) != MaxAction || !strings.HasPrefix(got, "Encrypt?????") {
+		t.Fatalf("Cut: %q", got)
+	}
+	if !ValidAccessKeyID("KPAK0123") || ValidAccessKeyID("") || ValidAccessKeyID(strings.Repeat("a", 129)) || ValidAccessKeyID("a b") {
+		t.Fatal("ValidAccessKeyID")
 	}
 }

@@ -524,6 +524,16 @@ func versionsAndObjects(t *testing.T, f Factory) {
 	if !reflect.DeepEqual(got, &want) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, &want)
 	}
+	// The hot path's read: everything but the retired versions, counted.
+	primary, err := s.GetPrimary(ctx, "kv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPrimary := want
+	wantPrimary.Versions, wantPrimary.Retired = nil, 2
+	if !reflect.DeepEqual(primary, &wantPrimary) {
+		t.Fatalf("GetPrimary:\n got %+v\nwant %+v", primary, &wantPrimary)
+	}
 	if _, err := s.UpdateKey(ctx, "kv", func(k *store.Key) error { k.Versions, k.HSMObject = nil, ""; return nil }); err != nil {
 		t.Fatal(err)
 	}
