@@ -309,3 +309,91 @@ func sendTC3(t *testing.T, req *http.Request, body string) tc3Response {
 func rawTC3(t *testing.T, s *server, action, body string, override map[string]string) tc3Response {
 	return sendTC3(t, signedTC3(t, s, action, body, override), body)
 }
+
+// ListKeyDetail's documented filters, each value: "ALL" (and 0) mean no
+// filter, as tencentcloud_kms_keys sends them; Origin is case-sensitive;
+// an omitted KeyUsage means ENCRYPT_DECRYPT; Role 1 (keys other cloud
+// products made) lists none; SearchKeyAlias matches key ids and aliases;
+// values outside the table are refused.
+func TestTencentListKeyDetailFilters(t *testing.T) {
+	defer catch(t)
+	s := startServer(t)
+	c := newTencent(t, s, s.sk)
+	keyReq := func(id string) *string { return common.StringPtr(id) }
+	enabled := tcCreate(c, 1, false)
+	disabled := tcCreate(c, 1, false)
+	dis := tckms.NewDisableKeyRequest()
+	dis.KeyId = keyReq(disabled)
+	must(c.DisableKey(dis))
+	pending := tcCreate(c, 1, false)
+	sd := tckms.NewScheduleKeyDeletionRequest()
+	sd.KeyId, sd.PendingWindowInDays = keyReq(pending), common.Uint64Ptr(7)
+	must(c.ScheduleKeyDeletion(sd))
+	archived := tcCreate(c, 1, false)
+	ar := tckms.NewArchiveKeyRequest()
+	ar.KeyId = keyReq(archived)
+	must(c.ArchiveKey(ar))
+	external := tcCreate(c, 2, false)
+	all := []string{external, archived, pending, disabled, enabled} // newest first
+
+	str, num := common.StringPtr, common.Uint64Ptr
+	for _, tc := range []struct {
+		name string
+		set  func(r *tckms.ListKeyDetailRequest)
+		want []string // nil: refused
+	}{
+		{"no filter", func(r *tckms.ListKeyDetailRequest) {}, all},
+		{"Origin ALL", func(r *tckms.ListKeyDetailRequest) { r.Origin = str("ALL") }, all},
+		{"Origin TENCENT_KMS", func(r *tckms.ListKeyDetailRequest) { r.Origin = str("TENCENT_KMS") }, all[1:]},
+		{"Origin EXTERNAL", func(r *tckms.ListKeyDetailRequest) { r.Origin = str("EXTERNAL") }, []string{external}},
+		{"Origin all (case-sensitive)", func(r *tckms.ListKeyDetailRequest) { r.Origin = str("all") }, nil},
+		{"KeyUsage ALL", func(r *tckms.ListKeyDetailRequest) { r.KeyUsage = str("ALL") }, all},
+		{"KeyUsage ENCRYPT_DECRYPT", func(r *tckms.ListKeyDetailRequest) { r.KeyUsage = str("ENCRYPT_DECRYPT") }, all},
+		{"KeyUsage asymmetric", func(r *tckms.ListKeyDetailRequest) { r.KeyUsage = str("ASYMMETRIC_DECRYPT_RSA_2048") }, []string{}},
+		{"KeyUsage unknown", func(r *tckms.ListKeyDetailRequest) { r.KeyUsage = str("SIGN") }, nil},
+		{"KeyState 0", func(r *tckms.ListKeyDetailRequest) { r.KeyState = num(0) }, all},
+		{"KeyState 1 Enabled", func(r *tckms.ListKeyDetailRequest) { r.KeyState = num(1) }, []string{enabled}},
+		{"KeyState 2 Disabled", func(r *tckms.ListKeyDetailRequest) { r.KeyState = num(2) }, []string{disabled}},
+		{"KeyState 3 PendingDelete", func(r *tckms.ListKeyDetailRequest) { r.KeyState = num(3) }, []string{pending}},
+		{"KeyState 4 PendingImport", func(r *tckms.ListKeyDetailRequest) { r.KeyState = num(4) }, []string{external}},
+		{"KeyState 5 Archived", func(r *tckms.ListKeyDetailRequest) { r.KeyState = num(5) }, []string{archived}},
+		{"KeyState 6", func(r *tckms.ListKeyDetailRequest) { r.KeyState = num(6) }, nil},
+		{"Role 0", func(r *tckms.ListKeyDetailRequest) { r.Role = num(0) }, all},
+		{"Role 1", func(r *tckms.ListKeyDetailRequest) { r.Role = num(1) }, []string{}},
+		{"Role 2", func(r *tckms.ListKeyDetailRequest) { r.Role = num(2) }, nil},
+		{"OrderType 1", func(r *tckms.ListKeyDetailRequest) { r.OrderType = num(1) }, []string{enabled, disabled, pending, archived, external}},
+		{"OrderType 2", func(r *tckms.ListKeyDetailRequest) { r.OrderType = num(2) }, nil},
+		{"SearchKeyAlias by key id", func(r *tckms.ListKeyDetailRequest) { r.SearchKeyAlias = str(disabled[:13]) }, []string{disabled}},
+		{"the data source's defaults", func(r *tckms.ListKeyDetailRequest) {
+			r.Origin, r.KeyUsage, r.KeyState, r.Role, r.OrderType = str("ALL"), str("ALL"), num(0), num(0), num(0)
+		}, all},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tckms.NewListKeyDetailRequest()
+			r.Limit = num(100)
+			tc.set(r)
+			res, err := c.ListKeyDetail(r)
+			if tc.want == nil {
+				tcError(t, err, "InvalidParameter")
+				return
+			}
+			var got []string
+			for _, m := range must(res, err).Response.KeyMetadatas {
+				got = append(got, *m.KeyId)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") || *res.Response.TotalCount != uint64(len(tc.want)) {
+				t.Fatalf("got %v (total %d), want %v", got, *res.Response.TotalCount, tc.want)
+			}
+		})
+	}
+	page := tckms.NewListKeyDetailRequest()
+	page.Offset, page.Limit = num(1), num(2)
+	if res := must(c.ListKeyDetail(page)).Response; *res.TotalCount != 5 || len(res.KeyMetadatas) != 2 || *res.KeyMetadatas[0].KeyId != all[1] {
+		t.Fatalf("Offset 1, Limit 2: %d of %d", len(res.KeyMetadatas), *res.TotalCount)
+	}
+	lk := tckms.NewListKeysRequest()
+	lk.Role = num(1)
+	if res := must(c.ListKeys(lk)).Response; *res.TotalCount != 0 || len(res.Keys) != 0 {
+		t.Fatalf("ListKeys Role 1: %d keys", *res.TotalCount)
+	}
+}

@@ -52,6 +52,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-listen", EnvVars: []string{"KEYPORT_METRICS_LISTEN"}, Usage: "serve GET /metrics (Prometheus) on this address instead of the main listener"},
 			&cli.StringFlag{Name: "address-file", Usage: "write the bound address here once listening (for scripts using --listen 127.0.0.1:0)"},
 			&cli.DurationFlag{Name: "secret-cache-ttl", Value: 30 * time.Second, EnvVars: []string{"KEYPORT_SECRET_CACHE_TTL"}, Usage: "how long an access key's secret stays unsealed in memory: the longest a credential disabled or deleted on another replica (or by the CLI) still works here"},
+			&cli.BoolFlag{Name: "tencent-strict-signatures", EnvVars: []string{"KEYPORT_TENCENT_STRICT_SIGNATURES"}, Usage: "refuse Tencent Cloud requests whose signature leaves out X-TC-Action (the official SDKs and Terraform's provider do leave it out; Tencent Cloud accepts them, as Keyport does by default)"},
 			&cli.StringFlag{Name: "trusted-proxies", EnvVars: []string{"KEYPORT_TRUSTED_PROXIES"}, Usage: "CIDRs or addresses of the load balancers in front: from them only, X-Forwarded-For/Forwarded name the client (for the failure guard, rate limits and the audit log)"},
 			&cli.DurationFlag{Name: "min-version-interval", Value: 7 * 24 * time.Hour, EnvVars: []string{"KEYPORT_MIN_VERSION_INTERVAL"}, Usage: "least time between two versions of a key (CreateKeyVersion, automatic rotation), counted from the last one made; 0: none"},
 			&cli.DurationFlag{Name: "orphan-grace", Value: 2 * time.Minute, EnvVars: []string{"KEYPORT_ORPHAN_GRACE"}, Usage: "with a shared store: how long a token object of this deployment must stay unrecorded before start-up reconcile destroys it"},
@@ -213,7 +214,7 @@ func serve(c *cli.Context) error {
 	}
 	proxies, _ := wire.ParseProxies(c.String("trusted-proxies")) // checked by checkServeConfig
 	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
-	tencentCfg := tencent.Config{Service: st.svc, Region: c.String("tencent-region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
+	tencentCfg := tencent.Config{StrictSignatures: c.Bool("tencent-strict-signatures"), Service: st.svc, Region: c.String("tencent-region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
 	var adminAudit server.AdminAudit
 	if auditLog != nil {
 		aliyunCfg.Audit, tencentCfg.Audit = auditLog, auditLog
@@ -228,9 +229,7 @@ func serve(c *cli.Context) error {
 	if uses, ok := st.st.(store.Uses); ok {
 		// Replicas share the nonces they accepted, so that a request
 		// replayed to another replica is refused there too.
-		node := wire.NodeID()
-		aliyunCfg.Replays = wire.NewSharedReplays(uses, aliyun.Skew, node, time.Now)
-		tencentCfg.Replays = wire.NewSharedReplays(uses, tencent.Skew, node, time.Now)
+		aliyunCfg.Replays = wire.NewSharedReplays(uses, aliyun.Skew, time.Now)
 	}
 	srvCfg := server.Config{Service: st.svc, Aliyun: aliyun.New(aliyunCfg), Tencent: tencent.New(tencentCfg), Metrics: m.Handler()}
 	if host, _, _ := net.SplitHostPort(c.String("listen")); !isLoopback(host) && c.String("metrics-listen") == "" {

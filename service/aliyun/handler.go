@@ -223,7 +223,7 @@ func (h *Handler) admit(ctx context.Context, req *request, addr string) (ak stri
 	if !h.cfg.Limiter.Allow(ak) {
 		return ak, true, errThrottled
 	}
-	verdict, err := h.cfg.Replays.Check(ctx, ak, nonce, "", 0)
+	verdict, err := h.cfg.Replays.Check(ctx, ak, nonce)
 	if err != nil {
 		return ak, true, service.Unavailable(err, "checking the signature nonce")
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
-	"github.com/keyport-kms/keyport/service/wire"
 )
 
 // Config wires the listener.
@@ -80,7 +79,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cert *Certifica
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
-		ConnContext:       wire.ConnContext, // the Tencent dialect tells a replay by its connection
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

@@ -16,7 +16,7 @@ import (
 )
 
 // PostgresSchemaVersion is the database layout this code writes.
-const PostgresSchemaVersion = 3
+const PostgresSchemaVersion = 4
 
 // migrationLock is the advisory lock (an arbitrary constant: "keyport" in
 // ASCII) under which replicas starting together migrate one at a time.
@@ -75,6 +75,9 @@ var postgresMigrations = []string{
 	 INSERT INTO keyport_owned_objects SELECT object, (extract(epoch from now()) * 1e9)::bigint FROM keyport_key_objects ON CONFLICT DO NOTHING;
 	 INSERT INTO keyport_owned_objects SELECT id, (extract(epoch from now()) * 1e9)::bigint FROM keyport_wrapping ON CONFLICT DO NOTHING;
 	 CREATE TABLE keyport_admin_log (seq bigserial PRIMARY KEY, record jsonb NOT NULL);`,
+	// 3 → 4: a use is its value alone (Tencent signatures are no longer
+	// bound to an action and a connection).
+	`ALTER TABLE keyport_uses DROP COLUMN bind, DROP COLUMN conn;`,
 }
 
 // Postgres is the store for replicas: every Keyport process of a deployment
@@ -698,28 +701,17 @@ func (s *Postgres) InitMeta(ctx context.Context, name, value string) (string, er
 // RecordUse records u unless a live use of its value is recorded: the
 // primary key makes the check and the insert one atomic step across
 // replicas, and an expired row is taken over in the same statement.
-func (s *Postgres) RecordUse(ctx context.Context, u Use, now time.Time) (*Use, error) {
-	var fresh bool
-	err := s.db.QueryRow(ctx, `INSERT INTO keyport_uses (credential, digest, bind, conn, expires) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (credential, digest) DO UPDATE SET bind = $3, conn = $4, expires = $5 WHERE keyport_uses.expires <= $6
-		RETURNING true`, u.Credential, u.Value[:], u.Bind[:], u.Conn, u.Until.UnixNano(), now.UnixNano()).Scan(&fresh)
-	if err == nil {
-		return nil, nil
+func (s *Postgres) RecordUse(ctx context.Context, u Use, now time.Time) (fresh bool, err error) {
+	err = s.db.QueryRow(ctx, `INSERT INTO keyport_uses (credential, digest, expires) VALUES ($1, $2, $3)
+		ON CONFLICT (credential, digest) DO UPDATE SET expires = $3 WHERE keyport_uses.expires <= $4
+		RETURNING true`, u.Credential, u.Value[:], u.Until.UnixNano(), now.UnixNano()).Scan(&fresh)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, s.fault(err)
-	}
-	prior := Use{Credential: u.Credential, Value: u.Value}
-	var bind []byte
-	var until int64
-	err = s.db.QueryRow(ctx, `SELECT bind, conn, expires FROM keyport_uses WHERE credential = $1 AND digest = $2`,
-		u.Credential, u.Value[:]).Scan(&bind, &prior.Conn, &until)
-	if err != nil {
-		return nil, s.fault(err)
-	}
-	copy(prior.Bind[:], bind)
-	prior.Until = time.Unix(0, until)
-	return &prior, nil
+	return false, s.fault(err)
 }
 
 // ForgetUses deletes uses that expired before now.

@@ -280,13 +280,10 @@ type Store interface {
 }
 
 // Use is one use of a value that must not be used twice while it is
-// accepted: a request's signature nonce (or its signature where the scheme
-// has none), kept as a digest.
+// accepted: a request's signature nonce, kept as a digest.
 type Use struct {
 	Credential string
 	Value      [16]byte  // digest of the value
-	Bind       [16]byte  // digest of what it was used with (Tencent: the action)
-	Conn       string    // the replica and connection it was accepted on ("" if unknown)
 	Until      time.Time // when it may be forgotten
 }
 
@@ -295,8 +292,8 @@ type Use struct {
 // (wire.Replays), where they cost no write.
 type Uses interface {
 	// RecordUse records u unless a use of the same value and credential is
-	// recorded and not expired at now; then it returns that use.
-	RecordUse(ctx context.Context, u Use, now time.Time) (prior *Use, err error)
+	// recorded and not expired at now, and says whether it recorded it.
+	RecordUse(ctx context.Context, u Use, now time.Time) (fresh bool, err error)
 	// ForgetUses deletes uses expired at now.
 	ForgetUses(ctx context.Context, now time.Time) (int, error)
 }

@@ -98,11 +98,12 @@ var (
 	errThrottled = &apiError{"RequestLimitExceeded", "too many requests for this SecretId; slow down"}
 	// errBlocked refuses a request unread: its address is over its budget
 	// of failed authentications.
-	errBlocked      = &apiError{"RequestLimitExceeded", "too many failed authentications from this address; try again later"}
-	errBodySize     = &apiError{"RequestSizeLimitExceeded", "the request body is larger than 64 KiB"}
-	errNotJSON      = &apiError{"InvalidParameter", "the request body must be a JSON object with Content-Type application/json"}
-	errUnsigned     = &apiError{"AuthFailure.SignatureFailure", "UNSIGNED-PAYLOAD is not accepted: sign the body"}
-	errInvalidKeyID = &apiError{"InvalidParameterValue.InvalidKeyId", "KeyId is not a key id"}
+	errActionUnsigned = &apiError{"AuthFailure.SignatureFailure", "this server signs strictly: SignedHeaders must include x-tc-action"}
+	errBlocked        = &apiError{"RequestLimitExceeded", "too many failed authentications from this address; try again later"}
+	errBodySize       = &apiError{"RequestSizeLimitExceeded", "the request body is larger than 64 KiB"}
+	errNotJSON        = &apiError{"InvalidParameter", "the request body must be a JSON object with Content-Type application/json"}
+	errUnsigned       = &apiError{"AuthFailure.SignatureFailure", "UNSIGNED-PAYLOAD is not accepted: sign the body"}
+	errInvalidKeyID   = &apiError{"InvalidParameterValue.InvalidKeyId", "KeyId is not a key id"}
 )
 
 func unknownAction(action string) *apiError {

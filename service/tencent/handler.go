@@ -41,11 +41,16 @@ const Skew = 5 * time.Minute
 // Config wires a Handler.
 type Config struct {
 	Service *service.Service
-	Limiter *wire.Limiter   // requests per SecretId
-	Replays wire.ReplayLog  // accepted signatures and the action each was used for
-	Guard   *wire.AuthGuard // failed authentications per client address
-	Now     func() time.Time
-	Logger  *slog.Logger
+	Limiter *wire.Limiter // requests per SecretId
+	// StrictSignatures refuses requests whose signature leaves X-TC-Action
+	// out (SignedHeaders without x-tc-action), so that no captured request
+	// can be sent again as another action. Off by default: the official SDKs
+	// and Terraform's provider sign only content-type and host, and
+	// Tencent Cloud accepts them.
+	StrictSignatures bool
+	Guard            *wire.AuthGuard // failed authentications per client address
+	Now              func() time.Time
+	Logger           *slog.Logger
 	// OnAccess, if set, is told of every answered request (metrics).
 	OnAccess func(wire.Access)
 	// Audit, if set, records every request before it is answered.
@@ -74,9 +79,6 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
-	}
-	if cfg.Replays == nil {
-		cfg.Replays = wire.NewReplays(Skew, wire.MaxFor(cfg.Limiter.Rate(), Skew), cfg.Now)
 	}
 	if cfg.Guard == nil {
 		cfg.Guard = wire.NewAuthGuard(5, 20, cfg.Now)
@@ -186,18 +188,15 @@ func (h *Handler) dispatch(ctx context.Context, r *http.Request, action string, 
 	return act(ctx, h, body)
 }
 
-// admit authenticates a request, then applies the SecretId's rate limit,
-// and only then records its signature with its action. TC3 has no nonce,
-// and the official SDKs sign only content-type and host: X-TC-Action is not
-// covered by the signature, so a captured request could be resent as
-// another action within the window. Each accepted signature is therefore
-// remembered with the action and the connection it came on, and the same
-// signature with another action on another connection is refused. Allowed:
-// the same request again (SDKs sign at one-second resolution, so identical
-// legitimate requests happen), and another action on the same connection
-// (an SDK calling DisableKey then DescribeKey on one key within a second
-// sends the same signature twice, on its kept-alive connection; a replayed
-// capture comes on a connection of its own).
+// admit authenticates a request, then applies the SecretId's rate limit.
+// TC3 has no nonce, and the official SDKs sign only content-type and host,
+// to the second: two actions with one body in one second carry one
+// signature (Terraform's provider sends DisableKey then DescribeKey so, on
+// connections of its own choosing), and Tencent Cloud accepts both. So
+// does Keyport by default; what keeps a captured request from being sent
+// again, as the same action or another, is that none can be captured: plain
+// HTTP is served on loopback only. StrictSignatures refuses signatures that
+// leave the action out, for clients that sign X-TC-Action.
 func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte, addr string) (secretID string, authed bool, err error) {
 	a, err := h.authenticate(ctx, r, body, addr)
 	if err != nil {
@@ -213,18 +212,7 @@ func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte, addr 
 	if !h.cfg.Limiter.Allow(a.secretID) {
 		return a.secretID, true, errThrottled
 	}
-	verdict, err := h.cfg.Replays.Check(ctx, a.secretID, a.signature, r.Header.Get("X-TC-Action"), wire.ConnID(r.Context()))
-	if err != nil {
-		return a.secretID, true, service.Unavailable(err, "checking the signature")
-	}
-	switch verdict {
-	case wire.Fresh, wire.Repeat, wire.SameConnection:
-		return a.secretID, true, nil
-	case wire.Full:
-		return a.secretID, true, errThrottled
-	}
-	h.cfg.Guard.Failed(addr, a.secretID)
-	return a.secretID, false, &apiError{"AuthFailure.SignatureFailure", "this signature was already used for another action"}
+	return a.secretID, true, nil
 }
 
 // authenticate checks the TC3 signature and returns the parsed
@@ -254,12 +242,11 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	if a.date != time.Unix(sec, 0).UTC().Format("2006-01-02") {
 		return a, &apiError{"AuthFailure.SignatureFailure", "the credential scope's date is not X-TC-Timestamp's"}
 	}
-	signsHost := false
-	for _, sh := range a.signedHeaders {
-		signsHost = signsHost || strings.EqualFold(sh, "host")
-	}
-	if !signsHost {
+	if !a.signs("host") {
 		return a, &apiError{"AuthFailure.SignatureFailure", "SignedHeaders must include host"}
+	}
+	if h.cfg.StrictSignatures && !a.signs("x-tc-action") {
+		return a, errActionUnsigned
 	}
 	if !wire.ValidAccessKeyID(a.secretID) {
 		return a, &apiError{"AuthFailure.SecretIdNotFound", "the SecretId is not of the form access key ids take"}

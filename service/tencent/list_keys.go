@@ -9,6 +9,7 @@ import (
 type listKeysRequest struct {
 	Offset *uint64
 	Limit  *uint64
+	Role   *uint64
 }
 
 type listKeysResponse struct {
@@ -39,6 +40,15 @@ func listKeys(ctx context.Context, h *Handler, body []byte) (withRequestID, erro
 			return nil, invalidParameter("Offset", "too large")
 		}
 		offset = int(*req.Offset)
+	}
+	// Role as ListKeyDetail takes it: 1, keys other cloud products made,
+	// lists none.
+	role, err := roleFilter.selector(&listKeyDetailRequest{Role: req.Role})
+	if err != nil {
+		return nil, err
+	}
+	if !role(&service.KeyMetadata{}) {
+		return &listKeysResponse{Keys: []keyRef{}}, nil
 	}
 	res, err := h.cfg.Service.ListKeys(ctx, service.ListKeysRequest{PageSize: limit, Offset: offset})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/keyport-kms/keyport/service"
@@ -193,6 +192,7 @@ func describeKeys(ctx context.Context, h *Handler, body []byte) (withRequestID, 
 type listKeyDetailRequest struct {
 	Offset         *uint64
 	Limit          *uint64
+	Role           *uint64
 	OrderType      *uint64
 	KeyState       *uint64
 	SearchKeyAlias *string
@@ -204,10 +204,6 @@ type listKeyDetailRequest struct {
 		TagValue []*string
 	}
 }
-
-// keyStateFilter is ListKeyDetail's KeyState: 0 any, then these.
-var keyStateFilter = map[uint64]service.KeyState{1: service.StateEnabled, 2: service.StateDisabled,
-	3: service.StatePendingDeletion, 4: service.StatePendingImport, 5: service.StateArchived}
 
 // listKeyDetail filters the whole key set, then pages: newest first unless
 // OrderType is 1.
@@ -229,29 +225,12 @@ func listKeyDetail(ctx context.Context, h *Handler, body []byte) (withRequestID,
 		}
 		offset = int(*req.Offset)
 	}
-	var want service.KeyState
-	if req.KeyState != nil && *req.KeyState != 0 {
-		var ok bool
-		if want, ok = keyStateFilter[*req.KeyState]; !ok {
-			return nil, invalidParameter("KeyState", "0 to 5")
-		}
+	if req.OrderType != nil && *req.OrderType > 1 {
+		return nil, invalidParameter("OrderType", "0 (newest first) or 1 (oldest first)")
 	}
-	keep := func(m *service.KeyMetadata) bool {
-		switch {
-		case want != "" && m.State != want,
-			str(req.SearchKeyAlias) != "" && !strings.Contains(m.Alias, str(req.SearchKeyAlias)),
-			str(req.Origin) != "" && str(req.Origin) != originNames[m.Origin],
-			str(req.KeyUsage) != "" && str(req.KeyUsage) != usageEncryptDecrypt,
-			str(req.HsmClusterId) != "" && str(req.HsmClusterId) != m.HSMCluster:
-			return false
-		}
-		for _, f := range req.TagFilters {
-			v, ok := m.Tags[str(f.TagKey)]
-			if !ok || (len(f.TagValue) > 0 && !slices.ContainsFunc(f.TagValue, func(p *string) bool { return str(p) == v })) {
-				return false
-			}
-		}
-		return true
+	keep, err := detailSelector(&req, detailFilters)
+	if err != nil {
+		return nil, err
 	}
 	keys, err := h.cfg.Service.FindKeys(ctx, keep)
 	if err != nil {

@@ -106,3 +106,13 @@ func Authorization(secretID, secret, service string, r *http.Request, body []byt
 	a.signature = tc3Signature([]byte(secret), a, tc3StringToSign(r, a, r.Host, stamp, body))
 	return tc3Scheme + " Credential=" + secretID + "/" + a.date + "/" + service + "/tc3_request, SignedHeaders=content-type;host, Signature=" + a.signature
 }
+
+// signs reports whether the signature covers the header name.
+func (a tc3Auth) signs(name string) bool {
+	for _, sh := range a.signedHeaders {
+		if strings.EqualFold(sh, name) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,9 +1,7 @@
 package wire
 
 import (
-	"context"
 	"net"
-	"sync/atomic"
 	"time"
 )
 
@@ -56,21 +54,4 @@ func ClientAddress(remoteAddr string) string {
 		return remoteAddr
 	}
 	return host
-}
-
-type connKey struct{}
-
-var connIDs atomic.Uint64
-
-// ConnContext gives each accepted connection an id; set it as
-// http.Server.ConnContext so that handlers can tell requests sent on one
-// connection from requests replayed on another.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, connIDs.Add(1))
-}
-
-// ConnID is the id ConnContext gave the request's connection, 0 if none.
-func ConnID(ctx context.Context) uint64 {
-	id, _ := ctx.Value(connKey{}).(uint64)
-	return id
 }

@@ -2,10 +2,7 @@ package wire
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
-	"strconv"
 	"sync"
 	"time"
 
@@ -19,12 +16,11 @@ import (
 type ReplayLog interface {
 	// Check records value for credential if fresh and says what it found;
 	// an error means the log could not be consulted (refuse the request).
-	Check(ctx context.Context, credential, value, bind string, conn uint64) (Verdict, error)
+	Check(ctx context.Context, credential, value string) (Verdict, error)
 }
 
 // Replays remembers, per credential, what each accepted signed request
-// proved unique — a signature nonce, or a signature where the scheme has
-// no nonce — for as long as its timestamp is accepted, so that a request
+// proved unique — its signature nonce — for as long as its timestamp is accepted, so that a request
 // cannot be replayed within the window. Its memory is bounded: entries are
 // fixed-size hashes however long the client's value, callers cap what
 // they record by rate first, and each credential keeps at most a set
@@ -43,27 +39,19 @@ type Replays struct {
 // in insertion order for expiry: every entry lives for the same span, so
 // the oldest inserted expires first.
 type replayLog struct {
-	seen  map[[16]byte]replayEntry
+	seen  map[[16]byte]time.Time // until when each value is remembered
 	ring  [][16]byte
 	head  int // index of the oldest entry in ring
 	count int
-}
-
-type replayEntry struct {
-	bind  [16]byte // what the value was used with (Tencent: the action)
-	conn  uint64   // the connection it was first accepted on (0: unknown)
-	until time.Time
 }
 
 // Verdict says what Record found.
 type Verdict int
 
 const (
-	Fresh          Verdict = iota // not seen in the window: recorded
-	Repeat                        // seen with the same bind
-	SameConnection                // seen with another bind, on the same connection
-	Conflict                      // seen with another bind, on another connection
-	Full                          // the credential's table is full: refuse
+	Fresh  Verdict = iota // not seen in the window: recorded
+	Repeat                // seen in the window: a replay
+	Full                  // the credential's table is full: refuse
 )
 
 // replayEntrySize is what one entry costs, roughly: its key and value in
@@ -94,38 +82,29 @@ func digest(s string) [16]byte {
 }
 
 // Check is Record; memory never fails.
-func (r *Replays) Check(_ context.Context, credential, value, bind string, conn uint64) (Verdict, error) {
-	return r.Record(credential, value, bind, conn), nil
+func (r *Replays) Check(_ context.Context, credential, value string) (Verdict, error) {
+	return r.Record(credential, value), nil
 }
 
-// Record looks value up for credential and records it if fresh. bind is
-// what the value was used with, conn the connection it came on (0 if
-// unknown): the same value with another bind is a Conflict, unless it
-// comes on the connection where it was first accepted.
-func (r *Replays) Record(credential, value, bind string, conn uint64) Verdict {
+// Record looks value up for credential and records it if fresh.
+func (r *Replays) Record(credential, value string) Verdict {
 	now := r.now()
-	key, b := digest(value), digest(bind)
+	key := digest(value)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	l, ok := r.creds[credential]
 	if !ok {
-		l = &replayLog{seen: map[[16]byte]replayEntry{}}
+		l = &replayLog{seen: map[[16]byte]time.Time{}}
 		r.creds[credential] = l
 	}
 	l.expire(now)
-	if e, ok := l.seen[key]; ok {
-		switch {
-		case e.bind == b:
-			return Repeat
-		case conn != 0 && e.conn == conn:
-			return SameConnection
-		}
-		return Conflict
+	if _, ok := l.seen[key]; ok {
+		return Repeat
 	}
 	if l.count >= r.max {
 		return Full
 	}
-	l.seen[key] = replayEntry{bind: b, conn: conn, until: now.Add(2 * r.window)}
+	l.seen[key] = now.Add(2 * r.window)
 	l.push(key, r.max)
 	return Fresh
 }
@@ -146,7 +125,7 @@ func (l *replayLog) push(key [16]byte, limit int) {
 func (l *replayLog) expire(now time.Time) {
 	for l.count > 0 {
 		key := l.ring[l.head]
-		if e, ok := l.seen[key]; ok && now.Before(e.until) {
+		if until, ok := l.seen[key]; ok && now.Before(until) {
 			return
 		}
 		delete(l.seen, key)
@@ -156,7 +135,7 @@ func (l *replayLog) expire(now time.Time) {
 	if len(l.ring) > 64 { // a quiet credential gives its memory back
 		l.ring, l.head = nil, 0
 		clear(l.seen)
-		l.seen = map[[16]byte]replayEntry{}
+		l.seen = map[[16]byte]time.Time{}
 	}
 }
 
@@ -176,39 +155,22 @@ func (r *Replays) Len(credential string) int {
 type SharedReplays struct {
 	uses   store.Uses
 	window time.Duration
-	node   string // this process, to tell its connections from another replica's
 	now    func() time.Time
 }
 
-// NodeID names this process among replicas: random, made at each start.
-func NodeID() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// NewSharedReplays remembers values in uses for twice window.
+func NewSharedReplays(uses store.Uses, window time.Duration, now func() time.Time) *SharedReplays {
+	return &SharedReplays{uses: uses, window: window, now: now}
 }
 
-// NewSharedReplays remembers values in uses for twice window; node names
-// this replica.
-func NewSharedReplays(uses store.Uses, window time.Duration, node string, now func() time.Time) *SharedReplays {
-	return &SharedReplays{uses: uses, window: window, node: node, now: now}
-}
-
-func (r *SharedReplays) Check(ctx context.Context, credential, value, bind string, conn uint64) (Verdict, error) {
+func (r *SharedReplays) Check(ctx context.Context, credential, value string) (Verdict, error) {
 	now := r.now()
-	u := store.Use{Credential: credential, Value: digest(value), Bind: digest(bind), Until: now.Add(2 * r.window)}
-	if conn != 0 {
-		u.Conn = r.node + ":" + strconv.FormatUint(conn, 10)
-	}
-	prior, err := r.uses.RecordUse(ctx, u, now)
+	fresh, err := r.uses.RecordUse(ctx, store.Use{Credential: credential, Value: digest(value), Until: now.Add(2 * r.window)}, now)
 	switch {
 	case err != nil:
 		return 0, err
-	case prior == nil:
+	case fresh:
 		return Fresh, nil
-	case prior.Bind == u.Bind:
-		return Repeat, nil
-	case u.Conn != "" && prior.Conn == u.Conn:
-		return SameConnection, nil
 	}
-	return Conflict, nil
+	return Repeat, nil
 }
