@@ -92,7 +92,11 @@ func (s *Service) CreateAlias(ctx context.Context, name, keyID string) error {
 	if strings.HasPrefix(keyID, AliasPrefix) {
 		return errorf(KindInvalidParameter, "KeyId must be a key id, not an alias")
 	}
-	if _, err := s.getKey(ctx, keyID); err != nil {
+	k, err := s.getKey(ctx, keyID)
+	if err != nil {
+		return err
+	}
+	if err := s.allow(OpAliasTarget, k); err != nil {
 		return err
 	}
 	return s.claimAlias(ctx, name, keyID)
@@ -106,6 +110,9 @@ func (s *Service) UpdateAlias(ctx context.Context, name, keyID string) error {
 	k, err := s.getKey(ctx, keyID)
 	if err != nil {
 		return err
+	}
+	if err := s.allow(OpAliasTarget, k); err != nil {
+		return err // only the target's state counts, as Alibaba Cloud documents
 	}
 	err = s.st.SetAlias(ctx, name, k.ID, s.now().UTC())
 	if errors.Is(err, store.ErrNotFound) {

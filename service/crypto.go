@@ -115,8 +115,8 @@ func (s *Service) usableKey(ctx context.Context, keyID string) (*store.Key, erro
 	if err != nil {
 		return nil, err
 	}
-	if st := s.state(k); st != StateEnabled {
-		return nil, stateError(st)
+	if err := s.allow(OpUse, k); err != nil {
+		return nil, err
 	}
 	return k, nil
 }
@@ -253,11 +253,11 @@ func (s *Service) blobKey(ctx context.Context, blob []byte, archivedIsDisabled b
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	switch st := s.state(k); {
-	case st == StateArchived && archivedIsDisabled:
-		return nil, nil, nil, stateError(StateDisabled)
-	case st != StateEnabled && st != StateArchived: // an Archived key still decrypts
-		return nil, nil, nil, stateError(st)
+	if s.state(k) == StateArchived && archivedIsDisabled {
+		return nil, nil, nil, errorf(KindDisabled, "the key is disabled") // as the dialect shows it
+	}
+	if err := s.allow(OpDecrypt, k); err != nil {
+		return nil, nil, nil, err
 	}
 	k, ok := version(k, h.keyVersionID)
 	if !ok || h.cipher != s.cipherFor(k) {

@@ -89,8 +89,8 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 	if Origin(k.Origin) != OriginExternal {
 		return errorf(KindUnsupportedOrigin, "key material can be imported only into keys whose Origin is EXTERNAL")
 	}
-	if KeyState(k.State) == StatePendingDeletion {
-		return stateError(StatePendingDeletion)
+	if err := s.allow(OpImport, k); err != nil {
+		return err
 	}
 	if len(req.EncryptedMaterial) == 0 {
 		return errorf(KindInvalidParameter, "EncryptedKeyMaterial is required")
@@ -137,8 +137,8 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 		if s.deleted(k) {
 			return errorf(KindNotFound, "key %s not found", k.ID)
 		}
-		if KeyState(k.State) == StatePendingDeletion {
-			return stateError(StatePendingDeletion)
+		if err := s.allow(OpImport, k); err != nil {
+			return err
 		}
 		if k.Fingerprint != nil && !bytes.Equal(k.Fingerprint, fp) {
 			return errorf(KindMaterialNotMatch, "the key material differs from the material this key had before")
@@ -282,6 +282,9 @@ func (s *Service) DeleteKeyMaterial(ctx context.Context, keyID string) error {
 	}
 	var object string
 	_, err = s.st.UpdateKey(ctx, k.ID, func(k *store.Key) error {
+		if err := s.allow(OpDeleteMaterial, k); err != nil {
+			return err
+		}
 		object = k.HSMObject
 		if k.HasMaterial() {
 			k.MaterialGen++

@@ -176,25 +176,18 @@ func (s *Service) FindKeys(ctx context.Context, keep func(*KeyMetadata) bool) ([
 // EnableKey moves a Disabled (or Archived) key to Enabled. Other states
 // forbid the change (Aliyun: Rejected.StateModifiedFailed).
 func (s *Service) EnableKey(ctx context.Context, keyID string) error {
-	return s.setUsable(ctx, keyID, "enable key", StateEnabled)
+	return s.transition(ctx, keyID, "enable key", s.guarded(OpEnable, func(k *store.Key) error {
+		k.State = string(StateEnabled)
+		return nil
+	}))
 }
 
 // DisableKey moves an Enabled (or Archived) key to Disabled.
 func (s *Service) DisableKey(ctx context.Context, keyID string) error {
-	return s.setUsable(ctx, keyID, "disable key", StateDisabled)
-}
-
-func (s *Service) setUsable(ctx context.Context, keyID, op string, to KeyState) error {
-	return s.transition(ctx, keyID, op, func(k *store.Key, state KeyState) error {
-		switch state {
-		case StateEnabled, StateDisabled, StateArchived:
-			k.State = string(to)
-			return nil
-		case StatePendingDeletion:
-			return errorf(KindPendingDeletion, "the key is pending deletion")
-		}
-		return errorf(KindStateConflict, "the key is %s", state)
-	})
+	return s.transition(ctx, keyID, "disable key", s.guarded(OpDisable, func(k *store.Key) error {
+		k.State = string(StateDisabled)
+		return nil
+	}))
 }
 
 // ScheduleKeyDeletion puts a key in PendingDeletion for days (7–366).
@@ -203,10 +196,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days in
 		return nil, errorf(KindInvalidParameter, "PendingWindowInDays must be from %d to %d", MinDeletionDays, MaxDeletionDays)
 	}
 	var out *store.Key
-	err := s.transition(ctx, keyID, "schedule key deletion", func(k *store.Key, state KeyState) error {
-		if state == StatePendingDeletion {
-			return errorf(KindPendingDeletion, "key %s is already pending deletion", keyID)
-		}
+	err := s.transition(ctx, keyID, "schedule key deletion", s.guarded(OpScheduleDeletion, func(k *store.Key) error {
 		if k.DeletionProtection {
 			return errorf(KindDeletionProtected, "key %s has deletion protection on; turn it off first", keyID)
 		}
@@ -214,7 +204,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days in
 		k.DeleteDate = s.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
 		out = k
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -224,17 +214,14 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days in
 // CancelKeyDeletion takes a key out of PendingDeletion: back to Enabled if
 // it has material, as the clouds do, else to PendingImport.
 func (s *Service) CancelKeyDeletion(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "cancel key deletion", func(k *store.Key, state KeyState) error {
-		if state != StatePendingDeletion {
-			return errorf(KindNotPendingDeletion, "key %s is not pending deletion", keyID)
-		}
+	return s.transition(ctx, keyID, "cancel key deletion", s.guarded(OpCancelDeletion, func(k *store.Key) error {
 		k.DeleteDate = time.Time{}
 		k.State = string(StateEnabled)
 		if !k.HasMaterial() || s.materialExpired(k) {
 			k.State = string(StatePendingImport)
 		}
 		return nil
-	})
+	}))
 }
 
 // transition applies a state change in one store transaction.
@@ -256,16 +243,14 @@ func (s *Service) transition(ctx context.Context, keyID, op string, fn func(k *s
 	return nil
 }
 
-func stateError(state KeyState) error {
-	switch state {
-	case StatePendingImport:
-		return errorf(KindPendingImport, "the key has no key material; import it first")
-	case StatePendingDeletion:
-		return errorf(KindPendingDeletion, "the key is pending deletion")
-	case StateDisabled:
-		return errorf(KindDisabled, "the key is disabled")
+// guarded is a transition that the state table allows first.
+func (s *Service) guarded(op Op, fn func(k *store.Key) error) func(*store.Key, KeyState) error {
+	return func(k *store.Key, _ KeyState) error {
+		if err := s.allow(op, k); err != nil {
+			return err
+		}
+		return fn(k)
 	}
-	return errorf(KindStateConflict, "the key is %s", state)
 }
 
 // getKey loads a key that still exists: one past its deletion date is gone

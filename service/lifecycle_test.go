@@ -37,8 +37,8 @@ func TestKeyLifecycle(t *testing.T) {
 		{"window too long", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 367); return err }, service.KindInvalidParameter, service.StateEnabled, -1},
 		{"cancel when not pending", func() error { return e.svc.CancelKeyDeletion(ctx, id) }, service.KindNotPendingDeletion, service.StateEnabled, -1},
 		{"schedule", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 7); return err }, -1, service.StatePendingDeletion, service.KindPendingDeletion},
-		{"schedule again", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 7); return err }, service.KindPendingDeletion, service.StatePendingDeletion, service.KindPendingDeletion},
-		{"enable while pending", func() error { return e.svc.EnableKey(ctx, id) }, service.KindPendingDeletion, service.StatePendingDeletion, service.KindPendingDeletion},
+		{"schedule again", func() error { _, err := e.svc.ScheduleKeyDeletion(ctx, id, 7); return err }, service.KindStateConflict, service.StatePendingDeletion, service.KindPendingDeletion},
+		{"enable while pending", func() error { return e.svc.EnableKey(ctx, id) }, service.KindStateConflict, service.StatePendingDeletion, service.KindPendingDeletion},
 		{"cancel", func() error { return e.svc.CancelKeyDeletion(ctx, id) }, -1, service.StateEnabled, -1},
 	}
 	for _, s := range steps {

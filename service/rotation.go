@@ -37,8 +37,19 @@ func rotationInterval(on bool, d time.Duration) (time.Duration, error) {
 }
 
 // SetRotationPolicy turns automatic rotation on or off; interval zero
-// keeps the key's interval (or takes the default of a year).
+// keeps the key's interval (or takes the default of a year). Alibaba
+// Cloud's UpdateRotationPolicy: only while the key is Enabled.
 func (s *Service) SetRotationPolicy(ctx context.Context, keyID string, on bool, interval time.Duration) error {
+	return s.setRotation(ctx, OpRotationPolicy, keyID, on, interval)
+}
+
+// SwitchRotation is SetRotationPolicy as Tencent Cloud's
+// EnableKeyRotation and DisableKeyRotation take it: in any state.
+func (s *Service) SwitchRotation(ctx context.Context, keyID string, on bool, interval time.Duration) error {
+	return s.setRotation(ctx, OpRotationSwitch, keyID, on, interval)
+}
+
+func (s *Service) setRotation(ctx context.Context, op Op, keyID string, on bool, interval time.Duration) error {
 	k, err := s.getKey(ctx, keyID)
 	if err != nil {
 		return err
@@ -52,10 +63,10 @@ func (s *Service) SetRotationPolicy(ctx context.Context, keyID string, on bool, 
 	if interval, err = rotationInterval(on, interval); err != nil {
 		return err
 	}
-	return s.change(ctx, k.ID, "update rotation policy", func(k *store.Key) error {
+	return s.transition(ctx, k.ID, "update rotation policy", s.guarded(op, func(k *store.Key) error {
 		k.AutoRotate, k.RotationInterval = on, interval
 		return nil
-	})
+	}))
 }
 
 // RotateKey makes a new primary version of an Enabled key's material, in
@@ -69,8 +80,8 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 	if Origin(k.Origin) != OriginKMS {
 		return nil, errorf(KindRotationUnsupported, "keys with imported material cannot rotate")
 	}
-	if st := s.state(k); st != StateEnabled {
-		return nil, stateError(st)
+	if err := s.allow(OpRotate, k); err != nil {
+		return nil, err
 	}
 	now := s.now().UTC()
 	if err := s.mayAddVersion(k, now); err != nil {
@@ -84,8 +95,8 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 		if s.deleted(k) {
 			return errorf(KindNotFound, "key %s not found", k.ID)
 		}
-		if st := s.state(k); st != StateEnabled {
-			return stateError(st)
+		if err := s.allow(OpRotate, k); err != nil {
+			return err
 		}
 		if err := s.mayAddVersion(k, now); err != nil {
 			return err // another rotation got there first
@@ -166,7 +177,7 @@ func version(k *store.Key, versionID string) (*store.Key, bool) {
 func (s *Service) rotateDue(ctx context.Context, due []*store.Key) int {
 	n := 0
 	for _, k := range due {
-		if s.state(k) != StateEnabled || s.mayAddVersion(k, s.now()) != nil {
+		if s.allow(OpRotate, k) != nil || s.mayAddVersion(k, s.now()) != nil {
 			continue
 		}
 		if _, err := s.RotateKey(ctx, k.ID); err != nil {

@@ -110,8 +110,11 @@ func TestAliyunAPISurface(t *testing.T) {
 	must(c.EnableKey(&kms3.EnableKeyRequest{KeyId: tea.String("alias/other")}))
 
 	// BYOK through an alias: the token is bound to the key the alias names.
+	// (No alias points at a key pending deletion: Rejected.StateModifiedFailed.)
+	_, err = c.CreateAlias(&kms3.CreateAliasRequest{AliasName: tea.String("alias/byok"), KeyId: tea.String(ext)})
+	acs3Error(t, err, 409, "Rejected.StateModifiedFailed")
+	must(c.CancelKeyDeletion(&kms3.CancelKeyDeletionRequest{KeyId: tea.String(ext)}))
 	must(c.CreateAlias(&kms3.CreateAliasRequest{AliasName: tea.String("alias/byok"), KeyId: tea.String(ext)}))
-	must(c.CancelKeyDeletion(&kms3.CancelKeyDeletionRequest{KeyId: tea.String("alias/byok")}))
 	gp := must(c.GetParametersForImport(&kms3.GetParametersForImportRequest{KeyId: tea.String("alias/byok"),
 		WrappingKeySpec: tea.String("RSA_2048"), WrappingAlgorithm: tea.String("RSAES_OAEP_SHA_256")})).Body
 	wrapped := must(byok.Wrap(must(base64.StdEncoding.DecodeString(tea.StringValue(gp.PublicKey))), "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{9}, 32)))

@@ -125,12 +125,17 @@ func TestTerraformAlicloudKmsKey(t *testing.T) {
 		t.Errorf("tags after create: %v", tags)
 	}
 
-	// Update every mutable attribute, as resourceAliCloudKmsKeyUpdate does.
+	// Update every mutable attribute, as resourceAliCloudKmsKeyUpdate does:
+	// status first. Alibaba Cloud refuses UpdateRotationPolicy on a Disabled
+	// key (Rejected.Disabled, its state table), so a configuration that
+	// disables a key and changes its rotation needs two applies: here the
+	// rotation changes in the first, the status in the second.
+	r.ok("UpdateRotationPolicy", map[string]any{"KeyId": id, "EnableAutomaticRotation": false, "RotationInterval": "604800s"})
 	if md, _, _ := r.readKey(id); md["KeyState"] != "Disabled" {
 		r.ok("DisableKey", map[string]any{"KeyId": id})
 	}
+	r.fails("UpdateRotationPolicy", map[string]any{"KeyId": id, "EnableAutomaticRotation": true, "RotationInterval": "604800s"}, 409, "Rejected.Disabled")
 	r.ok("UpdateKeyDescription", map[string]any{"KeyId": id, "Description": "renamed"})
-	r.ok("UpdateRotationPolicy", map[string]any{"KeyId": id, "EnableAutomaticRotation": false, "RotationInterval": "604800s"})
 	r.ok("SetDeletionProtection", map[string]any{"KeyId": id, "EnableDeletionProtection": false})
 	policy := `{"Version":"1","Statement":[{"Effect":"Allow","Principal":{"RAM":["acs:ram::1:root"]},"Action":["kms:*"],"Resource":["*"]}]}`
 	r.ok("SetKeyPolicy", map[string]any{"KeyId": id, "Policy": policy})

@@ -1,0 +1,106 @@
+package service
+
+import "github.com/keyport-kms/keyport/service/store"
+
+// Op is what an action does to a key, as far as the key's state decides
+// whether it may.
+type Op int
+
+const (
+	OpUse               Op = iota // Encrypt, GenerateDataKey, GenerateDataKeyWithoutPlaintext, ReEncrypt's destination
+	OpDecrypt                     // Decrypt, ReEncrypt's source
+	OpUpdateDescription           // UpdateKeyDescription
+	OpTag                         // TagResource, UntagResource (Tencent: the tag API)
+	OpRotationPolicy              // UpdateRotationPolicy
+	OpRotationSwitch              // Tencent Cloud's EnableKeyRotation, DisableKeyRotation
+	OpRotate                      // CreateKeyVersion, automatic rotation
+	OpEnable                      // EnableKey
+	OpDisable                     // DisableKey
+	OpScheduleDeletion            // ScheduleKeyDeletion
+	OpCancelDeletion              // CancelKeyDeletion
+	OpAliasTarget                 // CreateAlias, and UpdateAlias's target key (the key it leaves does not count)
+	OpImport                      // ImportKeyMaterial
+	OpDeleteMaterial              // DeleteKeyMaterial
+	OpArchive                     // ArchiveKey (Tencent Cloud)
+	OpCancelArchive               // CancelKeyArchive (Tencent Cloud)
+	opEnd
+)
+
+// Allowed marks a state in which an operation goes ahead.
+const Allowed Kind = -1
+
+// StateRule is one row of the state table: the outcome of an operation
+// in each state of the key.
+type StateRule struct {
+	Enabled, Disabled, PendingDeletion, PendingImport, Archived Kind
+}
+
+// Outcome is the row's cell for state.
+func (r StateRule) Outcome(state KeyState) Kind {
+	switch state {
+	case StateEnabled:
+		return r.Enabled
+	case StateDisabled:
+		return r.Disabled
+	case StatePendingDeletion:
+		return r.PendingDeletion
+	case StatePendingImport:
+		return r.PendingImport
+	case StateArchived:
+		return r.Archived
+	}
+	return KindStateConflict
+}
+
+// StateRules is Alibaba Cloud's "Impact of CMK status on API operations"
+// table (each refusal a Kind: KindDisabled is Rejected.Disabled,
+// KindPendingDeletion Rejected.PendingDeletion, KindPendingImport
+// Rejected.PendingImport, KindStateConflict and KindNotPendingDeletion
+// Rejected.StateModifiedFailed), with a column for Tencent Cloud's
+// Archived state, whose rules Tencent Cloud documents on ArchiveKey and
+// CancelKeyArchive: an archived key decrypts but does not encrypt, and
+// only an Enabled key is archived. Actions not listed (CreateKey, ListKeys,
+// DescribeKey, DeleteAlias, ListAliases, GetParametersForImport, key
+// policies, deletion protection) go ahead in every state. Every action that
+// acts on a key's state asks allow, and nothing else decides.
+var StateRules = [opEnd]StateRule{
+	OpUse:               {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
+	OpDecrypt:           {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, Allowed},
+	OpUpdateDescription: {Allowed, Allowed, KindPendingDeletion, Allowed, Allowed},
+	OpTag:               {Allowed, Allowed, KindPendingDeletion, Allowed, Allowed},
+	OpRotationPolicy:    {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
+	// Tencent Cloud switches rotation in any state (its Terraform provider
+	// does so on a Disabled key).
+	OpRotationSwitch:   {Allowed, Allowed, Allowed, Allowed, Allowed},
+	OpRotate:           {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
+	OpEnable:           {Allowed, Allowed, KindStateConflict, KindStateConflict, Allowed},
+	OpDisable:          {Allowed, Allowed, KindStateConflict, KindStateConflict, Allowed},
+	OpScheduleDeletion: {Allowed, Allowed, KindStateConflict, Allowed, Allowed},
+	OpCancelDeletion:   {KindNotPendingDeletion, KindNotPendingDeletion, Allowed, KindNotPendingDeletion, KindNotPendingDeletion},
+	OpAliasTarget:      {Allowed, Allowed, KindStateConflict, Allowed, Allowed},
+	OpImport:           {Allowed, Allowed, KindPendingDeletion, Allowed, Allowed},
+	OpDeleteMaterial:   {Allowed, Allowed, Allowed, Allowed, Allowed}, // a key pending deletion stays so (DeleteKeyMaterial's page)
+	OpArchive:          {Allowed, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
+	OpCancelArchive:    {KindStateConflict, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
+}
+
+var opNames = [opEnd]string{
+	OpUse: "use", OpDecrypt: "decrypt with", OpUpdateDescription: "describe", OpTag: "tag", OpRotationPolicy: "set the rotation policy of", OpRotationSwitch: "switch the rotation of",
+	OpRotate: "rotate", OpEnable: "enable", OpDisable: "disable", OpScheduleDeletion: "schedule the deletion of",
+	OpCancelDeletion: "cancel the deletion of", OpAliasTarget: "point an alias at", OpImport: "import material into",
+	OpDeleteMaterial: "delete the material of", OpArchive: "archive", OpCancelArchive: "cancel the archiving of",
+}
+
+// allow says whether op may act on k in its state as of now, and if not,
+// why, with the Kind the table gives.
+func (s *Service) allow(op Op, k *store.Key) error {
+	state := s.state(k)
+	kind := StateRules[op].Outcome(state)
+	switch kind {
+	case Allowed:
+		return nil
+	case KindPendingImport:
+		return errorf(kind, "the key has no key material; import it first")
+	}
+	return errorf(kind, "cannot %s a key that is %s", opNames[op], state)
+}
