@@ -58,6 +58,9 @@ func FindModule() (string, error) {
 // a laptop, a failure under CI=true.
 func Require(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs openCryptoki")
+	}
 	module, err := FindModule()
 	if err == nil {
 		_, err = slotDaemon()
@@ -92,12 +95,16 @@ func New(t testing.TB) *softhsm.Token {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
+	started := false
 	t.Cleanup(func() {
 		_ = reset()
+		if started {
+			stopDaemon() // a test stops what it started, under the lock
+		}
 		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 		lock.Close()
 	})
-	if err := startDaemon(); err != nil {
+	if started, err = startDaemon(); err != nil {
 		t.Fatal(err)
 	}
 	if err := reset(); err != nil {
@@ -189,33 +196,48 @@ func slotDaemon() (string, error) {
 	return "", fmt.Errorf("%w (no pkcsslotd)", ErrNotInstalled)
 }
 
-// startDaemon starts pkcsslotd unless it runs (it daemonises itself).
-func startDaemon() error {
+// startDaemon starts pkcsslotd unless it runs (it daemonises itself), and
+// says whether it started it.
+func startDaemon() (started bool, err error) {
 	if running() {
-		return nil
+		return false, nil
 	}
 	daemon, err := slotDaemon()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if out, err := exec.Command(daemon).CombinedOutput(); err != nil {
-		return fmt.Errorf("start pkcsslotd: %v: %s", err, out)
+		return false, fmt.Errorf("start pkcsslotd: %v: %s", err, out)
 	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if running() {
-			return nil
+			return true, nil
 		}
 	}
-	return errors.New("pkcsslotd did not start")
+	return true, errors.New("pkcsslotd did not start")
+}
+
+// stopDaemon stops pkcsslotd and waits, briefly, until it has gone.
+func stopDaemon() {
+	for _, pid := range daemonPIDs() {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	for deadline := time.Now().Add(5 * time.Second); running() && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	}
 }
 
 // running looks for pkcsslotd among the processes (no pgrep needed).
-func running() bool {
+func running() bool { return len(daemonPIDs()) > 0 }
+
+func daemonPIDs() []int {
+	var pids []int
 	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
 	for _, c := range comms {
 		if b, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(b)) == "pkcsslotd" {
-			return true
+			if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(c))); err == nil {
+				pids = append(pids, pid)
+			}
 		}
 	}
-	return false
+	return pids
 }

@@ -40,6 +40,9 @@ func Main(m *testing.M) int {
 // failure under CI=true, where a skipped HSM test would hide a broken set-up.
 func Require(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs SoftHSM2")
+	}
 	if Installed() {
 		return
 	}
