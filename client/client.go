@@ -16,9 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyport-kms/keyport/service/aliyun"
-	"github.com/keyport-kms/keyport/service/tencent"
-	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/ids"
+	"github.com/keyport-kms/keyport/sign"
 )
 
 // Dialect names an API.
@@ -27,6 +26,13 @@ type Dialect string
 const (
 	Aliyun  Dialect = "aliyun"  // Alibaba Cloud KMS 2016-01-20, RPC signature v1
 	Tencent Dialect = "tencent" // Tencent Cloud KMS 2019-01-18, TC3-HMAC-SHA256
+)
+
+// The API versions the client speaks: the clouds' published ones, which
+// the server's dialects serve too.
+const (
+	aliyunAPIVersion  = "2016-01-20"
+	tencentAPIVersion = "2019-01-18"
 )
 
 // Config says where and as whom to call.
@@ -123,14 +129,14 @@ func (c *Client) Call(ctx context.Context, action string, params map[string]any,
 
 func (c *Client) aliyunRequest(ctx context.Context, action string, params map[string]any) (*http.Request, error) {
 	p := map[string]string{
-		"Action": action, "Version": aliyun.APIVersion, "Format": "JSON", "RegionId": c.cfg.Region,
+		"Action": action, "Version": aliyunAPIVersion, "Format": "JSON", "RegionId": c.cfg.Region,
 		"AccessKeyId": c.cfg.AccessKeyID, "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
-		"SignatureNonce": wire.NewUUID(), "Timestamp": time.Now().UTC().Format("2006-01-02T15:04:05Z"),
+		"SignatureNonce": ids.NewUUID(), "Timestamp": time.Now().UTC().Format("2006-01-02T15:04:05Z"),
 	}
 	for k, v := range params {
 		p[k] = fmt.Sprint(v)
 	}
-	p["Signature"] = aliyun.SignRPC(http.MethodPost, c.cfg.Secret, p)
+	p["Signature"] = sign.RPC(http.MethodPost, c.cfg.Secret, p)
 	form := url.Values{}
 	for k, v := range p {
 		form.Set(k, v)
@@ -154,10 +160,10 @@ func (c *Client) tencentRequest(ctx context.Context, action string, params map[s
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-TC-Action", action)
-	req.Header.Set("X-TC-Version", tencent.APIVersion)
+	req.Header.Set("X-TC-Version", tencentAPIVersion)
 	req.Header.Set("X-TC-Region", c.cfg.Region)
 	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
-	req.Header.Set("Authorization", tencent.Authorization(c.cfg.AccessKeyID, c.cfg.Secret, c.cfg.TencentScope, req, body))
+	req.Header.Set("Authorization", sign.TC3Authorization(c.cfg.AccessKeyID, c.cfg.Secret, c.cfg.TencentScope, req, body))
 	return req, nil
 }
 

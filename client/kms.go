@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/client/byok"
-	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/ids"
 )
 
 // The actions, each mapping the dialects' names. Byte fields travel as
@@ -30,7 +30,7 @@ func (c *Client) CreateKey(ctx context.Context, external, hsm bool) (string, err
 		err := c.Call(ctx, "CreateKey", p, &out)
 		return out.KeyMetadata.KeyId, err
 	}
-	p := map[string]any{"Alias": "kp-" + wire.NewUUID()[:13], "Type": 1}
+	p := map[string]any{"Alias": "kp-" + ids.NewUUID()[:13], "Type": 1}
 	if external {
 		p["Type"] = 2
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/ids"
 	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/wire"
 )
@@ -49,7 +50,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		return nil, err
 	}
 	k := &store.Key{
-		ID: wire.NewUUID(), VersionID: wire.NewUUID(),
+		ID: ids.NewUUID(), VersionID: ids.NewUUID(),
 		Spec: string(req.Spec), Usage: string(req.Usage), Origin: string(req.Origin), Protection: string(req.Protection),
 		Description: req.Description, Alias: req.Alias, Created: s.now().UTC(), State: string(StatePendingImport),
 		HSMCluster: req.HSMCluster, AutoRotate: req.AutoRotate, RotationInterval: interval,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/keyport-kms/keyport/ids"
 	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/wire"
 )
@@ -87,7 +88,7 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 	if err := s.mayAddVersion(k, now); err != nil {
 		return nil, err
 	}
-	next := &store.Key{ID: k.ID, VersionID: wire.NewUUID(), Spec: k.Spec, Protection: k.Protection}
+	next := &store.Key{ID: k.ID, VersionID: ids.NewUUID(), Spec: k.Spec, Protection: k.Protection}
 	if err := s.generateMaterial(ctx, next); err != nil {
 		return nil, err
 	}

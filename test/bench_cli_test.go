@@ -16,8 +16,7 @@ import (
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
 	"github.com/keyport-kms/keyport/client"
-	"github.com/keyport-kms/keyport/service/aliyun"
-	"github.com/keyport-kms/keyport/service/tencent"
+	"github.com/keyport-kms/keyport/sign"
 )
 
 // keyport bench and import sign with the dialects' own code; that code
@@ -53,8 +52,8 @@ func TestClientSignsAsTheSDKs(t *testing.T) {
 	}
 	method := got.Method
 	mu.Unlock()
-	if params["Signature"] == "" || aliyun.SignRPC(method, "the-secret", params) != params["Signature"] {
-		t.Fatalf("Alibaba Cloud SDK signed %q; our signer says %q", params["Signature"], aliyun.SignRPC(method, "the-secret", params))
+	if params["Signature"] == "" || sign.RPC(method, "the-secret", params) != params["Signature"] {
+		t.Fatalf("Alibaba Cloud SDK signed %q; our signer says %q", params["Signature"], sign.RPC(method, "the-secret", params))
 	}
 
 	cpf := profile.NewClientProfile()
@@ -66,8 +65,8 @@ func TestClientSignsAsTheSDKs(t *testing.T) {
 	mu.Lock()
 	r, b := got, body
 	mu.Unlock()
-	if want := r.Header.Get("Authorization"); want == "" || tencent.Authorization("SID", "the-key", "kms", r, b) != want {
-		t.Fatalf("Tencent Cloud SDK signed %q; our signer says %q", want, tencent.Authorization("SID", "the-key", "kms", r, b))
+	if want := r.Header.Get("Authorization"); want == "" || sign.TC3Authorization("SID", "the-key", "kms", r, b) != want {
+		t.Fatalf("Tencent Cloud SDK signed %q; our signer says %q", want, sign.TC3Authorization("SID", "the-key", "kms", r, b))
 	}
 }
 

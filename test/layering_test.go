@@ -21,6 +21,12 @@ func TestLayering(t *testing.T) {
 			imports: []string{"github.com/miekg/pkcs11", "github.com/ThalesGroup/crypto11"}},
 		{pkg: mod + "service/store", deps: []string{mod + "hsm", "net/http"}, imports: []string{mod + "service"}},
 		{pkg: mod + "softhsm", deps: []string{mod + "hsm", mod + "service"}},
+		// The client (keyport bench, keyport import) and the pieces it shares
+		// with the server link no token library, no database driver and no
+		// server package: signatures and ids are pure packages of their own.
+		{pkg: mod + "client", deps: []string{mod + "hsm", mod + "service", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
+		{pkg: mod + "sign", deps: []string{mod + "hsm", mod + "service", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
+		{pkg: mod + "ids", deps: []string{strings.TrimSuffix(mod, "/")}},
 	}
 	list := func(format, pkg string) map[string]bool {
 		out, err := exec.Command("go", "list", "-f", format, pkg).Output()

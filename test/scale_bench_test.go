@@ -13,8 +13,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 
+	"github.com/keyport-kms/keyport/ids"
 	"github.com/keyport-kms/keyport/service/store"
-	"github.com/keyport-kms/keyport/service/wire"
 	"github.com/keyport-kms/keyport/softhsm"
 )
 
@@ -52,7 +52,7 @@ func addKeys(tb testing.TB, s *server, n int) {
 			sealed, fp := make([]byte, 12+32+16), make([]byte, 32)
 			_, _ = rand.Read(sealed)
 			_, _ = rand.Read(fp)
-			batch = append(batch, &store.Key{ID: wire.NewUUID(), VersionID: wire.NewUUID(), Spec: "Aliyun_AES_256",
+			batch = append(batch, &store.Key{ID: ids.NewUUID(), VersionID: ids.NewUUID(), Spec: "Aliyun_AES_256",
 				Usage: "ENCRYPT/DECRYPT", Origin: "Aliyun_KMS", Protection: "SOFTWARE", Created: now.Add(time.Duration(done)),
 				State: "Enabled", Fingerprint: fp, SealedMat: sealed})
 		}

@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyport-kms/keyport/ids"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/sign"
 )
 
 // APIVersion is the only version served.
@@ -84,7 +86,7 @@ func New(cfg Config) *Handler {
 // IsACS3 tells an ACS3-signed request by its Authorization scheme (not by
 // x-acs-action, which older clients send with a v1 signature too).
 func IsACS3(r *http.Request) bool {
-	return strings.HasPrefix(r.Header.Get("Authorization"), acs3Scheme+" ")
+	return strings.HasPrefix(r.Header.Get("Authorization"), sign.ACS3Scheme+" ")
 }
 
 // request is a parsed, not yet authenticated, request.
@@ -100,7 +102,7 @@ type request struct {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
-	reqID := wire.NewRequestID()
+	reqID := ids.NewRequestID()
 	w.Header().Set("x-acs-request-id", reqID)
 	ctx, keys := wire.WithKeyLog(r.Context())
 	acc := wire.Access{Dialect: "aliyun", RequestID: reqID, SourceIP: h.cfg.Proxies.Client(r.RemoteAddr, r.Header.Values)}
@@ -240,21 +242,21 @@ func (h *Handler) admit(ctx context.Context, req *request, addr string) (ak stri
 // access key id and the nonce.
 func (h *Handler) authenticate(ctx context.Context, req *request, addr string) (ak, nonce string, err error) {
 	var signature, stamp, version string
-	var a acs3Auth
+	var a sign.ACS3
 	if req.acs3 {
-		if a, err = parseACS3(req.r.Header.Get("Authorization")); err != nil {
+		if a, err = sign.ParseACS3(req.r.Header.Get("Authorization")); err != nil {
 			return "", "", errSignature
 		}
 		signed := map[string]bool{}
-		for _, hd := range a.signedHeaders {
+		for _, hd := range a.SignedHeaders {
 			signed[strings.ToLower(hd)] = true
 		}
 		for _, must := range []string{"host", "x-acs-action", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"} {
 			if !signed[must] {
-				return a.credential, "", &apiError{http.StatusBadRequest, "IncompleteSignature", "SignedHeaders must include " + must}
+				return a.Credential, "", &apiError{http.StatusBadRequest, "IncompleteSignature", "SignedHeaders must include " + must}
 			}
 		}
-		ak, signature = a.credential, a.signature
+		ak, signature = a.Credential, a.Signature
 		nonce, stamp, version = req.r.Header.Get("x-acs-signature-nonce"), req.r.Header.Get("x-acs-date"), req.r.Header.Get("x-acs-version")
 	} else {
 		for _, name := range []string{"AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp", "Version"} {
@@ -293,9 +295,9 @@ func (h *Handler) authenticate(ctx context.Context, req *request, addr string) (
 	defer clear(secret)
 	var want string
 	if req.acs3 {
-		want = acs3Signature(secret, acs3StringToSign(req.r, req.query, a.signedHeaders, req.body))
+		want = sign.ACS3Signature(secret, sign.ACS3StringToSign(req.r, req.query, a.SignedHeaders, req.body))
 	} else {
-		want = rpcSignature(secret, rpcStringToSign(req.r.Method, req.params))
+		want = sign.RPCSignature(secret, sign.RPCStringToSign(req.r.Method, req.params))
 	}
 	if !hmac.Equal([]byte(want), []byte(signature)) {
 		return ak, "", errSignature

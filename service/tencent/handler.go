@@ -17,8 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyport-kms/keyport/ids"
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/sign"
 )
 
 // APIVersion is the only version served.
@@ -113,7 +115,7 @@ type errorResponse struct {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
-	reqID := wire.NewRequestID()
+	reqID := ids.NewRequestID()
 	ctx, keys := wire.WithKeyLog(r.Context())
 	acc := wire.Access{Dialect: "tencent", RequestID: reqID, Action: r.Header.Get("X-TC-Action"), SourceIP: h.cfg.Proxies.Client(r.RemoteAddr, r.Header.Values)}
 	var body []byte
@@ -201,18 +203,18 @@ func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte, addr 
 	a, err := h.authenticate(ctx, r, body, addr)
 	if err != nil {
 		if err != errBlocked && !service.ServerFault(err) {
-			id := a.secretID
+			id := a.SecretID
 			if !wire.ValidAccessKeyID(id) {
 				id = "" // a malformed claim counts against the address alone
 			}
 			h.cfg.Guard.Failed(addr, id)
 		}
-		return a.secretID, false, err
+		return a.SecretID, false, err
 	}
-	if !h.cfg.Limiter.Allow(a.secretID) {
-		return a.secretID, true, errThrottled
+	if !h.cfg.Limiter.Allow(a.SecretID) {
+		return a.SecretID, true, errThrottled
 	}
-	return a.secretID, true, nil
+	return a.SecretID, true, nil
 }
 
 // authenticate checks the TC3 signature and returns the parsed
@@ -220,14 +222,14 @@ func (h *Handler) admit(ctx context.Context, r *http.Request, body []byte, addr 
 // client signed them (some SDKs derive the service from the endpoint's
 // first label), and the host is accepted signed with or without its port.
 // Where X-TC-Action is among the signed headers, the signature covers it.
-func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte, addr string) (tc3Auth, error) {
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte, addr string) (sign.TC3, error) {
 	if v := r.Header.Get("X-TC-Version"); v != APIVersion && v != TagAPIVersion {
-		return tc3Auth{}, &apiError{"NoSuchVersion", "Keyport serves KMS API version " + APIVersion + " and tag API version " + TagAPIVersion}
+		return sign.TC3{}, &apiError{"NoSuchVersion", "Keyport serves KMS API version " + APIVersion + " and tag API version " + TagAPIVersion}
 	}
 	if r.Header.Get("X-TC-Action") == "" {
-		return tc3Auth{}, missingParameter("X-TC-Action")
+		return sign.TC3{}, missingParameter("X-TC-Action")
 	}
-	a, err := parseTC3(r.Header.Get("Authorization"))
+	a, err := sign.ParseTC3(r.Header.Get("Authorization"))
 	if err != nil {
 		return a, &apiError{"AuthFailure.InvalidAuthorization", "the Authorization header is not TC3-HMAC-SHA256"}
 	}
@@ -239,22 +241,22 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 	if err != nil || time.Unix(sec, 0).Sub(h.cfg.Now()).Abs() > Skew {
 		return a, errExpired
 	}
-	if a.date != time.Unix(sec, 0).UTC().Format("2006-01-02") {
+	if a.Date != time.Unix(sec, 0).UTC().Format("2006-01-02") {
 		return a, &apiError{"AuthFailure.SignatureFailure", "the credential scope's date is not X-TC-Timestamp's"}
 	}
-	if !a.signs("host") {
+	if !a.Signs("host") {
 		return a, &apiError{"AuthFailure.SignatureFailure", "SignedHeaders must include host"}
 	}
-	if h.cfg.StrictSignatures && !a.signs("x-tc-action") {
+	if h.cfg.StrictSignatures && !a.Signs("x-tc-action") {
 		return a, errActionUnsigned
 	}
-	if !wire.ValidAccessKeyID(a.secretID) {
+	if !wire.ValidAccessKeyID(a.SecretID) {
 		return a, &apiError{"AuthFailure.SecretIdNotFound", "the SecretId is not of the form access key ids take"}
 	}
-	if h.cfg.Guard.Blocked(addr, a.secretID) {
+	if h.cfg.Guard.Blocked(addr, a.SecretID) {
 		return a, errBlocked
 	}
-	secret, err := h.cfg.Service.AccessKeySecret(ctx, a.secretID)
+	secret, err := h.cfg.Service.AccessKeySecret(ctx, a.SecretID)
 	if err != nil {
 		return a, err
 	}
@@ -264,8 +266,8 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, body []byte
 		hosts = append(hosts, name)
 	}
 	for _, host := range hosts {
-		want := tc3Signature(secret, a, tc3StringToSign(r, a, host, stamp, body))
-		if hmac.Equal([]byte(want), []byte(a.signature)) {
+		want := sign.TC3Signature(secret, a, sign.TC3StringToSign(r, a, host, stamp, body))
+		if hmac.Equal([]byte(want), []byte(a.Signature)) {
 			return a, nil
 		}
 	}
