@@ -26,6 +26,9 @@ func TestLayering(t *testing.T) {
 		// server package: signatures and ids are pure packages of their own.
 		{pkg: mod + "client", deps: []string{mod + "hsm", mod + "service", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
 		{pkg: mod + "sign", deps: []string{mod + "hsm", mod + "service", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
+		// What every dialect shares, and the audit log, know no store, token or server.
+		{pkg: mod + "service/wire", deps: []string{mod + "hsm", mod + "service/store", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
+		{pkg: mod + "audit", deps: []string{mod + "hsm", mod + "service/store", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
 		{pkg: mod + "ids", deps: []string{strings.TrimSuffix(mod, "/")}},
 	}
 	list := func(format, pkg string) map[string]bool {

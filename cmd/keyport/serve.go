@@ -229,7 +229,10 @@ func serve(c *cli.Context) error {
 	if uses, ok := st.st.(store.Uses); ok {
 		// Replicas share the nonces they accepted, so that a request
 		// replayed to another replica is refused there too.
-		aliyunCfg.Replays = wire.NewSharedReplays(uses, aliyun.Skew, time.Now)
+		record := func(ctx context.Context, credential string, digest [16]byte, until, now time.Time) (bool, error) {
+			return uses.RecordUse(ctx, store.Use{Credential: credential, Value: digest, Until: until}, now)
+		}
+		aliyunCfg.Replays = wire.NewSharedReplays(record, aliyun.Skew, time.Now)
 	}
 	srvCfg := server.Config{Service: st.svc, Aliyun: aliyun.New(aliyunCfg), Tencent: tencent.New(tencentCfg), Metrics: m.Handler()}
 	if host, _, _ := net.SplitHostPort(c.String("listen")); !isLoopback(host) && c.String("metrics-listen") == "" {

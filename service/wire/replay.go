@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
-
-	"github.com/keyport-kms/keyport/service/store"
 )
 
 // ReplayLog is where a dialect records what each accepted signed request
@@ -39,7 +37,7 @@ type Replays struct {
 // in insertion order for expiry: every entry lives for the same span, so
 // the oldest inserted expires first.
 type replayLog struct {
-	seen  map[[16]byte]time.Time // until when each value is remembered
+	seen  map[[16]byte]int64 // until when each value is remembered, in Unix nanoseconds: no pointers, so the GC never scans the table
 	ring  [][16]byte
 	head  int // index of the oldest entry in ring
 	count int
@@ -94,7 +92,7 @@ func (r *Replays) Record(credential, value string) Verdict {
 	defer r.mu.Unlock()
 	l, ok := r.creds[credential]
 	if !ok {
-		l = &replayLog{seen: map[[16]byte]time.Time{}}
+		l = &replayLog{seen: map[[16]byte]int64{}}
 		r.creds[credential] = l
 	}
 	l.expire(now)
@@ -104,7 +102,7 @@ func (r *Replays) Record(credential, value string) Verdict {
 	if l.count >= r.max {
 		return Full
 	}
-	l.seen[key] = now.Add(2 * r.window)
+	l.seen[key] = now.Add(2 * r.window).UnixNano()
 	l.push(key, r.max)
 	return Fresh
 }
@@ -125,7 +123,7 @@ func (l *replayLog) push(key [16]byte, limit int) {
 func (l *replayLog) expire(now time.Time) {
 	for l.count > 0 {
 		key := l.ring[l.head]
-		if until, ok := l.seen[key]; ok && now.Before(until) {
+		if until, ok := l.seen[key]; ok && now.UnixNano() < until {
 			return
 		}
 		delete(l.seen, key)
@@ -135,7 +133,7 @@ func (l *replayLog) expire(now time.Time) {
 	if len(l.ring) > 64 { // a quiet credential gives its memory back
 		l.ring, l.head = nil, 0
 		clear(l.seen)
-		l.seen = map[[16]byte]time.Time{}
+		l.seen = map[[16]byte]int64{}
 	}
 }
 
@@ -149,23 +147,29 @@ func (r *Replays) Len(credential string) int {
 	return 0
 }
 
+// RecordUse records that credential used the value with this digest,
+// remembered until until, unless a live use of it is recorded at now; it
+// says whether it recorded it. A store replicas share provides it
+// (store.Uses), so that this package needs no store.
+type RecordUse func(ctx context.Context, credential string, digest [16]byte, until, now time.Time) (fresh bool, err error)
+
 // SharedReplays keeps uses in a store replicas share. The store's rows are
 // bounded by the rate limit (each replica records at most its rate per
 // credential) and deleted by the collector once past the window.
 type SharedReplays struct {
-	uses   store.Uses
+	record RecordUse
 	window time.Duration
 	now    func() time.Time
 }
 
-// NewSharedReplays remembers values in uses for twice window.
-func NewSharedReplays(uses store.Uses, window time.Duration, now func() time.Time) *SharedReplays {
-	return &SharedReplays{uses: uses, window: window, now: now}
+// NewSharedReplays remembers values through record for twice window.
+func NewSharedReplays(record RecordUse, window time.Duration, now func() time.Time) *SharedReplays {
+	return &SharedReplays{record: record, window: window, now: now}
 }
 
 func (r *SharedReplays) Check(ctx context.Context, credential, value string) (Verdict, error) {
 	now := r.now()
-	fresh, err := r.uses.RecordUse(ctx, store.Use{Credential: credential, Value: digest(value), Until: now.Add(2 * r.window)}, now)
+	fresh, err := r.record(ctx, credential, digest(value), now.Add(2*r.window), now)
 	switch {
 	case err != nil:
 		return 0, err
