@@ -163,7 +163,7 @@ func TestConcurrentGenerateDecryptDelete(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 4; i++ {
-				spec := []hsm.KeySpec{hsm.RSA2048, hsm.SM2}[(g+i)%2]
+				spec := []hsm.PairSpec{hsm.RSA2048, hsm.SM2}[(g+i)%2]
 				kp, err := h.GenerateKeyPair(ctx, spec, "keyport-test-wrap", "")
 				if err != nil {
 					errs <- fmt.Errorf("generate %s: %w", spec, err)

@@ -22,7 +22,7 @@ import (
 // probe checks before it chooses this path. A generation nobody waits for
 // (ctx marked with Background) runs at the lowest CPU priority, so that on
 // a software token it does not take the CPU decryptions need.
-func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string, want KeyID) (KeyPair, error) {
+func (h *HSM) GenerateKeyPair(ctx context.Context, spec PairSpec, label string, want KeyID) (KeyPair, error) {
 	if label == "" {
 		return KeyPair{}, fmt.Errorf("generate key pair: empty label")
 	}
@@ -104,7 +104,7 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec KeySpec, label string, w
 // pairTemplates are the public and private templates of a wrapping pair:
 // token objects with the pair's id and label, the public half usable for
 // nothing inside the token, the private half under the probe's policy.
-func (h *HSM) pairTemplates(spec KeySpec, rawID []byte, label string) (pub, priv []*pkcs11.Attribute) {
+func (h *HSM) pairTemplates(spec PairSpec, rawID []byte, label string) (pub, priv []*pkcs11.Attribute) {
 	common := func(class uint) []*pkcs11.Attribute {
 		return []*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
@@ -143,14 +143,14 @@ func sessionCopy(tmpl []*pkcs11.Attribute) []*pkcs11.Attribute {
 	return out
 }
 
-func (h *HSM) keyGenMechanism(spec KeySpec) []*pkcs11.Mechanism {
+func (h *HSM) keyGenMechanism(spec PairSpec) []*pkcs11.Mechanism {
 	if spec == SM2 {
 		return []*pkcs11.Mechanism{pkcs11.NewMechanism(h.cfg.sm2.KeyGen, nil)}
 	}
 	return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil)}
 }
 
-func (h *HSM) keyType(spec KeySpec) uint {
+func (h *HSM) keyType(spec PairSpec) uint {
 	if spec == SM2 {
 		return h.cfg.sm2.KeyType
 	}
@@ -158,7 +158,7 @@ func (h *HSM) keyType(spec KeySpec) uint {
 }
 
 // publicKeyDER reads a public key object as a SubjectPublicKeyInfo.
-func (c *conn) publicKeyDER(s pkcs11.SessionHandle, spec KeySpec, pub pkcs11.ObjectHandle) ([]byte, error) {
+func (c *conn) publicKeyDER(s pkcs11.SessionHandle, spec PairSpec, pub pkcs11.ObjectHandle) ([]byte, error) {
 	if spec == SM2 {
 		return c.sm2PublicDER(s, pub)
 	}

@@ -44,10 +44,10 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // generatePairs makes one wrapping key pair of each spec.
-func generatePairs(t testing.TB, h *hsm.HSM) map[hsm.KeySpec]hsm.KeyPair {
+func generatePairs(t testing.TB, h *hsm.HSM) map[hsm.PairSpec]hsm.KeyPair {
 	t.Helper()
-	pairs := map[hsm.KeySpec]hsm.KeyPair{}
-	for _, spec := range []hsm.KeySpec{hsm.RSA2048, hsm.SM2} {
+	pairs := map[hsm.PairSpec]hsm.KeyPair{}
+	for _, spec := range []hsm.PairSpec{hsm.RSA2048, hsm.SM2} {
 		kp, err := h.GenerateKeyPair(ctxT(t), spec, "keyport-test-wrap", "")
 		if err != nil {
 			t.Fatalf("generate %s: %v", spec, err)

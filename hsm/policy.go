@@ -16,7 +16,7 @@ import (
 // token object, private, sensitive, never extractable, decryption only
 // (RSA: unwrap too where the probe chose C_UnwrapKey; SM2: derive for the
 // ECDH path), never sign.
-func (caps Capabilities) privateKeyPolicy(spec KeySpec, sm2 SM2Profile) []*pkcs11.Attribute {
+func (caps Capabilities) privateKeyPolicy(spec PairSpec, sm2 SM2Profile) []*pkcs11.Attribute {
 	rsaKey := spec == RSA2048
 	unwrap := false
 	if rsaKey {
@@ -44,7 +44,7 @@ func (caps Capabilities) privateKeyPolicy(spec KeySpec, sm2 SM2Profile) []*pkcs1
 // mechanismsFor lists the mechanisms the detected paths use with a
 // private key of spec: the token's own RSA mechanisms where they are
 // native, CKM_RSA_X_509 only where an OAEP variant needs the raw path.
-func (caps Capabilities) mechanismsFor(spec KeySpec, vendorSM2 uint) []uint {
+func (caps Capabilities) mechanismsFor(spec PairSpec, vendorSM2 uint) []uint {
 	var out []uint
 	add := func(m uint) {
 		for _, have := range out {

@@ -24,7 +24,7 @@ func TestWrappingKeyPolicy(t *testing.T) {
 	if !caps.Unmodifiable || !caps.AllowedMechanisms {
 		t.Fatalf("SoftHSM2 takes CKA_MODIFIABLE=false and enforces CKA_ALLOWED_MECHANISMS; the probe found %+v", caps)
 	}
-	want := map[hsm.KeySpec][]uint{
+	want := map[hsm.PairSpec][]uint{
 		// PKCS#1 v1.5 and OAEP-SHA-1 native, OAEP-SHA-256 through raw RSA.
 		hsm.RSA2048: {pkcs11.CKM_RSA_PKCS, pkcs11.CKM_RSA_PKCS_OAEP, pkcs11.CKM_RSA_X_509},
 		hsm.SM2:     {pkcs11.CKM_ECDH1_DERIVE},

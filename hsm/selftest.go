@@ -52,8 +52,8 @@ func (h *HSM) SelfTest(ctx context.Context) ([]SelfTestRow, error) {
 		}
 		rows = append(rows, r)
 	}
-	pairs := map[KeySpec]KeyPair{}
-	for _, spec := range []KeySpec{RSA2048, SM2} {
+	pairs := map[PairSpec]KeyPair{}
+	for _, spec := range []PairSpec{RSA2048, SM2} {
 		r := SelfTestRow{Feature: "generate " + spec.String(), Path: "token objects"}
 		if h.caps.CopyToToken {
 			r.Path = "session objects, copied to the token"
@@ -280,7 +280,7 @@ func (h *HSM) rawTimed(ctx context.Context, id KeyID, fn func(c *conn, s pkcs11.
 }
 
 // rawKeyGen times one bare C_GenerateKeyPair of session objects.
-func (h *HSM) rawKeyGen(ctx context.Context, spec KeySpec) (time.Duration, error) {
+func (h *HSM) rawKeyGen(ctx context.Context, spec PairSpec) (time.Duration, error) {
 	var d time.Duration
 	err := h.do(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		pub, priv := h.pairTemplates(spec, []byte(selfTestLabel), selfTestLabel)

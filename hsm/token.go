@@ -13,22 +13,22 @@ import (
 // hex form of its CKA_ID.
 type KeyID string
 
-// KeySpec is the kind of wrapping key pair.
-type KeySpec int
+// PairSpec is the kind of wrapping key pair (the service's KeySpec is a KMS key's).
+type PairSpec int
 
 const (
-	RSA2048 KeySpec = iota + 1
+	RSA2048 PairSpec = iota + 1
 	SM2
 )
 
-func (s KeySpec) String() string {
+func (s PairSpec) String() string {
 	switch s {
 	case RSA2048:
 		return "RSA_2048"
 	case SM2:
 		return "EC_SM2"
 	}
-	return fmt.Sprintf("KeySpec(%d)", int(s))
+	return fmt.Sprintf("PairSpec(%d)", int(s))
 }
 
 // Algorithm is how key material was encrypted to a wrapping public key.
@@ -66,7 +66,7 @@ func (a Algorithm) String() string {
 }
 
 // Spec is the key pair kind an algorithm needs.
-func (a Algorithm) Spec() KeySpec {
+func (a Algorithm) Spec() PairSpec {
 	if a == SM2PKE {
 		return SM2
 	}
@@ -76,7 +76,7 @@ func (a Algorithm) Spec() KeySpec {
 // KeyPair is a wrapping key pair whose private half stays in the token.
 type KeyPair struct {
 	ID        KeyID
-	Spec      KeySpec
+	Spec      PairSpec
 	PublicDER []byte // SubjectPublicKeyInfo, DER
 }
 
@@ -127,7 +127,7 @@ type Token interface {
 	// halves labelled label, with id as their CKA_ID (NewKeyID; empty: a
 	// random one). A caller that records the id before the object exists
 	// can tell, after a crash, an object it made from one it never knew.
-	GenerateKeyPair(ctx context.Context, spec KeySpec, label string, id KeyID) (KeyPair, error)
+	GenerateKeyPair(ctx context.Context, spec PairSpec, label string, id KeyID) (KeyPair, error)
 	// Decrypt decrypts with a wrapping private key. Any failure caused by the
 	// ciphertext is ErrBadCiphertext and nothing else.
 	Decrypt(ctx context.Context, id KeyID, alg Algorithm, ciphertext []byte) ([]byte, error)

@@ -86,7 +86,7 @@ var wrapping = map[WrappingAlgorithm]struct {
 	AlgSM2PKE:        {WrappingSM2, hsm.SM2PKE},
 }
 
-func hsmSpec(s WrappingKeySpec) hsm.KeySpec {
+func hsmSpec(s WrappingKeySpec) hsm.PairSpec {
 	if s == WrappingSM2 {
 		return hsm.SM2
 	}
