@@ -151,6 +151,10 @@ func KindOf(err error) Kind {
 // PublicMessage is what a caller may be told about err: the service's own
 // message, never an internal cause.
 func PublicMessage(err error) string {
+	if KindOf(err) == KindInternal {
+		// An internal error's cause is logged, never sent.
+		return "an internal error occurred; the request id identifies it in Keyport's log"
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Msg

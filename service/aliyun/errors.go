@@ -83,9 +83,6 @@ func toAPIError(err error) *apiError {
 		c = kindCodes[service.KindInternal]
 	}
 	msg := service.PublicMessage(err)
-	if kind == service.KindInternal {
-		msg = "an internal error occurred; the request id identifies it in Keyport's log"
-	}
 	return &apiError{Status: c.status, Code: c.code, Message: msg}
 }
 

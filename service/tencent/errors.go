@@ -78,9 +78,6 @@ func toAPIError(err error) *apiError {
 		code = kindCodes[service.KindInternal]
 	}
 	msg := service.PublicMessage(err)
-	if kind == service.KindInternal {
-		msg = "an internal error occurred; the request id identifies it in Keyport's log"
-	}
 	return &apiError{Code: code, Message: msg}
 }
 
