@@ -37,6 +37,8 @@ resource "tencentcloud_kms_key" "app" {
 resource "tencentcloud_kms_external_key" "byok" {
   alias                         = "tf-byok"
   description                   = var.description
+  wrapping_algorithm            = "RSAES_OAEP_SHA_256"
+  key_material_base64           = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" # 32 bytes of test material
   is_enabled                    = var.enabled
   pending_delete_window_in_days = 7
 }
