@@ -96,7 +96,7 @@ func (s *Service) CreateAlias(ctx context.Context, name, keyID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.allow(OpAliasTarget, k); err != nil {
+	if err := s.allow(ctx, OpAliasTarget, k); err != nil {
 		return err
 	}
 	return s.claimAlias(ctx, name, keyID)
@@ -111,7 +111,7 @@ func (s *Service) UpdateAlias(ctx context.Context, name, keyID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.allow(OpAliasTarget, k); err != nil {
+	if err := s.allow(ctx, OpAliasTarget, k); err != nil {
 		return err // only the target's state counts, as Alibaba Cloud documents
 	}
 	err = s.st.SetAlias(ctx, name, k.ID, s.now().UTC())

@@ -115,7 +115,7 @@ func (s *Service) usableKey(ctx context.Context, keyID string) (*store.Key, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := s.allow(OpUse, k); err != nil {
+	if err := s.allow(ctx, OpUse, k); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -256,7 +256,7 @@ func (s *Service) blobKey(ctx context.Context, blob []byte, archivedIsDisabled b
 	if s.state(k) == StateArchived && archivedIsDisabled {
 		return nil, nil, nil, errorf(KindDisabled, "the key is disabled") // as the dialect shows it
 	}
-	if err := s.allow(OpDecrypt, k); err != nil {
+	if err := s.allow(ctx, OpDecrypt, k); err != nil {
 		return nil, nil, nil, err
 	}
 	k, ok := version(k, h.keyVersionID)

@@ -89,7 +89,7 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 	if Origin(k.Origin) != OriginExternal {
 		return errorf(KindUnsupportedOrigin, "key material can be imported only into keys whose Origin is EXTERNAL")
 	}
-	if err := s.allow(OpImport, k); err != nil {
+	if err := s.allow(ctx, OpImport, k); err != nil {
 		return err
 	}
 	if len(req.EncryptedMaterial) == 0 {
@@ -137,7 +137,7 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 		if s.deleted(k) {
 			return errorf(KindNotFound, "key %s not found", k.ID)
 		}
-		if err := s.allow(OpImport, k); err != nil {
+		if err := s.allow(ctx, OpImport, k); err != nil {
 			return err
 		}
 		if k.Fingerprint != nil && !bytes.Equal(k.Fingerprint, fp) {
@@ -282,7 +282,7 @@ func (s *Service) DeleteKeyMaterial(ctx context.Context, keyID string) error {
 	}
 	var object string
 	_, err = s.st.UpdateKey(ctx, k.ID, func(k *store.Key) error {
-		if err := s.allow(OpDeleteMaterial, k); err != nil {
+		if err := s.allow(ctx, OpDeleteMaterial, k); err != nil {
 			return err
 		}
 		object = k.HSMObject

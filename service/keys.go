@@ -177,7 +177,7 @@ func (s *Service) FindKeys(ctx context.Context, keep func(*KeyMetadata) bool) ([
 // EnableKey moves a Disabled (or Archived) key to Enabled. Other states
 // forbid the change (Aliyun: Rejected.StateModifiedFailed).
 func (s *Service) EnableKey(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "enable key", s.guarded(OpEnable, func(k *store.Key) error {
+	return s.transition(ctx, keyID, "enable key", s.guarded(ctx, OpEnable, func(k *store.Key) error {
 		k.State = string(StateEnabled)
 		return nil
 	}))
@@ -185,7 +185,7 @@ func (s *Service) EnableKey(ctx context.Context, keyID string) error {
 
 // DisableKey moves an Enabled (or Archived) key to Disabled.
 func (s *Service) DisableKey(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "disable key", s.guarded(OpDisable, func(k *store.Key) error {
+	return s.transition(ctx, keyID, "disable key", s.guarded(ctx, OpDisable, func(k *store.Key) error {
 		k.State = string(StateDisabled)
 		return nil
 	}))
@@ -197,7 +197,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days in
 		return nil, errorf(KindInvalidParameter, "PendingWindowInDays must be from %d to %d", MinDeletionDays, MaxDeletionDays)
 	}
 	var out *store.Key
-	err := s.transition(ctx, keyID, "schedule key deletion", s.guarded(OpScheduleDeletion, func(k *store.Key) error {
+	err := s.transition(ctx, keyID, "schedule key deletion", s.guarded(ctx, OpScheduleDeletion, func(k *store.Key) error {
 		if k.DeletionProtection {
 			return errorf(KindDeletionProtected, "key %s has deletion protection on; turn it off first", keyID)
 		}
@@ -215,9 +215,9 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, keyID string, days in
 // CancelKeyDeletion takes a key out of PendingDeletion: back to Enabled if
 // it has material, as the clouds do, else to PendingImport.
 func (s *Service) CancelKeyDeletion(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "cancel key deletion", s.guarded(OpCancelDeletion, func(k *store.Key) error {
+	return s.transition(ctx, keyID, "cancel key deletion", s.guarded(ctx, OpCancelDeletion, func(k *store.Key) error {
 		k.DeleteDate = time.Time{}
-		k.State = string(StateEnabled)
+		k.State = string(cancelledState[cloudOf(ctx)])
 		if !k.HasMaterial() || s.materialExpired(k) {
 			k.State = string(StatePendingImport)
 		}
@@ -245,9 +245,9 @@ func (s *Service) transition(ctx context.Context, keyID, op string, fn func(k *s
 }
 
 // guarded is a transition that the state table allows first.
-func (s *Service) guarded(op Op, fn func(k *store.Key) error) func(*store.Key, KeyState) error {
+func (s *Service) guarded(ctx context.Context, op Op, fn func(k *store.Key) error) func(*store.Key, KeyState) error {
 	return func(k *store.Key, _ KeyState) error {
-		if err := s.allow(op, k); err != nil {
+		if err := s.allow(ctx, op, k); err != nil {
 			return err
 		}
 		return fn(k)

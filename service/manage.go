@@ -22,7 +22,7 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, keyID, description s
 	if len(description) > MaxDescriptionSize {
 		return errorf(KindInvalidParameter, "Description is longer than %d bytes", MaxDescriptionSize)
 	}
-	return s.transition(ctx, keyID, "update key description", s.guarded(OpUpdateDescription, func(k *store.Key) error {
+	return s.transition(ctx, keyID, "update key description", s.guarded(ctx, OpUpdateDescription, func(k *store.Key) error {
 		k.Description = description
 		return nil
 	}))
@@ -71,7 +71,7 @@ func (s *Service) KeyPolicy(ctx context.Context, keyID string) (string, error) {
 // UpdateTags sets the tags in set (replacing values of existing ones) and
 // removes those named in remove, at most MaxTags a key.
 func (s *Service) UpdateTags(ctx context.Context, keyID string, set map[string]string, remove []string) error {
-	return s.transition(ctx, keyID, "tag key", s.guarded(OpTag, func(k *store.Key) error { return checkTags(set, remove, k) }))
+	return s.transition(ctx, keyID, "tag key", s.guarded(ctx, OpTag, func(k *store.Key) error { return checkTags(set, remove, k) }))
 }
 
 // checkTags applies set and remove to k's tags if the result keeps the
@@ -106,7 +106,7 @@ func checkTags(set map[string]string, remove []string, k *store.Key) error {
 // encrypts. Only an Enabled key is archived (Tencent Cloud's rule): a
 // Disabled key stays Disabled, and archiving never makes it decrypt again.
 func (s *Service) ArchiveKey(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "archive key", s.guarded(OpArchive, func(k *store.Key) error {
+	return s.transition(ctx, keyID, "archive key", s.guarded(ctx, OpArchive, func(k *store.Key) error {
 		k.State = string(StateArchived)
 		return nil
 	}))
@@ -114,7 +114,7 @@ func (s *Service) ArchiveKey(ctx context.Context, keyID string) error {
 
 // CancelKeyArchive moves an Archived key back to Enabled.
 func (s *Service) CancelKeyArchive(ctx context.Context, keyID string) error {
-	return s.transition(ctx, keyID, "cancel key archive", s.guarded(OpCancelArchive, func(k *store.Key) error {
+	return s.transition(ctx, keyID, "cancel key archive", s.guarded(ctx, OpCancelArchive, func(k *store.Key) error {
 		k.State = string(StateEnabled)
 		return nil
 	}))

@@ -38,19 +38,9 @@ func rotationInterval(on bool, d time.Duration) (time.Duration, error) {
 }
 
 // SetRotationPolicy turns automatic rotation on or off; interval zero
-// keeps the key's interval (or takes the default of a year). Alibaba
-// Cloud's UpdateRotationPolicy: only while the key is Enabled.
+// keeps the key's interval (or takes the default of a year). In the
+// states the request's cloud allows (Alibaba Cloud: Enabled only).
 func (s *Service) SetRotationPolicy(ctx context.Context, keyID string, on bool, interval time.Duration) error {
-	return s.setRotation(ctx, OpRotationPolicy, keyID, on, interval)
-}
-
-// SwitchRotation is SetRotationPolicy as Tencent Cloud's
-// EnableKeyRotation and DisableKeyRotation take it: in any state.
-func (s *Service) SwitchRotation(ctx context.Context, keyID string, on bool, interval time.Duration) error {
-	return s.setRotation(ctx, OpRotationSwitch, keyID, on, interval)
-}
-
-func (s *Service) setRotation(ctx context.Context, op Op, keyID string, on bool, interval time.Duration) error {
 	k, err := s.getKey(ctx, keyID)
 	if err != nil {
 		return err
@@ -64,7 +54,7 @@ func (s *Service) setRotation(ctx context.Context, op Op, keyID string, on bool,
 	if interval, err = rotationInterval(on, interval); err != nil {
 		return err
 	}
-	return s.transition(ctx, k.ID, "update rotation policy", s.guarded(op, func(k *store.Key) error {
+	return s.transition(ctx, k.ID, "update rotation policy", s.guarded(ctx, OpRotationPolicy, func(k *store.Key) error {
 		k.AutoRotate, k.RotationInterval = on, interval
 		return nil
 	}))
@@ -81,7 +71,7 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 	if Origin(k.Origin) != OriginKMS {
 		return nil, errorf(KindRotationUnsupported, "keys with imported material cannot rotate")
 	}
-	if err := s.allow(OpRotate, k); err != nil {
+	if err := s.allow(ctx, OpRotate, k); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -96,7 +86,7 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 		if s.deleted(k) {
 			return errorf(KindNotFound, "key %s not found", k.ID)
 		}
-		if err := s.allow(OpRotate, k); err != nil {
+		if err := s.allow(ctx, OpRotate, k); err != nil {
 			return err
 		}
 		if err := s.mayAddVersion(k, now); err != nil {
@@ -178,7 +168,7 @@ func version(k *store.Key, versionID string) (*store.Key, bool) {
 func (s *Service) rotateDue(ctx context.Context, due []*store.Key) int {
 	n := 0
 	for _, k := range due {
-		if s.allow(OpRotate, k) != nil || s.mayAddVersion(k, s.now()) != nil {
+		if s.allow(ctx, OpRotate, k) != nil || s.mayAddVersion(k, s.now()) != nil {
 			continue
 		}
 		if _, err := s.RotateKey(ctx, k.ID); err != nil {

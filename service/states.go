@@ -1,6 +1,10 @@
 package service
 
-import "github.com/keyport-kms/keyport/service/store"
+import (
+	"context"
+
+	"github.com/keyport-kms/keyport/service/store"
+)
 
 // Op is what an action does to a key, as far as the key's state decides
 // whether it may.
@@ -11,8 +15,7 @@ const (
 	OpDecrypt                     // Decrypt, ReEncrypt's source
 	OpUpdateDescription           // UpdateKeyDescription
 	OpTag                         // TagResource, UntagResource (Tencent: the tag API)
-	OpRotationPolicy              // UpdateRotationPolicy
-	OpRotationSwitch              // Tencent Cloud's EnableKeyRotation, DisableKeyRotation
+	OpRotationPolicy              // UpdateRotationPolicy (Tencent: EnableKeyRotation, DisableKeyRotation)
 	OpRotate                      // CreateKeyVersion, automatic rotation
 	OpEnable                      // EnableKey
 	OpDisable                     // DisableKey
@@ -52,7 +55,28 @@ func (r StateRule) Outcome(state KeyState) Kind {
 	return KindStateConflict
 }
 
-// StateRules is Alibaba Cloud's "Impact of CMK status on API operations"
+// Cloud is whose state rules a request follows: the dialect it came in by
+// says (WithCloud); Alibaba Cloud's unless one does.
+type Cloud int
+
+const (
+	CloudAliyun Cloud = iota
+	CloudTencent
+)
+
+type cloudKey struct{}
+
+// WithCloud marks ctx as a request of cloud's dialect.
+func WithCloud(ctx context.Context, c Cloud) context.Context {
+	return context.WithValue(ctx, cloudKey{}, c)
+}
+
+func cloudOf(ctx context.Context) Cloud {
+	c, _ := ctx.Value(cloudKey{}).(Cloud)
+	return c
+}
+
+// AliyunStateRules is Alibaba Cloud's "Impact of CMK status on API operations"
 // table (each refusal a Kind: KindDisabled is Rejected.Disabled,
 // KindPendingDeletion Rejected.PendingDeletion, KindPendingImport
 // Rejected.PendingImport, KindStateConflict and KindNotPendingDeletion
@@ -63,39 +87,56 @@ func (r StateRule) Outcome(state KeyState) Kind {
 // DescribeKey, DeleteAlias, ListAliases, GetParametersForImport, key
 // policies, deletion protection) go ahead in every state. Every action that
 // acts on a key's state asks allow, and nothing else decides.
-var StateRules = [opEnd]StateRule{
+var AliyunStateRules = [opEnd]StateRule{
 	OpUse:               {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
 	OpDecrypt:           {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, Allowed},
 	OpUpdateDescription: {Allowed, Allowed, KindPendingDeletion, Allowed, Allowed},
 	OpTag:               {Allowed, Allowed, KindPendingDeletion, Allowed, Allowed},
 	OpRotationPolicy:    {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
-	// Tencent Cloud switches rotation in any state (its Terraform provider
-	// does so on a Disabled key).
-	OpRotationSwitch:   {Allowed, Allowed, Allowed, Allowed, Allowed},
-	OpRotate:           {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
-	OpEnable:           {Allowed, Allowed, KindStateConflict, KindStateConflict, Allowed},
-	OpDisable:          {Allowed, Allowed, KindStateConflict, KindStateConflict, Allowed},
-	OpScheduleDeletion: {Allowed, Allowed, KindStateConflict, Allowed, Allowed},
-	OpCancelDeletion:   {KindNotPendingDeletion, KindNotPendingDeletion, Allowed, KindNotPendingDeletion, KindNotPendingDeletion},
-	OpAliasTarget:      {Allowed, Allowed, KindStateConflict, Allowed, Allowed},
-	OpImport:           {Allowed, Allowed, KindPendingDeletion, Allowed, Allowed},
-	OpDeleteMaterial:   {Allowed, Allowed, Allowed, Allowed, Allowed}, // a key pending deletion stays so (DeleteKeyMaterial's page)
-	OpArchive:          {Allowed, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
-	OpCancelArchive:    {KindStateConflict, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
+	OpRotate:            {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
+	OpEnable:            {Allowed, Allowed, KindStateConflict, KindStateConflict, Allowed},
+	OpDisable:           {Allowed, Allowed, KindStateConflict, KindStateConflict, Allowed},
+	OpScheduleDeletion:  {Allowed, Allowed, KindStateConflict, Allowed, Allowed},
+	OpCancelDeletion:    {KindNotPendingDeletion, KindNotPendingDeletion, Allowed, KindNotPendingDeletion, KindNotPendingDeletion},
+	OpAliasTarget:       {Allowed, Allowed, KindStateConflict, Allowed, Allowed},
+	OpImport:            {Allowed, Allowed, KindPendingDeletion, Allowed, Allowed},
+	OpDeleteMaterial:    {Allowed, Allowed, Allowed, Allowed, Allowed}, // a key pending deletion stays so (DeleteKeyMaterial's page)
+	OpArchive:           {Allowed, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
+	OpCancelArchive:     {KindStateConflict, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
 }
 
 var opNames = [opEnd]string{
-	OpUse: "use", OpDecrypt: "decrypt with", OpUpdateDescription: "describe", OpTag: "tag", OpRotationPolicy: "set the rotation policy of", OpRotationSwitch: "switch the rotation of",
+	OpUse: "use", OpDecrypt: "decrypt with", OpUpdateDescription: "describe", OpTag: "tag", OpRotationPolicy: "set the rotation policy of",
 	OpRotate: "rotate", OpEnable: "enable", OpDisable: "disable", OpScheduleDeletion: "schedule the deletion of",
 	OpCancelDeletion: "cancel the deletion of", OpAliasTarget: "point an alias at", OpImport: "import material into",
 	OpDeleteMaterial: "delete the material of", OpArchive: "archive", OpCancelArchive: "cancel the archiving of",
 }
 
-// allow says whether op may act on k in its state as of now, and if not,
-// why, with the Kind the table gives.
-func (s *Service) allow(op Op, k *store.Key) error {
+// TencentStateRules is Alibaba Cloud's table where Tencent Cloud documents
+// otherwise ("删除密钥", product/1030/32780): a key is disabled before
+// its deletion is scheduled (its Terraform provider disables first), and
+// rotation is switched in any state (the provider does so on a Disabled
+// key). CancelKeyDeletion leaves a Tencent key Disabled (cancelledState).
+var TencentStateRules = func() [opEnd]StateRule {
+	t := AliyunStateRules
+	t[OpScheduleDeletion] = StateRule{KindStateConflict, Allowed, KindStateConflict, Allowed, KindStateConflict}
+	t[OpRotationPolicy] = StateRule{Allowed, Allowed, Allowed, Allowed, Allowed}
+	return t
+}()
+
+// StateRules are each cloud's table.
+var StateRules = map[Cloud]*[opEnd]StateRule{CloudAliyun: &AliyunStateRules, CloudTencent: &TencentStateRules}
+
+// cancelledState is where CancelKeyDeletion leaves a key with material:
+// Enabled on Alibaba Cloud, Disabled on Tencent Cloud.
+var cancelledState = map[Cloud]KeyState{CloudAliyun: StateEnabled, CloudTencent: StateDisabled}
+
+// allow says whether op may act on k in its state as of now, under the
+// rules of the request's cloud, and if not, why, with the Kind the table
+// gives.
+func (s *Service) allow(ctx context.Context, op Op, k *store.Key) error {
 	state := s.state(k)
-	kind := StateRules[op].Outcome(state)
+	kind := StateRules[cloudOf(ctx)][op].Outcome(state)
 	switch kind {
 	case Allowed:
 		return nil

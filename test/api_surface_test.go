@@ -214,6 +214,11 @@ func TestTencentAPISurface(t *testing.T) {
 	_, err = c.CancelKeyDeletion(cd)
 	tcError(t, err, "ResourceUnavailable.CmkNotPendingDelete")
 	sd.PendingWindowInDays = common.Uint64Ptr(30)
+	_, err = c.ScheduleKeyDeletion(sd) // an Enabled key: disable it first, as Tencent Cloud asks
+	tcError(t, err, "ResourceUnavailable.CmkStateNotSupport")
+	off := tckms.NewDisableKeyRequest()
+	off.KeyId = common.StringPtr(id)
+	must(c.DisableKey(off))
 	must(c.ScheduleKeyDeletion(sd))
 	_, err = c.Encrypt(enc)
 	tcError(t, err, "ResourceUnavailable.KeyPendingDelete")

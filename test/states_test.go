@@ -156,3 +156,63 @@ func wrapFor(r *rpc, id string, material []byte) (token, wrapped string) {
 	pub := must(base64.StdEncoding.DecodeString(p["PublicKey"].(string)))
 	return p["ImportToken"].(string), base64.StdEncoding.EncodeToString(must(byok.Wrap(pub, "RSAES_OAEP_SHA_256", material)))
 }
+
+// tencentStateRows are the rows where Tencent Cloud's rules are its own
+// (its "删除密钥" page, ArchiveKey and CancelKeyArchive): the answer in
+// Enabled, Disabled, PendingDelete, PendingImport and Archived ("" is
+// success). The rest follow Alibaba Cloud's table, walked above.
+var tencentStateRows = []struct {
+	action string
+	want   [5]string
+}{
+	{"ScheduleKeyDeletion", [5]string{"ResourceUnavailable.CmkStateNotSupport", "", "ResourceUnavailable.CmkStateNotSupport", "", "ResourceUnavailable.CmkStateNotSupport"}},
+	{"CancelKeyDeletion", [5]string{"ResourceUnavailable.CmkNotPendingDelete", "ResourceUnavailable.CmkNotPendingDelete", "", "ResourceUnavailable.CmkNotPendingDelete", "ResourceUnavailable.CmkNotPendingDelete"}},
+	{"EnableKeyRotation", [5]string{"", "", "", "UnsupportedOperation.ExternalCmkCanNotRotate", ""}}, // a key pending import is EXTERNAL: no rotation
+	{"ArchiveKey", [5]string{"", "ResourceUnavailable.CmkStateNotSupport", "ResourceUnavailable.CmkStateNotSupport", "ResourceUnavailable.CmkStateNotSupport", ""}},
+	{"CancelKeyArchive", [5]string{"ResourceUnavailable.CmkStateNotSupport", "ResourceUnavailable.CmkStateNotSupport", "ResourceUnavailable.CmkStateNotSupport", "ResourceUnavailable.CmkStateNotSupport", ""}},
+}
+
+// Tencent Cloud's own rows, state by state, through the Tencent dialect;
+// and a cancelled deletion leaves the key Disabled.
+func TestTencentStateRows(t *testing.T) {
+	defer catch(t)
+	s := startServer(t, "--rate-limit", "0")
+	ali := newRPC(t, s)
+	states := [5]string{"Enabled", "Disabled", "PendingDelete", "PendingImport", "Archived"}
+	for _, row := range tencentStateRows {
+		for i, state := range states {
+			t.Run(row.action+"/"+state, func(t *testing.T) {
+				defer catch(t)
+				ali.t = t
+				origin := map[string]any(nil)
+				if state == "PendingImport" {
+					origin = map[string]any{"Origin": "EXTERNAL"}
+				}
+				id := ali.ok("CreateKey", origin)["KeyMetadata"].(map[string]any)["KeyId"].(string)
+				switch state {
+				case "Disabled":
+					ali.ok("DisableKey", map[string]any{"KeyId": id})
+				case "PendingDelete":
+					ali.ok("ScheduleKeyDeletion", map[string]any{"KeyId": id, "PendingWindowInDays": "7"})
+				case "Archived":
+					rawTC3(t, s, "ArchiveKey", `{"KeyId":"`+id+`"}`, nil)
+				}
+				body := `{"KeyId":"` + id + `"}`
+				if row.action == "ScheduleKeyDeletion" {
+					body = `{"KeyId":"` + id + `","PendingWindowInDays":7}`
+				}
+				got := rawTC3(t, s, row.action, body, nil)
+				if got.code != row.want[i] {
+					t.Fatalf("%s on a %s key: %q, want %q", row.action, state, got.raw, row.want[i])
+				}
+			})
+		}
+	}
+	ali.t = t
+	id := ali.ok("CreateKey", nil)["KeyMetadata"].(map[string]any)["KeyId"].(string)
+	ali.ok("ScheduleKeyDeletion", map[string]any{"KeyId": id, "PendingWindowInDays": "7"})
+	rawTC3(t, s, "CancelKeyDeletion", `{"KeyId":"`+id+`"}`, nil)
+	if st := ali.ok("DescribeKey", map[string]any{"KeyId": id})["KeyMetadata"].(map[string]any)["KeyState"]; st != "Disabled" {
+		t.Fatalf("after Tencent's CancelKeyDeletion: %v, want Disabled", st)
+	}
+}

@@ -131,8 +131,13 @@ func TestTencentSDK(t *testing.T) {
 	en := tckms.NewEnableKeyRequest()
 	en.KeyId = common.StringPtr(id)
 	must(c.EnableKey(en))
+	// As Tencent Cloud documents: an Enabled key is disabled before its
+	// deletion is scheduled, and a cancelled deletion leaves it Disabled.
 	sd := tckms.NewScheduleKeyDeletionRequest()
 	sd.KeyId, sd.PendingWindowInDays = common.StringPtr(id), common.Uint64Ptr(7)
+	_, err = c.ScheduleKeyDeletion(sd)
+	tcError(t, err, "ResourceUnavailable.CmkStateNotSupport")
+	must(c.DisableKey(dis))
 	if r := must(c.ScheduleKeyDeletion(sd)).Response; *r.DeletionDate < uint64(time.Now().Add(6*24*time.Hour).Unix()) {
 		t.Fatalf("DeletionDate %d", *r.DeletionDate)
 	}
@@ -144,6 +149,9 @@ func TestTencentSDK(t *testing.T) {
 	cd := tckms.NewCancelKeyDeletionRequest()
 	cd.KeyId = common.StringPtr(id)
 	must(c.CancelKeyDeletion(cd))
+	if st := *must(c.DescribeKey(dk)).Response.KeyMetadata.KeyState; st != "Disabled" {
+		t.Fatalf("after CancelKeyDeletion: %s, want Disabled", st)
+	}
 	del := tckms.NewDeleteImportedKeyMaterialRequest()
 	del.KeyId = common.StringPtr(id)
 	must(c.DeleteImportedKeyMaterial(del))
@@ -326,6 +334,8 @@ func TestTencentListKeyDetailFilters(t *testing.T) {
 	dis.KeyId = keyReq(disabled)
 	must(c.DisableKey(dis))
 	pending := tcCreate(c, 1, false)
+	dis.KeyId = keyReq(pending)
+	must(c.DisableKey(dis)) // Tencent Cloud schedules the deletion of a Disabled key
 	sd := tckms.NewScheduleKeyDeletionRequest()
 	sd.KeyId, sd.PendingWindowInDays = keyReq(pending), common.Uint64Ptr(7)
 	must(c.ScheduleKeyDeletion(sd))

@@ -116,7 +116,7 @@ type errorResponse struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	reqID := ids.NewRequestID()
-	ctx, keys := wire.WithKeyLog(r.Context())
+	ctx, keys := wire.WithKeyLog(service.WithCloud(r.Context(), service.CloudTencent)) // Tencent Cloud's state rules
 	acc := wire.Access{Dialect: "tencent", RequestID: reqID, Action: r.Header.Get("X-TC-Action"), SourceIP: h.cfg.Proxies.Client(r.RemoteAddr, r.Header.Values)}
 	var body []byte
 	var err error

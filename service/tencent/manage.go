@@ -71,11 +71,11 @@ func enableKeyRotation(ctx context.Context, h *Handler, body []byte) (withReques
 			return nil, invalidParameter("RotateDays", "from 7 to 365")
 		}
 	}
-	return &empty{}, h.cfg.Service.SwitchRotation(ctx, id, true, daysDuration(days))
+	return &empty{}, h.cfg.Service.SetRotationPolicy(ctx, id, true, daysDuration(days))
 }
 
 func disableKeyRotation(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
-	return withKey(body, func(id string) error { return h.cfg.Service.SwitchRotation(ctx, id, false, 0) })
+	return withKey(body, func(id string) error { return h.cfg.Service.SetRotationPolicy(ctx, id, false, 0) })
 }
 
 type getKeyRotationStatusResponse struct {
