@@ -65,13 +65,36 @@ func (s *Service) resolveAlias(ctx context.Context, keyID string) (string, error
 	return a.KeyID, nil
 }
 
-// claimAlias records name for keyID unless it is taken.
+// claimAlias records name for keyID unless it is taken. A name is taken
+// while its key exists, pending deletion included (that key may still be
+// cancelled back, under its name); a key past its deletion date, which the
+// collector has not reached yet, holds its names no longer.
 func (s *Service) claimAlias(ctx context.Context, name, keyID string) error {
-	err := s.st.PutAlias(ctx, &store.Alias{Name: name, KeyID: keyID, Created: s.now().UTC()})
-	if errors.Is(err, store.ErrExists) {
+	for try := 0; ; try++ {
+		err := s.st.PutAlias(ctx, &store.Alias{Name: name, KeyID: keyID, Created: s.now().UTC()})
+		if !errors.Is(err, store.ErrExists) {
+			return storeError("create alias", err)
+		}
+		if try == 0 && s.aliasOfDeletedKey(ctx, name) {
+			// Delete the stale name and put again: PutAlias decides between
+			// two claimers, so only one gets it.
+			if err := s.st.DeleteAlias(ctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return storeError("release alias", err)
+			}
+			continue
+		}
 		return errorf(KindAliasExists, "the alias %s is taken", strings.TrimPrefix(name, store.TencentAliasPrefix))
 	}
-	return storeError("create alias", err)
+}
+
+// aliasOfDeletedKey reports whether name points at a key that is gone.
+func (s *Service) aliasOfDeletedKey(ctx context.Context, name string) bool {
+	a, err := s.st.GetAlias(ctx, name)
+	if err != nil {
+		return false
+	}
+	k, err := s.st.GetPrimary(ctx, a.KeyID)
+	return errors.Is(err, store.ErrNotFound) || (err == nil && s.deleted(k))
 }
 
 // releaseAlias gives up the display alias of a key that was not created.

@@ -308,3 +308,35 @@ func TestVersionBounds(t *testing.T) {
 		t.Fatalf("versions after automatic rotation at the cap: %d, %v", len(versions), err)
 	}
 }
+
+// A key pending deletion keeps its names (it may be cancelled back under
+// them); once past its deletion date it holds them no longer, before the
+// collector has destroyed it.
+func TestAliasOfDeletedKey(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	old, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Alias: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.CreateAlias(ctx, "alias/app", old.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ScheduleKeyDeletion(ctx, old.KeyID, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Alias: "app"}); !errors.Is(err, service.KindAliasExists) {
+		t.Fatalf("the name of a key pending deletion: %v", err)
+	}
+	e.clock.Advance(7*24*time.Hour + time.Second)
+	next, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Alias: "app"})
+	if err != nil {
+		t.Fatalf("the name of a deleted key: %v", err)
+	}
+	if err := e.svc.CreateAlias(ctx, "alias/app", next.KeyID); err != nil {
+		t.Fatalf("the alias of a deleted key: %v", err)
+	}
+	if _, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Alias: "app"}); !errors.Is(err, service.KindAliasExists) {
+		t.Fatalf("a name taken again: %v", err)
+	}
+}
