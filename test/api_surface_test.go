@@ -37,6 +37,10 @@ func TestAliyunAPISurface(t *testing.T) {
 	}))
 	id := tea.StringValue(must(c.CreateKey(&kms3.CreateKeyRequest{Description: tea.String("surface")})).Body.KeyMetadata.KeyId)
 	arn := "acs:kms:cn-hangzhou:1:key/" + id
+	// DescribeRegions, which the aliyun CLI and tools ask first: the region served.
+	if r := must(c.DescribeRegions()).Body.Regions.Region; len(r) != 1 || tea.StringValue(r[0].RegionId) != "cn-hangzhou" {
+		t.Fatalf("DescribeRegions: %v", r)
+	}
 
 	// Tags, both families, read back through both.
 	must(c.TagResources(&kms3.TagResourcesRequest{RegionId: tea.String("cn-hangzhou"), ResourceType: tea.String("key"), ResourceId: []*string{tea.String(id)},

@@ -48,6 +48,7 @@ var actions = map[string]action{
 	"ListKeyVersions":                 listKeyVersions,
 	"GenerateDataKeyWithoutPlaintext": generateDataKeyWithoutPlaintext,
 	"ReEncrypt":                       reEncrypt,
+	"DescribeRegions":                 describeRegions,
 }
 
 // keyMetadata is KeyMetadata as the SDKs' structs name and type it.
