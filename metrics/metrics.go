@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/wire"
 )
 
@@ -65,29 +64,44 @@ func (m *Metrics) Request(a wire.Access) {
 // SessionWait records a wait for a session (hsm.Config.OnSessionWait).
 func (m *Metrics) SessionWait(d time.Duration) { m.sessionWait.Observe(d.Seconds()) }
 
+// HSMOperation records one operation on the HSM, its wait for a session
+// included (the binary's timing wrapper of the token calls it).
+func (m *Metrics) HSMOperation(op string, d time.Duration) {
+	m.hsmOps.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// State is what a scrape reads from the running service: whether the token
+// answers, how many objects of this deployment it holds, and the pools.
+type State struct {
+	HSMUp        bool
+	TokenObjects int
+	PoolKnown    bool             // the pool could be read: Pooled and Inline hold
+	Pooled       map[string]int   // pairs ready, by spec
+	Inline       map[string]int64 // pairs generated on the request path, by spec
+}
+
 // Watch registers the collectors read from the running service at each
-// scrape: whether the token answers, how many objects of this deployment
-// it holds, and the pools. They read the service's Health, at most
-// service.HealthMaxAge old, so that a flood of scrapes costs the token one
-// probe a second.
-func (m *Metrics) Watch(svc *service.Service) {
-	health := func() service.Health {
+// scrape. state should be cheap under a flood of scrapes: the binary hands
+// it the service's Health, at most service.HealthMaxAge old, so that the
+// token sees one probe a second however often Prometheus asks.
+func (m *Metrics) Watch(state func(context.Context) State) {
+	read := func() State {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		return svc.Health(ctx)
+		return state(ctx)
 	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "keyport_hsm_up", Help: "1 if the HSM answers and the session is logged in, else 0.",
 	}, func() float64 {
-		if health().HSMUp {
+		if read().HSMUp {
 			return 1
 		}
 		return 0
 	}))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "keyport_token_objects", Help: "Token objects labelled with this deployment's id (pairs count once).",
-	}, func() float64 { return float64(health().TokenObjects) }))
-	m.reg.MustRegister(&poolCollector{health: health})
+	}, func() float64 { return float64(read().TokenObjects) }))
+	m.reg.MustRegister(&poolCollector{read: read})
 }
 
 var (
@@ -96,20 +110,19 @@ var (
 )
 
 // poolCollector reads the pool's state once per scrape.
-type poolCollector struct{ health func() service.Health }
+type poolCollector struct{ read func() State }
 
 func (p *poolCollector) Describe(ch chan<- *prometheus.Desc) { ch <- poolKeysDesc; ch <- inlineDesc }
 
 func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	h := p.health()
-	if h.PoolErr != nil {
+	st := p.read()
+	if !st.PoolKnown {
 		return
 	}
-	st := h.Pool
 	for spec, n := range st.Pooled {
-		ch <- prometheus.MustNewConstMetric(poolKeysDesc, prometheus.GaugeValue, float64(n), string(spec))
+		ch <- prometheus.MustNewConstMetric(poolKeysDesc, prometheus.GaugeValue, float64(n), spec)
 	}
-	for spec, n := range st.InlineBySpec {
-		ch <- prometheus.MustNewConstMetric(inlineDesc, prometheus.CounterValue, float64(n), string(spec))
+	for spec, n := range st.Inline {
+		ch <- prometheus.MustNewConstMetric(inlineDesc, prometheus.CounterValue, float64(n), spec)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // AccessKey is an API credential as the admin CLI shows it: never the secret.
@@ -52,7 +52,7 @@ func (s *Service) CreateAccessKey(ctx context.Context) (*NewAccessKey, error) {
 	if err != nil {
 		return nil, hsmError("seal access key secret", err)
 	}
-	if err := s.st.PutAccessKey(ctx, &store.AccessKey{ID: id, SealedSecret: sealed, Created: s.now().UTC()}); err != nil {
+	if err := s.accessKeys().PutAccessKey(ctx, &store.AccessKey{ID: id, SealedSecret: sealed, Created: s.now().UTC()}); err != nil {
 		return nil, storeError("create access key", err)
 	}
 	s.log.Info("access key created", "access_key_id", id)
@@ -61,7 +61,7 @@ func (s *Service) CreateAccessKey(ctx context.Context) (*NewAccessKey, error) {
 
 // ListAccessKeys lists credentials without their secrets.
 func (s *Service) ListAccessKeys(ctx context.Context) ([]AccessKey, error) {
-	keys, err := s.st.ListAccessKeys(ctx)
+	keys, err := s.accessKeys().ListAccessKeys(ctx)
 	if err != nil {
 		return nil, storeError("list access keys", err)
 	}
@@ -75,7 +75,7 @@ func (s *Service) ListAccessKeys(ctx context.Context) ([]AccessKey, error) {
 // SetAccessKeyDisabled disables or re-enables a credential.
 func (s *Service) SetAccessKeyDisabled(ctx context.Context, id string, disabled bool) error {
 	defer s.secrets.drop(id)
-	_, err := s.st.UpdateAccessKey(ctx, id, func(a *store.AccessKey) error { a.Disabled = disabled; return nil })
+	_, err := s.accessKeys().UpdateAccessKey(ctx, id, func(a *store.AccessKey) error { a.Disabled = disabled; return nil })
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(KindUnknownAccessKey, "access key %s not found", id)
 	}
@@ -88,7 +88,7 @@ func (s *Service) SetAccessKeyDisabled(ctx context.Context, id string, disabled 
 // DeleteAccessKey removes a credential for good.
 func (s *Service) DeleteAccessKey(ctx context.Context, id string) error {
 	defer s.secrets.drop(id)
-	err := s.st.DeleteAccessKey(ctx, id)
+	err := s.accessKeys().DeleteAccessKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(KindUnknownAccessKey, "access key %s not found", id)
 	}
@@ -111,7 +111,7 @@ func (s *Service) AccessKeySecret(ctx context.Context, id string) ([]byte, error
 
 // unsealAccessKey reads a credential and opens its secret in the HSM.
 func (s *Service) unsealAccessKey(ctx context.Context, id string) ([]byte, error) {
-	a, err := s.st.GetAccessKey(ctx, id)
+	a, err := s.accessKeys().GetAccessKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(KindUnknownAccessKey, "access key %s not found", id)
 	}
@@ -130,3 +130,7 @@ func (s *Service) unsealAccessKey(ctx context.Context, id string) ([]byte, error
 	}
 	return secret, nil
 }
+
+// accessKeys is the one view of the store the credentials (and the secret
+// cache's loader) use.
+func (s *Service) accessKeys() store.AccessKeys { return s.st }

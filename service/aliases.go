@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // AliasPrefix starts every Alibaba Cloud alias name; one may stand wherever

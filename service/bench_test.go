@@ -8,7 +8,7 @@ import (
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // waitPool blocks until the RSA pool holds want pairs.

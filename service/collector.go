@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // CollectStats says what one collection destroyed.

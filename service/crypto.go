@@ -11,8 +11,8 @@ import (
 	"github.com/emmansun/gmsm/sm4"
 
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // Encrypt encrypts up to 6 KiB under an Enabled key, binding the

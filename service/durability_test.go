@@ -17,7 +17,7 @@ import (
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store/bolt"
 )
 
 const childEnv = "KEYPORT_TEST_DURABILITY_CHILD"
@@ -32,7 +32,7 @@ func durabilityChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	st, err := store.CreateBolt(os.Getenv("KP_DIR"))
+	st, err := bolt.Create(os.Getenv("KP_DIR"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

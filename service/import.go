@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // GetParametersForImport issues a wrapping public key and an import token

@@ -9,8 +9,8 @@ import (
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/ids"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // CreateKey makes a CMK. An EXTERNAL key starts in PendingImport; any

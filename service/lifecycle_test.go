@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 func TestKeyLifecycle(t *testing.T) {

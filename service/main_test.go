@@ -15,8 +15,8 @@ import (
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/pgserver"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/store/bolt"
 )
 
 func TestMain(m *testing.M) {
@@ -45,7 +45,7 @@ func (c *clock) Advance(d time.Duration) {
 type env struct {
 	svc   *service.Service
 	h     *hsm.HSM
-	st    *store.Bolt
+	st    *bolt.Store
 	clock *clock
 	tok   *softhsm.Token
 	dir   string
@@ -68,7 +68,7 @@ func (e *env) open(t testing.TB, opts ...func(*service.Options)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.CreateBolt(e.dir)
+	st, err := bolt.Create(e.dir)
 	if err != nil {
 		h.Close()
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"maps"
 	"strings"
 
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // Limits on what a key's owner may attach to it.

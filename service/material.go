@@ -8,7 +8,7 @@ import (
 	"github.com/emmansun/gmsm/sm4"
 
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // Material protection. Sealed material is AES-256-GCM under the HSM master

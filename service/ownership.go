@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // Token object labels. Every object a deployment makes carries its

@@ -14,7 +14,8 @@ import (
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/bolt"
 )
 
 // deploymentData is what one deployment keeps on a shared token: an
@@ -177,7 +178,7 @@ func TestLegacyObjectsAdopted(t *testing.T) {
 	}
 	// A schema-2 store and the objects the old code made for it.
 	dir := t.TempDir()
-	st, err := store.CreateBolt(dir)
+	st, err := bolt.Create(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestMasterKeysRacingStarts(t *testing.T) {
 	ctx := ctxT(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
-	st, err := store.CreateBolt(dir)
+	st, err := bolt.Create(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +317,7 @@ func TestPlantedMasterKeyRefused(t *testing.T) {
 		pkcs11.NewAttribute(pkcs11.CKA_ID, []byte("planted")),
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE, value),
 	})
-	st, err := store.CreateBolt(t.TempDir())
+	st, err := bolt.Create(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

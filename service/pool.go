@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // pool keeps wrapping key pairs generated ahead of demand, because a token
@@ -16,7 +16,12 @@ import (
 // a ready pair and costs no key generation. Pooled pairs live in the store,
 // so they survive restarts instead of leaking.
 type pool struct {
-	s      *Service
+	s *Service
+	// st is the store as the pool sees it: its wrapping keys and leases.
+	st interface {
+		store.Wrapping
+		store.Leases
+	}
 	bounds map[WrappingKeySpec]poolBounds
 	kick   chan struct{}
 	// gen bounds key generations in flight, the refiller's and the
@@ -39,7 +44,7 @@ type poolBounds struct{ min, max int }
 const demandWindow = time.Minute
 
 func newPool(s *Service, bounds map[WrappingKeySpec]poolBounds, parallel int) *pool {
-	return &pool{s: s, bounds: bounds, kick: make(chan struct{}, 1), gen: make(chan struct{}, parallel),
+	return &pool{s: s, st: s.st, bounds: bounds, kick: make(chan struct{}, 1), gen: make(chan struct{}, parallel),
 		claims:   map[WrappingKeySpec][]time.Time{},
 		inlineBy: map[WrappingKeySpec]*atomic.Int64{WrappingRSA2048: {}, WrappingSM2: {}}}
 }
@@ -130,7 +135,7 @@ func (p *pool) wake() {
 func (p *pool) fill(ctx context.Context) {
 	var wg sync.WaitGroup
 	for spec := range p.bounds {
-		release, ok, err := p.s.st.TryLease(ctx, "pool/"+string(spec))
+		release, ok, err := p.st.TryLease(ctx, "pool/"+string(spec))
 		if err != nil || !ok {
 			if err != nil && ctx.Err() == nil {
 				p.s.log.Warn("pool: lease", "spec", spec, "err", err)
@@ -146,7 +151,7 @@ func (p *pool) fill(ctx context.Context) {
 // fillSpec starts the generations spec lacks; wg counts them.
 func (p *pool) fillSpec(ctx context.Context, spec WrappingKeySpec, wg *sync.WaitGroup) {
 	target := p.target(spec)
-	have, err := p.s.st.CountPooled(ctx, string(spec))
+	have, err := p.st.CountPooled(ctx, string(spec))
 	if err != nil {
 		p.s.log.Error("pool: count", "spec", spec, "err", err)
 		return
@@ -167,7 +172,7 @@ func (p *pool) fillSpec(ctx context.Context, spec WrappingKeySpec, wg *sync.Wait
 				}
 				return
 			}
-			if err := p.s.st.AddPooled(ctx, w); err != nil {
+			if err := p.st.AddPooled(ctx, w); err != nil {
 				p.s.log.Error("pool: store wrapping key", "spec", spec, "err", err)
 				p.s.destroyWrapping(context.WithoutCancel(ctx), w.ID)
 				return
@@ -195,12 +200,12 @@ func (p *pool) generate(ctx context.Context, spec WrappingKeySpec) (*store.Wrapp
 func (p *pool) shrink(ctx context.Context) int {
 	retired := 0
 	for spec := range p.bounds {
-		have, err := p.s.st.CountPooled(ctx, string(spec))
+		have, err := p.st.CountPooled(ctx, string(spec))
 		if err != nil {
 			continue
 		}
 		for i := p.target(spec); i < have; i++ {
-			w, err := p.s.st.ClaimPooled(ctx, string(spec), func(*store.WrappingKey) {})
+			w, err := p.st.ClaimPooled(ctx, string(spec), func(*store.WrappingKey) {})
 			if err != nil {
 				break
 			}
@@ -216,7 +221,7 @@ func (p *pool) shrink(ctx context.Context) int {
 func (p *pool) claim(ctx context.Context, spec WrappingKeySpec, bind func(*store.WrappingKey)) (*store.WrappingKey, error) {
 	p.noteClaim(spec)
 	defer p.wake()
-	w, err := p.s.st.ClaimPooled(ctx, string(spec), bind)
+	w, err := p.st.ClaimPooled(ctx, string(spec), bind)
 	if err == nil {
 		return w, nil
 	}
@@ -230,7 +235,7 @@ func (p *pool) claim(ctx context.Context, spec WrappingKeySpec, bind func(*store
 	}
 	defer func() { <-p.gen }()
 	// The refiller may have added a pair while this call waited.
-	if w, err = p.s.st.ClaimPooled(ctx, string(spec), bind); err == nil {
+	if w, err = p.st.ClaimPooled(ctx, string(spec), bind); err == nil {
 		return w, nil
 	}
 	w, err = p.generate(ctx, spec)
@@ -242,7 +247,7 @@ func (p *pool) claim(ctx context.Context, spec WrappingKeySpec, bind func(*store
 		n.Add(1)
 	}
 	bind(w)
-	if err := p.s.st.PutIssued(ctx, w); err != nil {
+	if err := p.st.PutIssued(ctx, w); err != nil {
 		p.s.destroyWrapping(context.WithoutCancel(ctx), w.ID)
 		return nil, storeError("issue wrapping key", err)
 	}

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/ids"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // Automatic rotation intervals, as Alibaba Cloud bounds them; Tencent

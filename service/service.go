@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // Names of the master keys the service keeps in the token (labels
@@ -242,7 +242,7 @@ func storeError(op string, err error) error {
 	return wrapErr(KindInternal, err, "%s: store", op)
 }
 
-// pinger is implemented by hsm.HSM and store.Postgres.
+// pinger is implemented by hsm.HSM and postgres.Store.
 type pinger interface {
 	Ping(ctx context.Context) error
 }

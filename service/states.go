@@ -3,7 +3,7 @@ package service
 import (
 	"context"
 
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // Op is what an action does to a key, as far as the key's state decides

@@ -13,8 +13,10 @@ import (
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/pgserver"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/bolt"
+	"github.com/keyport-kms/keyport/store/postgres"
 )
 
 // rate runs op from clients goroutines for d and returns calls a second.
@@ -54,18 +56,18 @@ func BenchmarkStores(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	bolt, err := store.CreateBolt(b.TempDir())
+	embedded, err := bolt.Create(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer bolt.Close()
+	defer embedded.Close()
 	url := pgserver.Database(b)
-	pg, err := store.OpenPostgres(context.Background(), url, true)
+	pg, err := postgres.Open(context.Background(), url, true)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer pg.Close()
-	pgTCP, err := store.OpenPostgres(context.Background(), pgserver.OverTCP(url), true)
+	pgTCP, err := postgres.Open(context.Background(), pgserver.OverTCP(url), true)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func BenchmarkStores(b *testing.B) {
 		return f
 	}
 	b.ResetTimer()
-	onBolt := measure(bolt)
+	onBolt := measure(embedded)
 	onPG := measure(pg)
 	onTCP := measure(pgTCP)
 	b.StopTimer()

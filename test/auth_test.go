@@ -26,10 +26,10 @@ import (
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
 	kpserver "github.com/keyport-kms/keyport/service/server"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/tencent"
 	"github.com/keyport-kms/keyport/service/wire"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/store/bolt"
 	"github.com/keyport-kms/keyport/test/signers"
 )
 
@@ -50,7 +50,7 @@ func newInProcess(t *testing.T, wrap func(*hsm.HSM) hsm.Token, opt func(*service
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := must(hsm.Open(ctx, hsm.Config{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN, Logger: quiet}))
 	t.Cleanup(h.Close)
-	st := must(store.CreateBolt(t.TempDir()))
+	st := must(bolt.Create(t.TempDir()))
 	t.Cleanup(func() { st.Close() })
 	var token hsm.Token = h
 	if wrap != nil {

@@ -20,8 +20,8 @@ import (
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/pgserver"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/store/bolt"
 )
 
 var keyportBin string
@@ -128,7 +128,7 @@ func TestHSMCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.CreateBolt(dataDir)
+	st, err := bolt.Create(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestPurgeExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.CreateBolt(dir)
+	st, err := bolt.Create(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

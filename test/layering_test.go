@@ -11,25 +11,44 @@ import (
 // the dialects never reach the HSM; hsm knows nothing above it.
 func TestLayering(t *testing.T) {
 	const mod = "github.com/keyport-kms/keyport/"
+	// Token libraries and database drivers: only hsm, the store backends
+	// and the binary that wires them link these.
+	drivers := []string{"github.com/miekg/pkcs11", "github.com/ThalesGroup/crypto11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}
+	// A leaf knows no token, no driver and no server package; it may use
+	// service/wire, what the dialects share ("$" matches that path alone).
+	server := []string{mod + "hsm", mod + "service$", mod + "service/aliyun", mod + "service/tencent", mod + "service/server", mod + "cmd"}
+	leaf := func(more ...string) []string {
+		return append(append(append([]string{}, server...), drivers...), more...)
+	}
 	rules := []struct {
 		pkg string
 		// deps: never anywhere below pkg; imports: never imported by pkg itself.
 		deps, imports []string
+		// pure: no package below pkg outside the standard library uses cgo.
+		pure bool
 	}{
-		{pkg: mod + "hsm", deps: []string{mod + "service", mod + "cmd", "net/http"}},
-		{pkg: mod + "service", deps: []string{mod + "cmd", "net/http", mod + "service/aliyun", mod + "service/tencent"},
+		{pkg: mod + "hsm", deps: []string{mod + "service", mod + "store", mod + "cmd", "net/http"}},
+		{pkg: mod + "service", deps: []string{mod + "cmd", "net/http", mod + "service/aliyun", mod + "service/tencent",
+			mod + "store/bolt", mod + "store/postgres", "github.com/jackc/pgx", "go.etcd.io/bbolt"},
 			imports: []string{"github.com/miekg/pkcs11", "github.com/ThalesGroup/crypto11"}},
-		{pkg: mod + "service/store", deps: []string{mod + "hsm", "net/http"}, imports: []string{mod + "service"}},
+		// The store is a contract with no database, and backends that know
+		// nothing above them.
+		{pkg: mod + "store", deps: leaf("net/http"), pure: true},
+		{pkg: mod + "store/bolt", deps: []string{mod + "hsm", mod + "service", mod + "store/postgres", "github.com/jackc/pgx", "net/http"}, pure: true},
+		{pkg: mod + "store/postgres", deps: []string{mod + "hsm", mod + "service", mod + "store/bolt", "go.etcd.io/bbolt", "net/http"}, pure: true},
+		{pkg: mod + "store/storetest", deps: []string{mod + "hsm", mod + "service", "github.com/jackc/pgx", "go.etcd.io/bbolt"}, pure: true},
 		{pkg: mod + "softhsm", deps: []string{mod + "hsm", mod + "service"}},
 		// The client (keyport bench, keyport import) and the pieces it shares
 		// with the server link no token library, no database driver and no
 		// server package: signatures and ids are pure packages of their own.
-		{pkg: mod + "client", deps: []string{mod + "hsm", mod + "service", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
-		{pkg: mod + "sign", deps: []string{mod + "hsm", mod + "service", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
-		// What every dialect shares, and the audit log, know no store, token or server.
-		{pkg: mod + "service/wire", deps: []string{mod + "hsm", mod + "service/store", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
-		{pkg: mod + "audit", deps: []string{mod + "hsm", mod + "service/store", "github.com/miekg/pkcs11", "github.com/jackc/pgx", "go.etcd.io/bbolt"}},
-		{pkg: mod + "ids", deps: []string{strings.TrimSuffix(mod, "/")}},
+		{pkg: mod + "client", deps: leaf(mod + "store"), pure: true},
+		{pkg: mod + "sign", deps: leaf(mod + "store"), pure: true},
+		// What every dialect shares, the audit log and the metrics know no
+		// store, token or server.
+		{pkg: mod + "service/wire", deps: leaf(mod + "store"), pure: true},
+		{pkg: mod + "audit", deps: leaf(mod + "store"), pure: true},
+		{pkg: mod + "metrics", deps: leaf(mod + "store"), pure: true},
+		{pkg: mod + "ids", deps: []string{strings.TrimSuffix(mod, "/")}, pure: true},
 	}
 	list := func(format, pkg string) map[string]bool {
 		out, err := exec.Command("go", "list", "-f", format, pkg).Output()
@@ -46,9 +65,18 @@ func TestLayering(t *testing.T) {
 		deps := list(`{{join .Deps " "}}`, r.pkg)
 		for _, f := range r.deps {
 			for d := range deps {
-				if d == f || strings.HasPrefix(d, f+"/") {
+				if exact, ok := strings.CutSuffix(f, "$"); ok && d == exact || !ok && (d == f || strings.HasPrefix(d, f+"/")) {
 					t.Errorf("%s depends on %s", r.pkg, d)
 				}
+			}
+		}
+		if r.pure {
+			out, err := exec.Command("go", "list", "-deps", "-f", `{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}`, r.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list -deps %s: %v", r.pkg, err)
+			}
+			for _, c := range strings.Fields(string(out)) {
+				t.Errorf("%s links %s, which uses cgo", r.pkg, c)
 			}
 		}
 		imports := list(`{{join .Imports " "}}`, r.pkg)

@@ -24,8 +24,9 @@ import (
 	"github.com/keyport-kms/keyport/client"
 	"github.com/keyport-kms/keyport/client/byok"
 	"github.com/keyport-kms/keyport/pgserver"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/postgres"
 )
 
 // replicaSet is one deployment run as several `keyport serve` processes on
@@ -95,7 +96,7 @@ func newAccessKey(t testing.TB, env []string) (string, string) {
 func referenced(t *testing.T, url string) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.OpenPostgres(ctx, url, false)
+	st, err := postgres.Open(ctx, url, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +597,7 @@ func TestStoreMigrate(t *testing.T) {
 func adminLog(t *testing.T, url string) string {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.OpenPostgres(ctx, url, false)
+	st, err := postgres.Open(ctx, url, false)
 	if err != nil {
 		t.Fatal(err)
 	}

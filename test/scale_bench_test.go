@@ -14,8 +14,9 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 
 	"github.com/keyport-kms/keyport/ids"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/softhsm"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/bolt"
 )
 
 // rssKB reads a process's resident set size.
@@ -40,7 +41,7 @@ func rssKB(tb testing.TB, pid int) int {
 // records of their real size (the sealed material is random bytes: the
 // benchmark reads keys, it does not decrypt with them).
 func addKeys(tb testing.TB, s *server, n int) {
-	st, err := store.OpenBolt(s.dir)
+	st, err := bolt.Open(s.dir)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -22,9 +22,10 @@ import (
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/aliyun"
 	"github.com/keyport-kms/keyport/service/server"
-	"github.com/keyport-kms/keyport/service/store"
 	"github.com/keyport-kms/keyport/service/tencent"
 	"github.com/keyport-kms/keyport/service/wire"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/postgres"
 )
 
 func serveCommand() *cli.Command {
@@ -194,7 +195,7 @@ func serve(c *cli.Context) error {
 		PoolParallelism: c.Int("keygen-parallelism"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
 		OrphanGrace: c.Duration("orphan-grace"), SecretCacheTTL: c.Duration("secret-cache-ttl"),
 		MinVersionInterval: minVersionInterval(c.Duration("min-version-interval")),
-	}, func(h *hsm.HSM) hsm.Token { return m.Instrument(h) })
+	}, func(h *hsm.HSM) hsm.Token { return &timedToken{HSM: h, observe: m.HSMOperation} })
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func serve(c *cli.Context) error {
 	// address's failures count across both dialects.
 	limiter := wire.NewLimiter(c.Float64("rate-limit"), time.Now)
 	guard := wire.NewAuthGuard(c.Float64("auth-failure-limit"), 20, time.Now)
-	m.Watch(st.svc)
+	m.Watch(func(ctx context.Context) metrics.State { return metricsState(st.svc.Health(ctx)) })
 	var auditLog *audit.Log
 	if path := c.String("audit-log"); path != "" {
 		if auditLog, err = audit.Open(path); err != nil {
@@ -262,7 +263,7 @@ func serve(c *cli.Context) error {
 	// then needs the server stopped. A database store needs none: the CLI
 	// works on the database.
 	if where.shared() {
-		log.Info("store is shared by replicas", "database", st.st.(*store.Postgres).Target())
+		log.Info("store is shared by replicas", "database", st.st.(*postgres.Store).Target())
 	} else if adminLn, err := server.ListenAdmin(where.dir); err != nil {
 		log.Warn("no admin socket; access-key commands need the server stopped", "err", err)
 	} else {

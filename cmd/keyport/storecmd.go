@@ -10,7 +10,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/bolt"
+	"github.com/keyport-kms/keyport/store/postgres"
 )
 
 func storeCommand() *cli.Command {
@@ -45,7 +47,7 @@ func storeCommand() *cli.Command {
 
 // storeUnretire clears the retired mark, once the operator confirms.
 func storeUnretire(c *cli.Context) error {
-	st, err := store.OpenBolt(c.String("data-dir"))
+	st, err := bolt.Open(c.String("data-dir"))
 	if err != nil {
 		return err
 	}
@@ -76,14 +78,14 @@ func storeUnretire(c *cli.Context) error {
 // this deployment's.
 func storeMigrate(c *cli.Context) (string, error) {
 	to := c.String("to")
-	if !store.IsPostgresURL(to) {
+	if !postgres.IsURL(to) {
 		return "", usagef("--to must be a postgres:// URL (or KEYPORT_STORE, or store in the config file)")
 	}
 	if storeURLPassword(to) && fromCommandLine(c, "to", "KEYPORT_STORE") {
 		return "", passwordInFlag("to")
 	}
 	warnUnverifiedStore(to)
-	src, err := store.OpenBolt(c.String("from"))
+	src, err := bolt.Open(c.String("from"))
 	if err != nil {
 		return "", err
 	}
@@ -95,7 +97,7 @@ func storeMigrate(c *cli.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("count the source: %w", err)
 	}
-	dst, err := store.OpenPostgres(c.Context, to, true)
+	dst, err := postgres.Open(c.Context, to, true)
 	if err != nil {
 		return "", err
 	}

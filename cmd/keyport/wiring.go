@@ -16,7 +16,9 @@ import (
 	"github.com/keyport-kms/keyport/audit"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
-	"github.com/keyport-kms/keyport/service/store"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/bolt"
+	"github.com/keyport-kms/keyport/store/postgres"
 )
 
 // storeFlags say where the store is: a PostgreSQL database that replicas
@@ -40,7 +42,7 @@ type storeRef struct{ url, dir string }
 func storeRefOf(c *cli.Context) (storeRef, error) {
 	r := storeRef{url: c.String("store"), dir: c.String("data-dir")}
 	switch {
-	case r.url != "" && !store.IsPostgresURL(r.url):
+	case r.url != "" && !postgres.IsURL(r.url):
 		return r, usagef("--store must be a postgres:// URL (leave it unset for the embedded store in --data-dir)")
 	case storeURLPassword(r.url) && fromCommandLine(c, "store", "KEYPORT_STORE"):
 		return r, passwordInFlag("store")
@@ -61,7 +63,7 @@ func passwordInFlag(flag string) error {
 // in its user part or as a password parameter.
 func storeURLPassword(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil || !store.IsPostgresURL(raw) {
+	if err != nil || !postgres.IsURL(raw) {
 		return false
 	}
 	_, inUser := u.User.Password()
@@ -74,7 +76,7 @@ func storeURLPassword(raw string) bool {
 // database's place. Loopback hosts and Unix sockets are not warned about.
 func warnUnverifiedStore(raw string) {
 	u, err := url.Parse(raw)
-	if err != nil || !store.IsPostgresURL(raw) {
+	if err != nil || !postgres.IsURL(raw) {
 		return
 	}
 	mode := cmp.Or(u.Query().Get("sslmode"), os.Getenv("PGSSLMODE"), "prefer")
@@ -111,11 +113,11 @@ func (r storeRef) open(ctx context.Context, create bool) (store.Store, error) {
 	var err error
 	switch {
 	case r.shared():
-		st, err = store.OpenPostgres(ctx, r.url, create)
+		st, err = postgres.Open(ctx, r.url, create)
 	case create:
-		st, err = store.CreateBolt(r.dir)
+		st, err = bolt.Create(r.dir)
 	default:
-		st, err = store.OpenBolt(r.dir)
+		st, err = bolt.Open(r.dir)
 	}
 	if err != nil {
 		return nil, err // not a typed nil in the interface
@@ -223,9 +225,9 @@ func adminAction(c *cli.Context, auditLog, action string, run func() (string, er
 		url = c.String("to")
 	}
 	var keep audit.Keep
-	if store.IsPostgresURL(url) {
+	if postgres.IsURL(url) {
 		keep = func(ctx context.Context, r audit.Record) error {
-			db, err := store.OpenPostgres(ctx, url, false)
+			db, err := postgres.Open(ctx, url, false)
 			if err != nil {
 				return err
 			}

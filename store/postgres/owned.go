@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"context"
@@ -7,17 +7,17 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func (s *Postgres) OwnObject(ctx context.Context, id string, at time.Time) error {
+func (s *Store) OwnObject(ctx context.Context, id string, at time.Time) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO keyport_owned_objects (object, since) VALUES ($1, $2) ON CONFLICT (object) DO NOTHING`, id, at.UnixNano())
 	return s.fault(err)
 }
 
-func (s *Postgres) DisownObject(ctx context.Context, id string) error {
+func (s *Store) DisownObject(ctx context.Context, id string) error {
 	_, err := s.db.Exec(ctx, `DELETE FROM keyport_owned_objects WHERE object = $1`, id)
 	return s.fault(err)
 }
 
-func (s *Postgres) EachOwned(ctx context.Context, fn func(id string, since time.Time) bool) error {
+func (s *Store) EachOwned(ctx context.Context, fn func(id string, since time.Time) bool) error {
 	type entry struct {
 		id    string
 		since int64
@@ -40,13 +40,13 @@ func (s *Postgres) EachOwned(ctx context.Context, fn func(id string, since time.
 
 // AppendAdminLog keeps one admin action's record (a JSON object) in the
 // database, where the operators of every replica see it.
-func (s *Postgres) AppendAdminLog(ctx context.Context, record []byte) error {
+func (s *Store) AppendAdminLog(ctx context.Context, record []byte) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO keyport_admin_log (record) VALUES ($1)`, record)
 	return s.fault(err)
 }
 
 // EachAdminRecord walks the admin log, oldest first.
-func (s *Postgres) EachAdminRecord(ctx context.Context, fn func(record []byte) bool) error {
+func (s *Store) EachAdminRecord(ctx context.Context, fn func(record []byte) bool) error {
 	rows, err := s.db.Query(ctx, `SELECT record::text FROM keyport_admin_log ORDER BY seq`)
 	if err != nil {
 		return s.fault(err)

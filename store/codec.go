@@ -133,7 +133,8 @@ func timeOf(v []byte) (time.Time, error) {
 	return time.Unix(0, x).UTC(), nil
 }
 
-func encodeKey(k *Key) []byte {
+// EncodeKey is a key record as every backend keeps it.
+func EncodeKey(k *Key) []byte {
 	e := encoder{b: append(make([]byte, 0, 256), recordV1)}
 	e.str(tagID, k.ID)
 	e.str(tagVersionID, k.VersionID)
@@ -230,11 +231,12 @@ func (a arena) bytes(v []byte) []byte {
 	return v[:len(v):len(v)]
 }
 
-func decodeKey(b []byte) (*Key, error) { return decodeKeyParts(b, true) }
+// DecodeKey decodes a key record, in either form.
+func DecodeKey(b []byte) (*Key, error) { return decodeKeyParts(b, true) }
 
-// decodePrimary decodes a key without its retired versions (Versions nil):
+// DecodePrimary decodes a key without its retired versions (Versions nil):
 // what Encrypt needs, at the same cost whatever the number of versions.
-func decodePrimary(b []byte) (*Key, error) { return decodeKeyParts(b, false) }
+func DecodePrimary(b []byte) (*Key, error) { return decodeKeyParts(b, false) }
 
 func decodeKeyParts(b []byte, versions bool) (*Key, error) {
 	k := new(Key)

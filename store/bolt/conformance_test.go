@@ -1,17 +1,18 @@
-package store_test
+package bolt_test
 
 import (
 	"testing"
 
-	"github.com/keyport-kms/keyport/service/store"
-	"github.com/keyport-kms/keyport/service/store/storetest"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/bolt"
+	"github.com/keyport-kms/keyport/store/storetest"
 )
 
 // The embedded bbolt store passes the store conformance suite.
 func TestBoltConformance(t *testing.T) {
 	dirs := map[store.Store]string{}
 	open := func(t *testing.T, dir string) store.Store {
-		s, err := store.CreateBolt(dir)
+		s, err := bolt.Create(dir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package store_test
+package postgres_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyport-kms/keyport/pgserver"
-	"github.com/keyport-kms/keyport/service/store"
-	"github.com/keyport-kms/keyport/service/store/storetest"
+	"github.com/keyport-kms/keyport/store"
+	"github.com/keyport-kms/keyport/store/postgres"
+	"github.com/keyport-kms/keyport/store/storetest"
 )
 
-func openPostgres(t *testing.T, url string, create bool) *store.Postgres {
+func openPostgres(t *testing.T, url string, create bool) *postgres.Store {
 	t.Helper()
-	s, err := store.OpenPostgres(context.Background(), url, create)
+	s, err := postgres.Open(context.Background(), url, create)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestPostgresConcurrentMigration(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := store.OpenPostgres(ctx, url, true)
+			s, err := postgres.Open(ctx, url, true)
 			if err != nil {
 				t.Error(err)
 				return
@@ -74,7 +75,7 @@ func TestPostgresConcurrentMigration(t *testing.T) {
 func TestPostgresOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	url := pgserver.Database(t)
-	if _, err := store.OpenPostgres(ctx, url, false); !errors.Is(err, store.ErrNoStore) {
+	if _, err := postgres.Open(ctx, url, false); !errors.Is(err, store.ErrNoStore) {
 		t.Fatalf("open without create on an empty database: %v", err)
 	}
 	s := openPostgres(t, url, true)
@@ -87,7 +88,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 	if _, err := conn.Exec(ctx, `UPDATE keyport_schema SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = store.OpenPostgres(ctx, url, true)
+	_, err = postgres.Open(ctx, url, true)
 	if err == nil || !strings.Contains(err.Error(), "schema version 99 is newer") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("newer schema: %v", err)
 	}
@@ -97,7 +98,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 	if err := srv.Stop("fast"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = store.OpenPostgres(ctx, strings.Replace(dead, "postgres@", "postgres:hunter2@", 1), true)
+	_, err = postgres.Open(ctx, strings.Replace(dead, "postgres@", "postgres:hunter2@", 1), true)
 	if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("unreachable: %v", err)
 	}

@@ -12,11 +12,11 @@ func BenchmarkDecodeKey(b *testing.B) {
 		for i := 0; i < n; i++ {
 			k.Versions = append(k.Versions, KeyVersion{ID: fmt.Sprintf("8a95e0a2-0000-4000-8000-%012d", i), Created: time.Now(), SealedMat: make([]byte, 80)})
 		}
-		rec := encodeKey(k)
+		rec := EncodeKey(k)
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				if _, err := decodeKey(rec); err != nil {
+				if _, err := DecodeKey(rec); err != nil {
 					b.Fatal(err)
 				}
 			}
