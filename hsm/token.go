@@ -1,7 +1,3 @@
-// Package hsm is Keyport's only door to PKCS#11. It generates wrapping key
-// pairs inside the token, decrypts with them, keeps named master keys and
-// imported key material as non-extractable token objects, and hides sessions,
-// handles, logins and reconnects from the layer above, which sees Token.
 package hsm
 
 import (

@@ -1,5 +1,3 @@
-// Package test holds Keyport's end-to-end tests: the built binary against
-// real SoftHSM2 tokens, as a user or operator runs it.
 package test
 
 import (
