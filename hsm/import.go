@@ -38,17 +38,29 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error
 		if err != nil {
 			return fmt.Errorf("create AES key object: %w", err)
 		}
-		if err := c.ensureProtected(s, handle); err != nil {
-			return err
-		}
-		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})
-		out.CheckValue, err = c.checkValue(s, handle)
+		out.CheckValue, err = c.keepAES(s, id, handle)
 		return err
 	})
 	if err != nil {
 		return Imported{}, err
 	}
 	return out, nil
+}
+
+// keepAES is the tail both import paths share: it makes sure the new AES
+// key object is sensitive and never extractable, caches its handle, and
+// returns its check value. Its failures are the token's, never the
+// ciphertext's, so they say ErrUnavailable.
+func (c *conn) keepAES(s pkcs11.SessionHandle, id KeyID, handle pkcs11.ObjectHandle) ([]byte, error) {
+	if err := c.ensureProtected(s, handle); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})
+	kcv, err := c.checkValue(s, handle)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return kcv, nil
 }
 
 // checkValue encrypts a zero block with AES-ECB under key, in the token.
@@ -84,19 +96,13 @@ func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error
 		if err != nil {
 			return err
 		}
-		if err := c.ensureProtected(s, handle); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err) // not the ciphertext's fault
-		}
 		attrs, err := c.mod.GetAttributeValue(s, handle, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, nil)})
 		if err != nil || attrUint(attrs[0]) != uint(req.Size) {
 			_ = c.mod.DestroyObject(s, handle)
 			return ErrBadCiphertext
 		}
-		c.keys.put(id, &keyEntry{handle: handle, class: pkcs11.CKO_SECRET_KEY, keyType: pkcs11.CKK_AES})
-		if out.CheckValue, err = c.checkValue(s, handle); err != nil {
-			return fmt.Errorf("%w: %w", ErrUnavailable, err) // the import itself succeeded
-		}
-		return nil
+		out.CheckValue, err = c.keepAES(s, id, handle)
+		return err
 	})
 	if err = decryptError(err); err != nil {
 		return Imported{}, err

@@ -80,15 +80,8 @@ func ParseACS3(header string) (ACS3, error) {
 // names, trimmed values, several values sorted and joined by commas), a
 // blank line, the signed header list and the hex SHA-256 of the body.
 func ACS3StringToSign(r *http.Request, query map[string]string, signed []string, body []byte) string {
-	var b strings.Builder
-	b.WriteString(r.Method + "\n")
-	path := r.URL.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	b.WriteString(path + "\n")
-	b.WriteString(CanonicalParams(query, "") + "\n")
-	for _, h := range signed {
+	lines := make([]string, len(signed))
+	for i, h := range signed {
 		var vals []string
 		if h == "host" {
 			vals = []string{r.Host}
@@ -98,15 +91,9 @@ func ACS3StringToSign(r *http.Request, query map[string]string, signed []string,
 			}
 		}
 		sort.Strings(vals)
-		b.WriteString(h + ":" + strings.Join(vals, ",") + "\n")
+		lines[i] = h + ":" + strings.Join(vals, ",")
 	}
-	// Each canonical header ends with \n, and the header block is followed
-	// by \n too: the SDKs' canonical request has a blank line here.
-	b.WriteString("\n" + strings.Join(signed, ";") + "\n")
-	sum := sha256.Sum256(body)
-	b.WriteString(hex.EncodeToString(sum[:]))
-	digest := sha256.Sum256([]byte(b.String()))
-	return ACS3Scheme + "\n" + hex.EncodeToString(digest[:])
+	return ACS3Scheme + "\n" + canonicalDigest(r, CanonicalParams(query, ""), lines, signed, body)
 }
 
 // ACS3Signature is hex(HMAC-SHA256(secret, stringToSign)).

@@ -40,15 +40,8 @@ func ParseTC3(header string) (TC3, error) {
 // signed headers with trimmed values, a blank line, the header list, the
 // body's SHA-256) with host as given, and the string to sign.
 func TC3StringToSign(r *http.Request, a TC3, host, timestamp string, body []byte) string {
-	var b strings.Builder
-	b.WriteString(r.Method + "\n")
-	path := r.URL.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	b.WriteString(path + "\n")
-	b.WriteString(rawQuery(r) + "\n")
-	for _, h := range a.SignedHeaders {
+	lines := make([]string, len(a.SignedHeaders))
+	for i, h := range a.SignedHeaders {
 		// TC3 canonical headers are lower-case names and lower-case,
 		// trimmed values (Tencent's guide signs x-tc-action:describeinstances).
 		h = strings.ToLower(h)
@@ -56,13 +49,10 @@ func TC3StringToSign(r *http.Request, a TC3, host, timestamp string, body []byte
 		if h == "host" {
 			v = host
 		}
-		b.WriteString(h + ":" + strings.ToLower(v) + "\n")
+		lines[i] = h + ":" + strings.ToLower(v)
 	}
-	b.WriteString("\n" + strings.Join(a.SignedHeaders, ";") + "\n")
-	sum := sha256.Sum256(body)
-	b.WriteString(hex.EncodeToString(sum[:]))
-	digest := sha256.Sum256([]byte(b.String()))
-	return TC3Scheme + "\n" + timestamp + "\n" + a.Date + "/" + a.Service + "/tc3_request\n" + hex.EncodeToString(digest[:])
+	digest := canonicalDigest(r, rawQuery(r), lines, a.SignedHeaders, body)
+	return TC3Scheme + "\n" + timestamp + "\n" + a.Date + "/" + a.Service + "/tc3_request\n" + digest
 }
 
 // rawQuery is the raw query's pairs sorted (POST requests have none).

@@ -63,7 +63,7 @@ func newInProcess(t *testing.T, wrap func(*hsm.HSM) hsm.Token, opt func(*service
 	svc := must(service.New(ctx, o))
 	t.Cleanup(svc.Close)
 	ak := must(svc.CreateAccessKey(ctx))
-	ac, tc := aliyun.Config{Service: svc, Logger: quiet}, tencent.Config{Service: svc, Logger: quiet}
+	ac, tc := aliyun.Config{Service: svc, Common: wire.Common{Logger: quiet}}, tencent.Config{Service: svc, Common: wire.Common{Logger: quiet}}
 	if configure != nil {
 		configure(&ac, &tc)
 	}

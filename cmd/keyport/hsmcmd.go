@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -287,21 +285,6 @@ func purge(c *cli.Context) error {
 	return nil
 }
 
-// openAdminStack opens the store in --data-dir and the token, with no pool,
-// no collector and no reconcile: admin commands change only what they say.
-func openAdminStack(c *cli.Context) (*stack, error) {
-	cfg, err := hsmConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	cfg.SkipProbe = true
-	where, err := storeRefOf(c)
-	if err != nil {
-		return nil, err
-	}
-	return openStack(c.Context, cfg, where, service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
-}
-
 // purgeOrphans destroys the objects of one deployment that no store refers
 // to: this deployment's own (with its --data-dir), a deployment whose store
 // is gone (every object it labelled), or, as "legacy", objects made before
@@ -379,36 +362,6 @@ func purgeOrphans(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "destroyed %s (%s)\n", o.ID, o.Label)
 	}
 	return nil
-}
-
-// confirm asks a yes/no question on a terminal; without one the answer is no.
-func confirm(c *cli.Context, question string) bool {
-	if !term.IsTerminal(int(os.Stdin.Fd())) {
-		return false
-	}
-	fmt.Fprint(c.App.ErrWriter, question)
-	var answer string
-	_, _ = fmt.Fscanln(os.Stdin, &answer)
-	return strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
-}
-
-// output prints v as JSON with --json, else rows as a table under header.
-func output(c *cli.Context, v any, header []string, rows [][]string) error {
-	if c.Bool("json") {
-		return writeJSON(c, v)
-	}
-	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, strings.Join(header, "\t"))
-	for _, r := range rows {
-		fmt.Fprintln(w, strings.Join(r, "\t"))
-	}
-	return w.Flush()
-}
-
-func writeJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // purgeExpired runs the service's collector once, with no pool, and

@@ -214,8 +214,9 @@ func serve(c *cli.Context) error {
 		defer auditLog.Close()
 	}
 	proxies, _ := wire.ParseProxies(c.String("trusted-proxies")) // checked by checkServeConfig
-	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
-	tencentCfg := tencent.Config{StrictSignatures: c.Bool("tencent-strict-signatures"), Service: st.svc, Region: c.String("tencent-region"), AccountID: c.String("account-id"), Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
+	common := wire.Common{Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
+	aliyunCfg := aliyun.Config{Service: st.svc, Region: c.String("region"), AccountID: c.String("account-id"), Common: common}
+	tencentCfg := tencent.Config{StrictSignatures: c.Bool("tencent-strict-signatures"), Service: st.svc, Region: c.String("tencent-region"), AccountID: c.String("account-id"), Common: common}
 	var adminAudit server.AdminAudit
 	if auditLog != nil {
 		aliyunCfg.Audit, tencentCfg.Audit = auditLog, auditLog

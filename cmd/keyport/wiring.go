@@ -241,3 +241,18 @@ func adminAction(c *cli.Context, auditLog, action string, run func() (string, er
 	}
 	return audit.Admin(c.Context, auditLog, action, run, keep)
 }
+
+// openAdminStack opens the store in --data-dir and the token, with no pool,
+// no collector and no reconcile: admin commands change only what they say.
+func openAdminStack(c *cli.Context) (*stack, error) {
+	cfg, err := hsmConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg.SkipProbe = true
+	where, err := storeRefOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return openStack(c.Context, cfg, where, service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+}

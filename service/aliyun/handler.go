@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -32,19 +31,10 @@ const Skew = 15 * time.Minute
 // Config wires a Handler.
 type Config struct {
 	Service   *service.Service
-	Region    string          // in ARNs; default "cn-hangzhou"
-	AccountID string          // in ARNs and as Creator; default "1"
-	Replays   wire.ReplayLog  // signature nonces
-	Limiter   *wire.Limiter   // requests per access key
-	Guard     *wire.AuthGuard // failed authentications per client address
-	Now       func() time.Time
-	Logger    *slog.Logger
-	// OnAccess, if set, is told of every answered request (metrics).
-	OnAccess func(wire.Access)
-	// Audit, if set, records every request before it is answered.
-	Audit wire.Auditor
-	// Proxies may name the client in X-Forwarded-For or Forwarded.
-	Proxies wire.Proxies
+	Region    string         // in ARNs; default "cn-hangzhou"
+	AccountID string         // in ARNs and as Creator; default "1"
+	Replays   wire.ReplayLog // signature nonces
+	wire.Common
 }
 
 // Handler serves the Alibaba Cloud dialect.
@@ -57,26 +47,15 @@ type Handler struct {
 // to the 15-minute window with room for that rate, Guard to 5 failed
 // authentications a second per address (bursts of 20).
 func New(cfg Config) *Handler {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Defaults()
 	if cfg.Region == "" {
 		cfg.Region = "cn-hangzhou"
 	}
 	if cfg.AccountID == "" {
 		cfg.AccountID = "1"
 	}
-	if cfg.Limiter == nil {
-		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
-	}
 	if cfg.Replays == nil {
 		cfg.Replays = wire.NewReplays(Skew, wire.MaxFor(cfg.Limiter.Rate(), Skew), cfg.Now)
-	}
-	if cfg.Guard == nil {
-		cfg.Guard = wire.NewAuthGuard(5, 20, cfg.Now)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	h := &Handler{cfg: cfg}
 	h.rec = h.recorder()

@@ -10,7 +10,12 @@ import (
 type action func(ctx context.Context, h *Handler, body []byte) (withRequestID, error)
 
 // actions lists every KMS action served: the first thirteen one file
-// each, the rest in manage.go. tagActions are the tag service's.
+// each, the rest grouped by what they manage, with the same file names as
+// the Alibaba Cloud dialect where the concern is the same (aliases,
+// key_settings, list_keys, envelope, tags), and batch (EnableKeys,
+// DisableKeys, DescribeKeys) and service_info (GenerateRandom,
+// GetServiceStatus, ListAlgorithms) for Tencent's own. tagActions are the
+// tag service's.
 var actions = map[string]action{
 	"CreateKey":                 createKey,
 	"DescribeKey":               describeKey,

@@ -9,7 +9,6 @@ import (
 	"crypto/hmac"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -43,26 +42,17 @@ const Skew = 5 * time.Minute
 // Config wires a Handler.
 type Config struct {
 	Service *service.Service
-	Limiter *wire.Limiter // requests per SecretId
 	// StrictSignatures refuses requests whose signature leaves X-TC-Action
 	// out (SignedHeaders without x-tc-action), so that no captured request
 	// can be sent again as another action. Off by default: the official SDKs
 	// and Terraform's provider sign only content-type and host, and
 	// Tencent Cloud accepts them.
 	StrictSignatures bool
-	Guard            *wire.AuthGuard // failed authentications per client address
-	Now              func() time.Time
-	Logger           *slog.Logger
-	// OnAccess, if set, is told of every answered request (metrics).
-	OnAccess func(wire.Access)
-	// Audit, if set, records every request before it is answered.
-	Audit wire.Auditor
-	// Proxies may name the client in X-Forwarded-For or Forwarded.
-	Proxies wire.Proxies
 	// Region and AccountID name keys in tag resource names
 	// (qcs::kms:REGION:uin/ACCOUNT:key/…); AccountID is also CreatorUin.
 	Region    string
 	AccountID string
+	wire.Common
 }
 
 // Handler serves the Tencent Cloud dialect.
@@ -76,18 +66,7 @@ type Handler struct {
 // 5-minute window for signatures, and 5 failed authentications a second per
 // address (bursts of 20).
 func New(cfg Config) *Handler {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Limiter == nil {
-		cfg.Limiter = wire.NewLimiter(100, cfg.Now)
-	}
-	if cfg.Guard == nil {
-		cfg.Guard = wire.NewAuthGuard(5, 20, cfg.Now)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Defaults()
 	if cfg.Region == "" {
 		cfg.Region = "ap-guangzhou"
 	}
