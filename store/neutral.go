@@ -22,7 +22,7 @@ func NewDeploymentID() (string, error) {
 const Batch = 512
 
 // Counts are how many records of each kind a store holds.
-type Counts struct{ Keys, WrappingKeys, AccessKeys, Aliases int }
+type Counts struct{ Keys, WrappingKeys, AccessKeys, Aliases, Users int }
 
 // CountAll counts a store's records.
 func CountAll(ctx context.Context, s Store) (Counts, error) {
@@ -40,7 +40,12 @@ func CountAll(ctx context.Context, s Store) (Counts, error) {
 	}
 	c.AccessKeys = len(aks)
 	aliases, err := s.ListAliases(ctx, "", "")
+	if err != nil {
+		return c, err
+	}
 	c.Aliases = len(aliases)
+	users, err := s.ListUsers(ctx)
+	c.Users = len(users)
 	return c, err
 }
 

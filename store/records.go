@@ -134,6 +134,7 @@ type WrappingKey struct {
 // AccessKey is an API credential. The secret is sealed by the HSM.
 type AccessKey struct {
 	ID           string    `json:"id"`
+	User         string    `json:"user,omitempty"` // the user it belongs to; "" for the account root
 	SealedSecret []byte    `json:"sealed_secret"`
 	Created      time.Time `json:"created"`
 	Disabled     bool      `json:"disabled,omitempty"`
@@ -146,4 +147,13 @@ type Use struct {
 	Credential string
 	Value      [16]byte  // digest of the value
 	Until      time.Time // when it may be forgotten
+}
+
+// User is a principal of the account: it starts with no rights and gets
+// them from its named policies (RAM or CAM documents, kept as written).
+type User struct {
+	Name     string            `json:"name"`
+	Created  time.Time         `json:"created"`
+	Updated  time.Time         `json:"updated,omitzero"`
+	Policies map[string]string `json:"policies,omitempty"` // policy name → document
 }

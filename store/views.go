@@ -15,6 +15,7 @@ type Store interface {
 	Aliases
 	Wrapping
 	AccessKeys
+	Users
 	Settings
 	Ledger
 	Leases
@@ -93,6 +94,19 @@ type AccessKeys interface {
 	// DeleteAccessKey removes an access key; ErrNotFound if absent.
 	DeleteAccessKey(ctx context.Context, id string) error
 	ListAccessKeys(ctx context.Context) ([]*AccessKey, error)
+}
+
+// Users are the account's principals and their policies.
+type Users interface {
+	// PutUser creates a user; ErrExists if the name is taken.
+	PutUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, name string) (*User, error)
+	UpdateUser(ctx context.Context, name string, fn func(*User) error) (*User, error)
+	// DeleteUser removes a user; ErrNotFound if absent. Its access keys
+	// are the caller's to remove first.
+	DeleteUser(ctx context.Context, name string) error
+	// ListUsers returns every user in name order.
+	ListUsers(ctx context.Context) ([]*User, error)
 }
 
 // Settings are the deployment's named settings (the Meta names).

@@ -102,7 +102,7 @@ func storeMigrate(c *cli.Context) (string, error) {
 		return "", err
 	}
 	defer dst.Close()
-	total := want.Keys + want.WrappingKeys + want.AccessKeys
+	total := want.Keys + want.WrappingKeys + want.AccessKeys + want.Aliases + want.Users
 	bar := newProgress(c.App.ErrWriter, total)
 	if err := dst.LoadFrom(c.Context, src, bar.set); err != nil {
 		bar.abandon()
@@ -121,8 +121,8 @@ func storeMigrate(c *cli.Context) (string, error) {
 	if _, err := src.InitMeta(c.Context, store.MetaRetired, mark); err != nil {
 		return "", fmt.Errorf("migrate: the copy in %s is complete, but the source could not be retired: %w; do not start the source again", dst.Target(), err)
 	}
-	fmt.Fprintf(c.App.Writer, "copied %d keys, %d wrapping keys, %d access keys of deployment %s to %s; counts verified; the source is retired\n",
-		got.Keys, got.WrappingKeys, got.AccessKeys, dep, dst.Target())
+	fmt.Fprintf(c.App.Writer, "copied %d keys, %d wrapping keys, %d access keys, %d aliases, %d users of deployment %s to %s; counts verified; the source is retired\n",
+		got.Keys, got.WrappingKeys, got.AccessKeys, got.Aliases, got.Users, dep, dst.Target())
 	return dep, nil
 }
 

@@ -13,7 +13,7 @@ import (
 
 // SchemaVersion is the layout this code writes. Open migrates older data
 // directories forward and refuses newer ones.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // File is the store's file name in the data directory.
 const File = "keyport.db"
@@ -35,7 +35,9 @@ var (
 	bKeyObjects = []byte("key_objects")   // token object id → key id
 	bWrapExpiry = []byte("wrap_expiry")   // expiry (8 bytes, ns) || id → nothing: issued wrapping keys
 	// Added in version 5:
-	bAliases  = []byte("aliases") // name → store.Alias
+	bAliases = []byte("aliases") // name → store.Alias
+	// Added in version 7:
+	bUsers    = []byte("users") // name → store.User
 	kKeySeq   = []byte("key_seq_next")
 	kKeyCount = []byte("key_count")
 )
@@ -105,6 +107,10 @@ var migrations = []func(tx *bbolt.Tx) error{
 	},
 	func(tx *bbolt.Tx) error { // 5 → 6: the ledger of owned token objects, holding every object referred to
 		return ownReferenced(tx, time.Now())
+	},
+	func(tx *bbolt.Tx) error { // 6 → 7: users
+		_, err := tx.CreateBucketIfNotExists(bUsers)
+		return err
 	},
 }
 

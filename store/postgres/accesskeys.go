@@ -9,50 +9,57 @@ import (
 	"github.com/keyport-kms/keyport/store"
 )
 
-func (s *Store) PutAccessKey(ctx context.Context, a *store.AccessKey) error {
-	buf, err := json.Marshal(a)
+// tableOf is a table of JSON records by name (id text PRIMARY KEY, record
+// bytea): what access keys and users are, and all they need. table is a
+// constant of this package, never input.
+type tableOf[T any] struct {
+	s     *Store
+	table string
+}
+
+func (t tableOf[T]) create(ctx context.Context, q execer, id string, v *T) error {
+	buf, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Exec(ctx, `INSERT INTO keyport_access_keys (id, record) VALUES ($1, $2)`, a.ID, buf)
+	_, err = q.Exec(ctx, `INSERT INTO `+t.table+` (id, record) VALUES ($1, $2)`, id, buf)
 	if isUniqueViolation(err) {
 		return store.ErrExists
 	}
-	return s.fault(err)
+	return t.s.fault(err)
 }
 
-func scanAccessKey(row pgx.Row) (*store.AccessKey, error) { return scanJSON[store.AccessKey](row) }
-
-func (s *Store) GetAccessKey(ctx context.Context, id string) (*store.AccessKey, error) {
-	a, err := scanAccessKey(s.db.QueryRow(ctx, `SELECT record FROM keyport_access_keys WHERE id = $1`, id))
-	return a, s.fault(err)
+func (t tableOf[T]) get(ctx context.Context, id string) (*T, error) {
+	v, err := scanJSON[T](t.s.db.QueryRow(ctx, `SELECT record FROM `+t.table+` WHERE id = $1`, id))
+	return v, t.s.fault(err)
 }
 
-func (s *Store) UpdateAccessKey(ctx context.Context, id string, fn func(*store.AccessKey) error) (a *store.AccessKey, err error) {
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if a, err = scanAccessKey(tx.QueryRow(ctx, `SELECT record FROM keyport_access_keys WHERE id = $1 FOR UPDATE`, id)); err != nil {
+// update locks the row for fn, so that changes from replicas serialise.
+func (t tableOf[T]) update(ctx context.Context, id string, fn func(*T) error) (v *T, err error) {
+	err = t.s.tx(ctx, func(tx pgx.Tx) error {
+		if v, err = scanJSON[T](tx.QueryRow(ctx, `SELECT record FROM `+t.table+` WHERE id = $1 FOR UPDATE`, id)); err != nil {
 			return err
 		}
-		if err := fn(a); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
-		buf, err := json.Marshal(a)
+		buf, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE keyport_access_keys SET record = $2 WHERE id = $1`, id, buf)
+		_, err = tx.Exec(ctx, `UPDATE `+t.table+` SET record = $2 WHERE id = $1`, id, buf)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return a, nil
+	return v, nil
 }
 
-func (s *Store) DeleteAccessKey(ctx context.Context, id string) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM keyport_access_keys WHERE id = $1`, id)
+func (t tableOf[T]) delete(ctx context.Context, id string) error {
+	tag, err := t.s.db.Exec(ctx, `DELETE FROM `+t.table+` WHERE id = $1`, id)
 	if err != nil {
-		return s.fault(err)
+		return t.s.fault(err)
 	}
 	if tag.RowsAffected() == 0 {
 		return store.ErrNotFound
@@ -60,11 +67,36 @@ func (s *Store) DeleteAccessKey(ctx context.Context, id string) error {
 	return nil
 }
 
-func (s *Store) ListAccessKeys(ctx context.Context) ([]*store.AccessKey, error) {
-	rows, err := s.db.Query(ctx, `SELECT record FROM keyport_access_keys ORDER BY id`)
+// list returns every record in id order.
+func (t tableOf[T]) list(ctx context.Context) ([]*T, error) {
+	rows, err := t.s.db.Query(ctx, `SELECT record FROM `+t.table+` ORDER BY id`)
 	if err != nil {
-		return nil, s.fault(err)
+		return nil, t.s.fault(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.AccessKey, error) { return scanAccessKey(r) })
-	return out, s.fault(err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*T, error) { return scanJSON[T](r) })
+	return out, t.s.fault(err)
+}
+
+func (s *Store) accessKeys() tableOf[store.AccessKey] {
+	return tableOf[store.AccessKey]{s, "keyport_access_keys"}
+}
+
+func (s *Store) PutAccessKey(ctx context.Context, a *store.AccessKey) error {
+	return s.accessKeys().create(ctx, s.db, a.ID, a)
+}
+
+func (s *Store) GetAccessKey(ctx context.Context, id string) (*store.AccessKey, error) {
+	return s.accessKeys().get(ctx, id)
+}
+
+func (s *Store) UpdateAccessKey(ctx context.Context, id string, fn func(*store.AccessKey) error) (*store.AccessKey, error) {
+	return s.accessKeys().update(ctx, id, fn)
+}
+
+func (s *Store) DeleteAccessKey(ctx context.Context, id string) error {
+	return s.accessKeys().delete(ctx, id)
+}
+
+func (s *Store) ListAccessKeys(ctx context.Context) ([]*store.AccessKey, error) {
+	return s.accessKeys().list(ctx)
 }

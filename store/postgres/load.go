@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +12,7 @@ import (
 )
 
 // LoadFrom copies every record of src (keys with their sealed material and
-// fingerprints, pooled and issued wrapping keys, access keys, and the
+// fingerprints, pooled and issued wrapping keys, access keys, users, and the
 // deployment's settings) into this database, which must hold no records,
 // in one transaction: a copy that fails leaves the database as it was.
 // progress is called with the number of records copied so far.
@@ -21,7 +20,8 @@ func (s *Store) LoadFrom(ctx context.Context, src store.Store, progress func(don
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var busy bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM keyport_keys) OR EXISTS (SELECT 1 FROM keyport_wrapping)
-			OR EXISTS (SELECT 1 FROM keyport_access_keys) OR EXISTS (SELECT 1 FROM keyport_aliases)`).Scan(&busy); err != nil {
+			OR EXISTS (SELECT 1 FROM keyport_access_keys) OR EXISTS (SELECT 1 FROM keyport_aliases)
+			OR EXISTS (SELECT 1 FROM keyport_users)`).Scan(&busy); err != nil {
 			return err
 		}
 		if busy {
@@ -80,11 +80,17 @@ func (s *Store) LoadFrom(ctx context.Context, src store.Store, progress func(don
 			return err
 		}
 		for _, a := range aks {
-			buf, err := json.Marshal(a)
-			if err != nil {
+			if err := s.accessKeys().create(ctx, tx, a.ID, a); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO keyport_access_keys (id, record) VALUES ($1, $2)`, a.ID, buf); err != nil {
+			step()
+		}
+		users, err := src.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := s.users().create(ctx, tx, u.Name, u); err != nil {
 				return err
 			}
 			step()

@@ -10,7 +10,7 @@ import (
 )
 
 // SchemaVersion is the database layout this code writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrationLock is the advisory lock (an arbitrary constant: "keyport" in
 // ASCII) under which replicas starting together migrate one at a time.
@@ -72,6 +72,8 @@ var migrations = []string{
 	// 3 → 4: a use is its value alone (Tencent signatures are no longer
 	// bound to an action and a connection).
 	`ALTER TABLE keyport_uses DROP COLUMN bind, DROP COLUMN conn;`,
+	// 4 → 5: users and their policies.
+	`CREATE TABLE keyport_users (id text PRIMARY KEY, record bytea NOT NULL);`,
 }
 
 func (s *Store) migrate(ctx context.Context, create bool) error {

@@ -36,7 +36,7 @@ func Run(t *testing.T, f Factory) {
 		fn   func(*testing.T, Factory)
 	}{
 		{"Keys", ExerciseKeys}, {"Aliases", ExerciseAliases}, {"Wrapping", ExerciseWrapping},
-		{"AccessKeys", ExerciseAccessKeys}, {"Settings", ExerciseSettings}, {"Ledger", ExerciseLedger},
+		{"AccessKeys", ExerciseAccessKeys}, {"Users", ExerciseUsers}, {"Settings", ExerciseSettings}, {"Ledger", ExerciseLedger},
 		{"Leases", ExerciseLeases}, {"Uses", ExerciseUses},
 	} {
 		t.Run(v.view, func(t *testing.T) { v.fn(t, f) })
@@ -63,6 +63,11 @@ func ExerciseWrapping(t *testing.T, f Factory) {
 // ExerciseAccessKeys: store.AccessKeys.
 func ExerciseAccessKeys(t *testing.T, f Factory) {
 	exercise(t, f, map[string]func(*testing.T, Factory){"Basics": accessKeys})
+}
+
+// ExerciseUsers: store.Users.
+func ExerciseUsers(t *testing.T, f Factory) {
+	exercise(t, f, map[string]func(*testing.T, Factory){"Basics": users})
 }
 
 // ExerciseSettings: store.Settings.
