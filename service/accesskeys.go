@@ -15,6 +15,7 @@ type AccessKey struct {
 	ID       string
 	Created  time.Time
 	Disabled bool
+	User     string `json:",omitempty"` // "" for the account root
 }
 
 // NewAccessKey is a credential just made: the only time its secret is shown.
@@ -46,16 +47,21 @@ func accessKeyAAD(id string) []byte { return []byte("keyport/access-key/v1\x00" 
 // AccessKeyId/AccessKeySecret and as a Tencent Cloud SecretId/SecretKey.
 // The secret is stored sealed by the HSM.
 func (s *Service) CreateAccessKey(ctx context.Context) (*NewAccessKey, error) {
+	return s.createAccessKey(ctx, "")
+}
+
+// createAccessKey makes a credential of user ("" for the account root).
+func (s *Service) createAccessKey(ctx context.Context, user string) (*NewAccessKey, error) {
 	id := accessKeyIDPrefix + randomString(accessKeyIDLen-len(accessKeyIDPrefix), alphabetUpper)
 	secret := randomString(accessSecretLen, alphabetSecret)
 	sealed, err := s.tok.Seal(ctx, s.master, []byte(secret), accessKeyAAD(id))
 	if err != nil {
 		return nil, hsmError("seal access key secret", err)
 	}
-	if err := s.accessKeys().PutAccessKey(ctx, &store.AccessKey{ID: id, SealedSecret: sealed, Created: s.now().UTC()}); err != nil {
+	if err := s.accessKeys().PutAccessKey(ctx, &store.AccessKey{ID: id, User: user, SealedSecret: sealed, Created: s.now().UTC()}); err != nil {
 		return nil, storeError("create access key", err)
 	}
-	s.log.Info("access key created", "access_key_id", id)
+	s.log.Info("access key created", "access_key_id", id, "user", user)
 	return &NewAccessKey{AccessKeyID: id, AccessKeySecret: secret}, nil
 }
 
@@ -67,7 +73,7 @@ func (s *Service) ListAccessKeys(ctx context.Context) ([]AccessKey, error) {
 	}
 	out := make([]AccessKey, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, AccessKey{ID: k.ID, Created: k.Created, Disabled: k.Disabled})
+		out = append(out, AccessKey{ID: k.ID, Created: k.Created, Disabled: k.Disabled, User: k.User})
 	}
 	return out, nil
 }

@@ -39,6 +39,9 @@ const (
 	KindNotPendingDeletion                     // CancelKeyDeletion of a key not pending deletion
 	KindVersionLimit                           // the key has as many versions as it may have
 	KindVersionTooSoon                         // the last version is younger than the minimum interval
+	KindUserNotFound                           // no user of that name
+	KindUserExists                             // the user name is taken
+	KindUserInUse                              // the user still has access keys
 	kindEnd
 )
 
@@ -71,6 +74,9 @@ var kindNames = [...]string{
 	KindNotPendingDeletion:         "key is not pending deletion",
 	KindVersionLimit:               "key version limit reached",
 	KindVersionTooSoon:             "key version made too recently",
+	KindUserNotFound:               "user not found",
+	KindUserExists:                 "user exists",
+	KindUserInUse:                  "user has access keys",
 }
 
 // ServerFault reports whether err is the service's own failure (the HSM or

@@ -49,6 +49,10 @@ var kindCodes = map[service.Kind]struct {
 	service.KindNotPendingDeletion:         {http.StatusConflict, "Rejected.StateModifiedFailed"},
 	service.KindVersionLimit:               {http.StatusConflict, "Rejected.LimitExceeded"},          // the quota code of Alibaba Cloud's limits page
 	service.KindVersionTooSoon:             {http.StatusBadRequest, "Rejected.UnsupportedOperation"}, // CreateKeyVersion's documented refusal
+	// Users are managed by the admin CLI, never through this API; RAM's codes.
+	service.KindUserNotFound: {http.StatusNotFound, "EntityNotExist.User"},
+	service.KindUserExists:   {http.StatusConflict, "EntityAlreadyExists.User.Name"},
+	service.KindUserInUse:    {http.StatusConflict, "DeleteConflict.User.AccessKey"},
 }
 
 // protocolCodes are the codes answered outside kindCodes (protocol errors,

@@ -43,6 +43,10 @@ var kindCodes = map[service.Kind]string{
 	service.KindNotPendingDeletion:         "ResourceUnavailable.CmkNotPendingDelete",
 	service.KindVersionLimit:               "LimitExceeded",
 	service.KindVersionTooSoon:             "UnsupportedOperation",
+	// Users are managed by the admin CLI, never through this API.
+	service.KindUserNotFound: "ResourceNotFound",
+	service.KindUserExists:   "ResourceInUse",
+	service.KindUserInUse:    "ResourceInUse",
 }
 
 // protocolCodes are the codes answered outside kindCodes (protocol errors,
