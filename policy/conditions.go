@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -79,23 +82,34 @@ func conditionKey(l Language, name string) (ConditionKey, string, bool) {
 // holds reports whether the condition holds for req: for a positive
 // operator some value matches; for a negated one none does.
 func (c Condition) holds(l Language, req Request) bool {
-	actual, present := c.actual(l, req)
 	negated := c.Op == OpStringNotEquals || c.Op == OpStringNotEqualsIgnoreCase || c.Op == OpStringNotLike || c.Op == OpNotIPAddress
+	switch {
+	case c.Key == KeySourceIP && c.prefixes != nil:
+		if !req.SourceIP.IsValid() {
+			return negated // a key the request lacks matches no value
+		}
+		addr := req.SourceIP.Unmap()
+		return slices.ContainsFunc(c.prefixes, func(p netip.Prefix) bool { return p.Contains(addr) }) != negated
+	case c.Key == KeyCurrentTime && c.times != nil:
+		if req.Time.IsZero() {
+			return negated
+		}
+		return slices.ContainsFunc(c.times, func(v time.Time) bool { return c.compareTime(req.Time, v) }) != negated
+	}
+	actual, present := c.actual(l, req)
 	if !present {
-		return negated // a key the request lacks matches no value
+		return negated
 	}
 	for _, a := range actual {
-		for _, v := range c.Values {
-			if c.compare(a, v) {
-				return !negated
-			}
+		if c.matchText(a) {
+			return !negated
 		}
 	}
 	return negated
 }
 
-// actual is what the request holds for the condition's key: one value, or
-// for CAM's resource_tag every tag as KEY&VALUE.
+// actual is what the request holds for a key compared as text: one value,
+// or for CAM's resource_tag every tag as KEY&VALUE.
 func (c Condition) actual(l Language, req Request) ([]string, bool) {
 	switch c.Key {
 	case KeySourceIP:
@@ -103,10 +117,7 @@ func (c Condition) actual(l Language, req Request) ([]string, bool) {
 	case KeyCurrentTime:
 		return []string{req.Time.UTC().Format(time.RFC3339Nano)}, !req.Time.IsZero()
 	case KeySecureTransport:
-		if req.SecureTransport {
-			return []string{"true"}, true
-		}
-		return []string{"false"}, true
+		return []string{strconv.FormatBool(req.SecureTransport)}, true
 	case KeyTag:
 		if l == RAM {
 			v, ok := req.Tags[c.Tag]
@@ -121,42 +132,65 @@ func (c Condition) actual(l Language, req Request) ([]string, bool) {
 	return nil, false
 }
 
-func (c Condition) compare(actual, value string) bool {
+// matchText reports whether a value held as text (a tag, TLS) matches
+// any of the condition's values.
+func (c Condition) matchText(actual string) bool {
 	switch c.Op {
 	case OpStringEquals, OpStringNotEquals:
-		return actual == value
-	case OpStringEqualsIgnoreCase, OpStringNotEqualsIgnoreCase:
-		return strings.EqualFold(actual, value)
+		return slices.Contains(c.Values, actual)
+	case OpStringEqualsIgnoreCase, OpStringNotEqualsIgnoreCase, OpBool:
+		return slices.ContainsFunc(c.Values, func(v string) bool { return strings.EqualFold(actual, v) })
 	case OpStringLike, OpStringNotLike:
-		return Match(value, actual)
+		return slices.ContainsFunc(c.Values, func(v string) bool { return Match(v, actual) })
 	case OpIPAddress, OpNotIPAddress:
 		addr, err := netip.ParseAddr(actual)
-		if err != nil {
-			return false
-		}
-		if p, err := netip.ParsePrefix(value); err == nil {
-			return p.Contains(addr.Unmap())
-		}
-		v, err := netip.ParseAddr(value)
-		return err == nil && v.Unmap() == addr.Unmap()
-	case OpBool:
-		return strings.EqualFold(actual, value)
+		return err == nil && slices.ContainsFunc(c.prefixes, func(p netip.Prefix) bool { return p.Contains(addr.Unmap()) })
 	}
-	// Dates: RFC 3339 both sides.
-	a, err1 := time.Parse(time.RFC3339Nano, actual)
-	v, err2 := time.Parse(time.RFC3339Nano, value)
-	if err1 != nil || err2 != nil {
-		return false
-	}
+	at, err := time.Parse(time.RFC3339Nano, actual)
+	return err == nil && slices.ContainsFunc(c.times, func(v time.Time) bool { return c.compareTime(at, v) })
+}
+
+func (c Condition) compareTime(at, v time.Time) bool {
 	switch c.Op {
 	case OpDateLessThan:
-		return a.Before(v)
+		return at.Before(v)
 	case OpDateLessThanEquals:
-		return !a.After(v)
+		return !at.After(v)
 	case OpDateGreaterThan:
-		return a.After(v)
+		return at.After(v)
 	case OpDateGreaterThanEquals:
-		return !a.Before(v)
+		return !at.Before(v)
 	}
-	return false
+	return false // a text operator on the time
+}
+
+// compile reads the values an address or date operator compares, once,
+// when the policy is parsed; a value that cannot be one is an error.
+func (c *Condition) compile() error {
+	for _, v := range c.Values {
+		switch c.Op {
+		case OpIPAddress, OpNotIPAddress:
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				addr, err := netip.ParseAddr(v)
+				if err != nil {
+					return fmt.Errorf("%q is not an address or CIDR block", v)
+				}
+				addr = addr.Unmap()
+				p = netip.PrefixFrom(addr, addr.BitLen())
+			}
+			c.prefixes = append(c.prefixes, p)
+		case OpDateLessThan, OpDateLessThanEquals, OpDateGreaterThan, OpDateGreaterThanEquals:
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return fmt.Errorf("%q is not an ISO 8601 time (2026-01-02T15:04:05Z)", v)
+			}
+			c.times = append(c.times, t)
+		case OpBool:
+			if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+		}
+	}
+	return nil
 }

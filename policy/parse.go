@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
-	"time"
 )
 
 // Error is a policy that does not parse: where, and what is wrong. It
@@ -47,7 +45,7 @@ func Parse(b []byte, max int) (*Document, error) {
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
-		return nil, jsonError(b, "", err)
+		return nil, jsonError(b, err)
 	}
 	_, ram := top["Version"]
 	_, cam := top["version"]
@@ -61,25 +59,31 @@ func Parse(b []byte, max int) (*Document, error) {
 }
 
 func parse(b []byte, top map[string]json.RawMessage, l Language, n names) (*Document, error) {
+	whole := span{doc: b, start: 0, end: len(b)}
 	for k := range top {
 		if k != n.version && k != n.statement {
-			return nil, fieldError(b, top[k], k, "unknown field")
+			return nil, whole.err(k, k, "unknown field")
 		}
 	}
 	var version string
 	if err := json.Unmarshal(top[n.version], &version); err != nil || version != n.versionValue {
-		return nil, fieldError(b, top[n.version], n.version, fmt.Sprintf("must be %q", n.versionValue))
+		return nil, whole.err(n.version, n.version, fmt.Sprintf("must be %q", n.versionValue))
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(top[n.statement], &raws); err != nil || len(raws) == 0 {
-		return nil, fieldError(b, top[n.statement], n.statement, "must be a list of at least one statement")
+		return nil, whole.err(n.statement, n.statement, "must be a list of at least one statement")
 	}
 	if len(raws) > MaxStatements {
-		return nil, fieldError(b, top[n.statement], n.statement, fmt.Sprintf("%d statements, more than %d", len(raws), MaxStatements))
+		return nil, whole.err(n.statement, n.statement, fmt.Sprintf("%d statements, more than %d", len(raws), MaxStatements))
 	}
 	doc := &Document{Language: l}
+	// Each statement's place in the document, found in order after the
+	// one before, so that an error names the line of the statement at fault.
+	from := max(bytes.Index(b, top[n.statement]), 0)
 	for i, raw := range raws {
-		st, err := parseStatement(b, raw, l, n, fmt.Sprintf("%s[%d]", n.statement, i))
+		at := from + max(bytes.Index(b[from:], raw), 0)
+		from = min(at+len(raw), len(b))
+		st, err := parseStatement(span{doc: b, start: at, end: from}, raw, l, n, fmt.Sprintf("%s[%d]", n.statement, i))
 		if err != nil {
 			return nil, err
 		}
@@ -88,10 +92,10 @@ func parse(b []byte, top map[string]json.RawMessage, l Language, n names) (*Docu
 	return doc, nil
 }
 
-func parseStatement(b, raw []byte, l Language, n names, at string) (Statement, error) {
+func parseStatement(sp span, raw []byte, l Language, n names, at string) (Statement, error) {
 	var f map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return Statement{}, fieldError(b, raw, at, "must be an object")
+		return Statement{}, sp.err("", at, "must be an object")
 	}
 	var st Statement
 	for k, v := range f {
@@ -128,17 +132,17 @@ func parseStatement(b, raw []byte, l Language, n names, at string) (Statement, e
 			err = errors.New("unknown field")
 		}
 		if err != nil {
-			return Statement{}, fieldError(b, v, field, err.Error())
+			return Statement{}, sp.err(k, field, err.Error())
 		}
 	}
 	if _, ok := f[n.effect]; !ok {
-		return Statement{}, fieldError(b, raw, at+"."+n.effect, "missing")
+		return Statement{}, sp.err("", at+"."+n.effect, "missing")
 	}
 	if len(st.Actions) == 0 {
-		return Statement{}, fieldError(b, raw, at+"."+n.action, "missing")
+		return Statement{}, sp.err("", at+"."+n.action, "missing")
 	}
 	if len(st.Resources) == 0 {
-		return Statement{}, fieldError(b, raw, at+"."+n.resource, "missing")
+		return Statement{}, sp.err("", at+"."+n.resource, "missing")
 	}
 	return st, nil
 }
@@ -219,10 +223,11 @@ func conditions(l Language, v json.RawMessage) (out []Condition, unknown bool, e
 				unknown = true
 				continue
 			}
-			if err := checkValues(op, values); err != nil {
+			c := Condition{Op: op, Key: key, Tag: tag, Values: values}
+			if err := c.compile(); err != nil {
 				return nil, false, fmt.Errorf("%s %s: %w", opName, keyName, err)
 			}
-			out = append(out, Condition{Op: op, Key: key, Tag: tag, Values: values})
+			out = append(out, c)
 		}
 	}
 	return out, unknown, nil
@@ -256,56 +261,37 @@ func scalarOrList(raw json.RawMessage) ([]string, error) {
 	return out, nil
 }
 
-func checkValues(op Operator, values []string) error {
-	for _, v := range values {
-		switch op {
-		case OpIPAddress, OpNotIPAddress:
-			if _, err := netip.ParsePrefix(v); err != nil {
-				if _, err := netip.ParseAddr(v); err != nil {
-					return fmt.Errorf("%q is not an address or CIDR block", v)
-				}
-			}
-		case OpDateLessThan, OpDateLessThanEquals, OpDateGreaterThan, OpDateGreaterThanEquals:
-			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
-				return fmt.Errorf("%q is not an ISO 8601 time (2026-01-02T15:04:05Z)", v)
-			}
-		case OpBool:
-			if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
-				return fmt.Errorf("%q is not true or false", v)
-			}
+// span is a part of the document being parsed (a statement, or all of it),
+// so that an error can name the line it is on.
+type span struct {
+	doc        []byte
+	start, end int
+}
+
+// err is an error about field, on the line of key within the span (the
+// span's first line when key is "" or not found).
+func (sp span) err(key, field, msg string) error {
+	at := sp.start
+	if key != "" {
+		if i := bytes.Index(sp.doc[sp.start:sp.end], []byte(`"`+key+`"`)); i >= 0 {
+			at += i
 		}
 	}
-	return nil
+	return &Error{Line: lineAt(sp.doc, at), Field: field, Msg: msg}
 }
 
-// fieldError names field and the line where its value starts.
-func fieldError(doc, value []byte, field, msg string) error {
-	return &Error{Line: lineOf(doc, value), Field: field, Msg: msg}
-}
-
-// lineOf finds the line where value starts in doc: a RawMessage is a copy
-// of the document's bytes, so the first occurrence is close enough to say
-// where to look.
-func lineOf(doc, value []byte) int {
-	if len(value) == 0 {
-		return 0
-	}
-	i := bytes.Index(doc, value)
-	if i < 0 {
-		return 0
-	}
-	return bytes.Count(doc[:i], []byte("\n")) + 1
-}
+// lineAt is the 1-based line of offset at in doc.
+func lineAt(doc []byte, at int) int { return bytes.Count(doc[:min(at, len(doc))], []byte("\n")) + 1 }
 
 // jsonError is a syntax or type error with its line.
-func jsonError(doc []byte, field string, err error) error {
+func jsonError(doc []byte, err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return &Error{Line: bytes.Count(doc[:min(int(syn.Offset), len(doc))], []byte("\n")) + 1, Field: field, Msg: syn.Error()}
+		return &Error{Line: lineAt(doc, int(syn.Offset)), Msg: syn.Error()}
 	case errors.As(err, &typ):
-		return &Error{Line: bytes.Count(doc[:min(int(typ.Offset), len(doc))], []byte("\n")) + 1, Field: field, Msg: "must be an object"}
+		return &Error{Line: lineAt(doc, int(typ.Offset)), Msg: "must be an object"}
 	}
-	return &Error{Field: field, Msg: err.Error()}
+	return &Error{Msg: err.Error()}
 }

@@ -60,6 +60,9 @@ type Condition struct {
 	Key    ConditionKey
 	Tag    string // the tag's key, for KeyTag in RAM's kms:tag/KEY
 	Values []string
+	// What address and date operators compare, read from Values once.
+	prefixes []netip.Prefix
+	times    []time.Time
 }
 
 // Resource is what a request acts on, named in both languages at once.

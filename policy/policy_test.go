@@ -145,6 +145,11 @@ func TestParseErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %q", doc, err, want)
 		}
 	}
+	// The line is the statement's own, though an earlier one holds the same text.
+	twice := "{\"Version\":\"1\",\"Statement\":[\n{\"Sid\":\"Permit\",\"Effect\":\"Allow\",\"Action\":\"kms:*\",\"Resource\":\"*\"},\n{\"Effect\":\"Permit\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"
+	if _, err := Parse([]byte(twice), MaxSize); err == nil || !strings.Contains(err.Error(), "line 3, Statement[1].Effect") {
+		t.Errorf("second statement's error: %v", err)
+	}
 	if _, err := Parse([]byte(`{"Version":"1","Statement":[`+strings.Repeat(" ", MaxSize)+`]}`), MaxSize); err == nil {
 		t.Error("an oversized policy parsed")
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/keyport-kms/keyport/policy"
 	"github.com/keyport-kms/keyport/store"
@@ -54,7 +55,7 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 	}
 	out := make([]User, 0, len(users))
 	for _, u := range users {
-		out = append(out, User{Name: u.Name, Created: u.Created.Format("2006-01-02T15:04:05Z07:00"),
+		out = append(out, User{Name: u.Name, Created: u.Created.Format(time.RFC3339),
 			Policies: slices.Sorted(maps.Keys(u.Policies)), AccessKeys: keys[u.Name]})
 	}
 	return out, nil
