@@ -27,7 +27,11 @@ type Record struct {
 	Dialect     string    `json:"dialect"` // aliyun, tencent, or admin
 	Action      string    `json:"action"`
 	AccessKeyID string    `json:"access_key_id,omitempty"` // the caller's; for access-key actions, the one acted on
-	KeyID       string    `json:"key_id,omitempty"`        // the key acted on (the first, resolved), else the one the request names
+	// User is the access key's user ("root" for the account's own), and
+	// Authorization what its policies decided and which statement decided it.
+	User          string         `json:"user,omitempty"`
+	Authorization *wire.Decision `json:"authorization,omitempty"`
+	KeyID         string         `json:"key_id,omitempty"` // the key acted on (the first, resolved), else the one the request names
 	// Keys are every key the request acted on, resolved: id, version, and
 	// the alias it was named by.
 	Keys       []wire.KeyUse `json:"keys,omitempty"`
@@ -187,9 +191,18 @@ func (l *Log) Record(ctx context.Context, a wire.Access) error {
 	if len(a.Keys) > 0 {
 		keyID = a.Keys[0].KeyID
 	}
-	return l.Write(ctx, Record{Time: time.Now().UTC(), RequestID: a.RequestID, Dialect: a.Dialect, Action: a.Action,
+	r := Record{Time: time.Now().UTC(), RequestID: a.RequestID, Dialect: a.Dialect, Action: a.Action,
 		AccessKeyID: a.AccessKeyID, KeyID: keyID, Keys: a.Keys, SourceIP: a.SourceIP, Result: a.Code, DurationMs: millis(a.Duration),
-		Count: a.Refused, Codes: a.Codes})
+		Count: a.Refused, Codes: a.Codes}
+	if a.Authenticated {
+		r.User = a.Decision.UserName()
+		if a.Decision.Checked {
+			d := a.Decision
+			d.User = ""
+			r.Authorization = &d
+		}
+	}
+	return l.Write(ctx, r)
 }
 
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -71,7 +71,7 @@ type Resource struct {
 	Account    string // the account (RAM) or owner uin (CAM)
 	CreatorUin string // CAM's creatorUin segment; the account when empty
 	Kind       string // "key" or "alias"
-	ID         string // the key id or alias name ("alias/…" without the prefix); "*" for actions on no one resource
+	ID         string // the key id or alias name ("alias/…" without the prefix); "" for the container (CreateKey, ListKeys)
 }
 
 // ARN is the resource as a policy of language l names it.
@@ -81,17 +81,26 @@ func (r Resource) ARN(l Language) string {
 		if creator == "" {
 			creator = r.Account
 		}
+		if r.ID == "" {
+			return "qcs::kms:" + r.Region + ":uin/" + r.Account + ":" + r.Kind + "/*" // CAM authorises containers on key/*
+		}
 		if r.Kind == "key" && r.ID != "*" {
 			return "qcs::kms:" + r.Region + ":uin/" + r.Account + ":key/creatorUin/" + creator + "/" + r.ID
 		}
 		return "qcs::kms:" + r.Region + ":uin/" + r.Account + ":" + r.Kind + "/" + r.ID
+	}
+	if r.ID == "" {
+		return "acs:kms:" + r.Region + ":" + r.Account + ":" + r.Kind // RAM's key and alias containers
 	}
 	return "acs:kms:" + r.Region + ":" + r.Account + ":" + r.Kind + "/" + r.ID
 }
 
 // Request is one decision to make: Action on Resource by Principal.
 type Request struct {
-	Action    string // the API name with its service: "kms:Encrypt"
+	Action string // as RAM names it, with its service: "kms:Encrypt", "kms:ReEncryptFrom"
+	// CAMAction is the action as CAM names it ("kms:DeleteImportedKeyMaterial"),
+	// which CAM documents are matched against; Action when empty.
+	CAMAction string
 	Resource  Resource
 	Principal string // "acs:ram::ACCOUNT:user/NAME" (matched by key policies)
 	// What conditions read.
@@ -124,7 +133,10 @@ type Named struct {
 func Evaluate(req Request, docs ...Named) Decision {
 	out := Decision{Statement: -1}
 	// What every statement compares, computed once per decision.
-	r := prepared{Request: req, action: strings.ToLower(req.Action)}
+	r := prepared{Request: req, action: [2]string{strings.ToLower(req.Action), strings.ToLower(req.CAMAction)}}
+	if r.action[1] == "" {
+		r.action[1] = r.action[0]
+	}
 	for _, d := range docs {
 		if d.Doc == nil {
 			continue
@@ -148,15 +160,19 @@ func Evaluate(req Request, docs ...Named) Decision {
 // prepared is a request with what statements compare computed once.
 type prepared struct {
 	Request
-	action string    // lower case
-	arn    [2]string // by language (RAM, CAM), made when first needed
+	action [2]string // by language (RAM, CAM), lower case
+	arn    [2]string // by language, made when first needed
+}
+
+func index(l Language) int {
+	if l == CAM {
+		return 1
+	}
+	return 0
 }
 
 func (r *prepared) arnFor(l Language) string {
-	i := 0
-	if l == CAM {
-		i = 1
-	}
+	i := index(l)
 	if r.arn[i] == "" {
 		r.arn[i] = r.Resource.ARN(l)
 	}
@@ -166,13 +182,13 @@ func (r *prepared) arnFor(l Language) string {
 // matches reports whether st applies to req. A statement whose conditions
 // the engine cannot read applies when it denies and never when it allows.
 func (st *Statement) matches(l Language, req *prepared) bool {
-	if !anyMatch(st.Actions, req.action) {
+	if !anyMatch(st.Actions, req.action[index(l)]) {
 		return false
 	}
 	if !anyMatch(st.Resources, req.arnFor(l)) {
 		return false
 	}
-	if st.Principals != nil && !anyMatch(st.Principals, req.Principal) {
+	if st.Principals != nil && !namesPrincipal(st.Principals, req.Principal) {
 		return false
 	}
 	if st.unknown {
@@ -190,6 +206,32 @@ func anyMatch(patterns []string, s string) bool {
 	for _, p := range patterns {
 		if Match(p, s) {
 			return true
+		}
+	}
+	return false
+}
+
+// namesPrincipal reports whether a key policy's principals name p. The
+// account's own principal (acs:ram::ACCOUNT:*, …:root) names the account,
+// not its users, as AWS reads an account principal in a key policy: it
+// leaves the users to their own policies. So the default key policy grants
+// no user anything; a user is granted by name or by the wildcard "*".
+func namesPrincipal(patterns []string, p string) bool {
+	for _, pat := range patterns {
+		if pat == "*" || (!accountPrincipal(pat) && Match(pat, p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// accountPrincipal reports whether pat names an account as a whole:
+// acs:ram::ACCOUNT:* or acs:ram::ACCOUNT:root (CAM: qcs::cam::uin/ACCOUNT:root).
+func accountPrincipal(pat string) bool {
+	for _, prefix := range []string{"acs:ram::", "qcs::cam::uin/"} {
+		if rest, ok := strings.CutPrefix(pat, prefix); ok {
+			i := strings.IndexByte(rest, ':')
+			return i >= 0 && (rest[i+1:] == "*" || rest[i+1:] == "root")
 		}
 	}
 	return false

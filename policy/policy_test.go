@@ -125,6 +125,18 @@ func TestKeyPolicyPrincipals(t *testing.T) {
 	if Evaluate(bob, Named{"key policy", kp}).Allowed {
 		t.Error("another user allowed")
 	}
+	// The account's own principal (the default key policy's) names the
+	// account, not its users; the wildcard names everyone.
+	for _, p := range []string{`"acs:ram::1234:*"`, `"acs:ram::1234:root"`} {
+		acct := mustParse(t, `{"Version":"1","Statement":[{"Effect":"Allow","Principal":{"RAM":[`+p+`]},"Action":"kms:*","Resource":"*"}]}`)
+		if Evaluate(bob, Named{"key policy", acct}).Allowed {
+			t.Errorf("principal %s granted a user", p)
+		}
+	}
+	all := mustParse(t, `{"Version":"1","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}`)
+	if !Evaluate(bob, Named{"key policy", all}).Allowed {
+		t.Error("wildcard principal refused a user")
+	}
 }
 
 // Bad documents are refused with the field (and line) at fault.

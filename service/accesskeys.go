@@ -81,6 +81,7 @@ func (s *Service) ListAccessKeys(ctx context.Context) ([]AccessKey, error) {
 // SetAccessKeyDisabled disables or re-enables a credential.
 func (s *Service) SetAccessKeyDisabled(ctx context.Context, id string, disabled bool) error {
 	defer s.secrets.drop(id)
+	defer s.grants.forget()
 	_, err := s.accessKeys().UpdateAccessKey(ctx, id, func(a *store.AccessKey) error { a.Disabled = disabled; return nil })
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(KindUnknownAccessKey, "access key %s not found", id)
@@ -94,6 +95,7 @@ func (s *Service) SetAccessKeyDisabled(ctx context.Context, id string, disabled 
 // DeleteAccessKey removes a credential for good.
 func (s *Service) DeleteAccessKey(ctx context.Context, id string) error {
 	defer s.secrets.drop(id)
+	defer s.grants.forget()
 	err := s.accessKeys().DeleteAccessKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(KindUnknownAccessKey, "access key %s not found", id)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyport-kms/keyport/policy"
 	"github.com/keyport-kms/keyport/store"
 )
 
@@ -65,6 +66,25 @@ func (s *Service) resolveAlias(ctx context.Context, keyID string) (string, error
 	return a.KeyID, nil
 }
 
+// permitAliasAndKey checks the caller's action on an alias and on the key
+// it names now.
+func (s *Service) permitAliasAndKey(ctx context.Context, name string) error {
+	if CallerOf(ctx) == nil {
+		return nil
+	}
+	if err := s.permitAlias(ctx, name); err != nil {
+		return err
+	}
+	id, err := s.resolveAlias(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err = s.getKey(ctx, id); KindOf(err) == KindNotFound {
+		return nil // a key gone past its deletion date: the alias alone counts
+	}
+	return err
+}
+
 // claimAlias records name for keyID unless it is taken. A name is taken
 // while its key exists, pending deletion included (that key may still be
 // cancelled back, under its name); a key past its deletion date, which the
@@ -115,6 +135,9 @@ func (s *Service) CreateAlias(ctx context.Context, name, keyID string) error {
 	if strings.HasPrefix(keyID, AliasPrefix) {
 		return errorf(KindInvalidParameter, "KeyId must be a key id, not an alias")
 	}
+	if err := s.permitAlias(ctx, name); err != nil {
+		return err
+	}
 	k, err := s.getKey(ctx, keyID)
 	if err != nil {
 		return err
@@ -129,6 +152,12 @@ func (s *Service) CreateAlias(ctx context.Context, name, keyID string) error {
 func (s *Service) UpdateAlias(ctx context.Context, name, keyID string) error {
 	if !validAliasName(name) {
 		return errorf(KindInvalidAlias, "AliasName must start with alias/")
+	}
+	// The alias, the key it names now and the key it is to name are each
+	// checked: an alias is never pointed at a key its caller may not use,
+	// nor taken from one.
+	if err := s.permitAliasAndKey(ctx, name); err != nil {
+		return err
 	}
 	k, err := s.getKey(ctx, keyID)
 	if err != nil {
@@ -149,6 +178,9 @@ func (s *Service) DeleteAlias(ctx context.Context, name string) error {
 	if !strings.HasPrefix(name, AliasPrefix) {
 		return errorf(KindAliasNotFound, "alias %s not found", name)
 	}
+	if err := s.permitAliasAndKey(ctx, name); err != nil {
+		return err
+	}
 	err := s.st.DeleteAlias(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(KindAliasNotFound, "alias %s not found", name)
@@ -165,6 +197,8 @@ func (s *Service) ListAliases(ctx context.Context, keyID string) ([]AliasInfo, e
 			return nil, err
 		}
 		keyID = k.ID
+	} else if err := s.permit(ctx, policy.Resource{Kind: "alias"}, nil); err != nil {
+		return nil, err // the alias container
 	}
 	all, err := s.st.ListAliases(ctx, AliasPrefix, keyID)
 	if err != nil {

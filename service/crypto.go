@@ -207,13 +207,21 @@ type ReEncryptResponse struct {
 
 // ReEncrypt decrypts and encrypts again; the plaintext lives only between.
 func (s *Service) ReEncrypt(ctx context.Context, req ReEncryptRequest) (*ReEncryptResponse, error) {
-	dec, err := s.Decrypt(ctx, DecryptRequest{CiphertextBlob: req.CiphertextBlob, Context: req.SourceContext, ArchivedIsDisabled: req.ArchivedIsDisabled})
+	// The destination is checked first: a refusal costs no decryption and
+	// puts no plaintext in memory.
+	to, from := as(ctx, reEncryptTo), as(ctx, reEncryptFrom)
+	if req.DestinationKeyID != "" && CallerOf(ctx) != nil {
+		if _, err := s.getPrimary(to, req.DestinationKeyID); err != nil {
+			return nil, err
+		}
+	}
+	dec, err := s.Decrypt(from, DecryptRequest{CiphertextBlob: req.CiphertextBlob, Context: req.SourceContext, ArchivedIsDisabled: req.ArchivedIsDisabled})
 	if err != nil {
 		return nil, err
 	}
 	defer clear(dec.Plaintext)
 	dest := cmp.Or(req.DestinationKeyID, dec.KeyID)
-	enc, err := s.Encrypt(ctx, EncryptRequest{KeyID: dest, Plaintext: dec.Plaintext, Context: req.DestinationContext})
+	enc, err := s.Encrypt(to, EncryptRequest{KeyID: dest, Plaintext: dec.Plaintext, Context: req.DestinationContext})
 	if err != nil {
 		return nil, err
 	}

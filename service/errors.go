@@ -42,6 +42,7 @@ const (
 	KindUserNotFound                           // no user of that name
 	KindUserExists                             // the user name is taken
 	KindUserInUse                              // the user still has access keys
+	KindForbidden                              // the caller's policies do not allow the action on a resource
 	kindEnd
 )
 
@@ -77,6 +78,7 @@ var kindNames = [...]string{
 	KindUserNotFound:               "user not found",
 	KindUserExists:                 "user exists",
 	KindUserInUse:                  "user has access keys",
+	KindForbidden:                  "not authorized",
 }
 
 // ServerFault reports whether err is the service's own failure (the HSM or

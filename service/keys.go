@@ -17,6 +17,9 @@ import (
 // other gets material now: in the token for an HSM-level AES key, sealed
 // by the master key otherwise.
 func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMetadata, error) {
+	if err := s.Authorize(ctx); err != nil {
+		return nil, err
+	}
 	if req.Spec == "" {
 		req.Spec = SpecAES256
 	}
@@ -45,6 +48,11 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 	case req.AutoRotate && req.Origin == OriginExternal:
 		return nil, errorf(KindRotationUnsupported, "keys with imported material cannot rotate automatically")
 	}
+	if req.Policy != "" {
+		if err := checkKeyPolicy(req.Policy); err != nil {
+			return nil, err
+		}
+	}
 	interval, err := rotationInterval(req.AutoRotate, req.RotationInterval)
 	if err != nil {
 		return nil, err
@@ -53,7 +61,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		ID: ids.NewUUID(), VersionID: ids.NewUUID(),
 		Spec: string(req.Spec), Usage: string(req.Usage), Origin: string(req.Origin), Protection: string(req.Protection),
 		Description: req.Description, Alias: req.Alias, Created: s.now().UTC(), State: string(StatePendingImport),
-		HSMCluster: req.HSMCluster, AutoRotate: req.AutoRotate, RotationInterval: interval,
+		HSMCluster: req.HSMCluster, AutoRotate: req.AutoRotate, RotationInterval: interval, Policy: req.Policy,
 	}
 	if len(req.Tags) > 0 {
 		// Checked as UpdateTags checks them, on a key not yet stored.
@@ -127,6 +135,9 @@ func (s *Service) DescribeKey(ctx context.Context, keyID string) (*KeyMetadata, 
 
 // ListKeys returns one page of keys in creation order.
 func (s *Service) ListKeys(ctx context.Context, req ListKeysRequest) (*ListKeysResponse, error) {
+	if err := s.Authorize(ctx); err != nil {
+		return nil, err
+	}
 	if req.PageNumber == 0 {
 		req.PageNumber = 1
 	}
@@ -158,6 +169,9 @@ func (s *Service) ListKeys(ctx context.Context, req ListKeysRequest) (*ListKeysR
 // over the whole key set in the store's batches (what filtered listings
 // need), where paging by offset would re-walk it page after page.
 func (s *Service) FindKeys(ctx context.Context, keep func(*KeyMetadata) bool) ([]KeyMetadata, error) {
+	if err := s.Authorize(ctx); err != nil {
+		return nil, err
+	}
 	var out []KeyMetadata
 	err := s.st.EachKey(ctx, func(k *store.Key) bool {
 		if m := s.metadata(k); keep(m) {
@@ -287,7 +301,10 @@ func (s *Service) readKey(ctx context.Context, keyID string, read func(context.C
 	if named != keyID {
 		use.Alias = named
 	}
-	wire.TouchKey(ctx, use) // the audit log names every key a request acted on
+	wire.TouchKey(ctx, use) // the audit log names every key a request acted on, refused ones included
+	if err := s.permitKey(ctx, k); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 

@@ -2,10 +2,10 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"strings"
 
+	"github.com/keyport-kms/keyport/policy"
 	"github.com/keyport-kms/keyport/store"
 )
 
@@ -14,7 +14,7 @@ const (
 	MaxTags          = 20
 	MaxTagKeyBytes   = 128
 	MaxTagValueBytes = 256
-	MaxPolicyBytes   = 32 * 1024
+	MaxPolicyBytes   = policy.KeyPolicyMaxSize
 )
 
 // UpdateKeyDescription replaces a key's description.
@@ -43,29 +43,42 @@ func (s *Service) SetDeletionProtection(ctx context.Context, keyID string, on bo
 	})
 }
 
-// SetKeyPolicy stores a key policy, a JSON document Keyport keeps and
-// echoes (access is decided by access keys, not by the policy).
-func (s *Service) SetKeyPolicy(ctx context.Context, keyID, policy string) error {
-	if len(policy) > MaxPolicyBytes || !json.Valid([]byte(policy)) {
-		return errorf(KindInvalidParameter, "Policy must be a JSON document of at most %d bytes", MaxPolicyBytes)
+// SetKeyPolicy replaces a key's policy: a RAM document with principals,
+// enforced beside the users' own policies (authorize.go). One that does not
+// parse is refused with its line and field.
+func (s *Service) SetKeyPolicy(ctx context.Context, keyID, doc string) error {
+	if err := checkKeyPolicy(doc); err != nil {
+		return err
 	}
 	return s.change(ctx, keyID, "set key policy", func(k *store.Key) error {
-		k.Policy = policy
+		k.Policy = doc
 		return nil
 	})
 }
 
-// KeyPolicy returns the stored policy, or the default one: the account
-// may do everything.
+func checkKeyPolicy(doc string) error {
+	if _, err := policy.Parse([]byte(doc), MaxPolicyBytes); err != nil {
+		return wrapErr(KindInvalidParameter, err, "Policy: %s", err.Error())
+	}
+	return nil
+}
+
+// KeyPolicy returns the stored policy, or "" for the default one
+// (DefaultKeyPolicy), which the dialect shows with its account.
 func (s *Service) KeyPolicy(ctx context.Context, keyID string) (string, error) {
 	k, err := s.getKey(ctx, keyID)
 	if err != nil {
 		return "", err
 	}
-	if k.Policy == "" {
-		return `{"Version":"1","Statement":[{"Sid":"Enable User Permissions","Effect":"Allow","Principal":{"RAM":["*"]},"Action":["kms:*"],"Resource":["*"]}]}`, nil
-	}
 	return k.Policy, nil
+}
+
+// DefaultKeyPolicy is the key policy of a key that was given none, as
+// Alibaba Cloud documents it: the account may do everything. It grants no
+// user anything by itself; users are left to their own policies.
+func DefaultKeyPolicy(account string) string {
+	return `{"Version":"1","Statement":[{"Sid":"kms default key policy","Effect":"Allow","Principal":{"RAM":["acs:ram::` +
+		account + `:*"]},"Action":["kms:*"],"Resource":["*"]}]}`
 }
 
 // UpdateTags sets the tags in set (replacing values of existing ones) and

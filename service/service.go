@@ -135,6 +135,10 @@ type Service struct {
 	etm     bool        // the token seals by encrypt-then-MAC (no AES-GCM)
 	pool    *pool
 	secrets *secretCache
+	// grants and keyPolicies are the compiled policies authorisation
+	// reads (authorize.go).
+	grants      *grantCache
+	keyPolicies keyPolicyCache
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -153,7 +157,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	}
 	opt.defaults()
 	s := &Service{opt: opt, tok: opt.Token, st: opt.Store, log: opt.Logger, sm2: true,
-		secrets: newSecretCache(opt.SecretCacheTTL, opt.Now)}
+		secrets: newSecretCache(opt.SecretCacheTTL, opt.Now), grants: newGrantCache(opt.SecretCacheTTL, opt.Now)}
 	if c, ok := opt.Token.(capabler); ok {
 		s.sm2 = c.Capabilities().Decrypt[hsm.SM2PKE] != hsm.PathNone
 		s.etm = c.Capabilities().Seal != hsm.SealGCM

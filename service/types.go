@@ -104,6 +104,7 @@ type CreateKeyRequest struct {
 	Alias       string // a name shown by dialects that have one (Tencent Cloud), unique
 	Tags        map[string]string
 	HSMCluster  string // echoed as given (Tencent Cloud's HsmClusterId)
+	Policy      string // a key policy (SetKeyPolicy); the default one when empty
 	// Automatic rotation, for keys whose material Keyport makes.
 	AutoRotate       bool
 	RotationInterval time.Duration // DefaultRotationInterval when zero and AutoRotate

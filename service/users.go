@@ -97,6 +97,7 @@ func (s *Service) DeleteUser(ctx context.Context, name string, force bool) error
 			return err
 		}
 	}
+	defer s.grants.forget()
 	return s.userError(name, "delete user", s.st.DeleteUser(ctx, name))
 }
 
@@ -104,6 +105,7 @@ func (s *Service) DeleteUser(ctx context.Context, name string, force bool) error
 // that name. A document that does not parse is refused with its line and
 // field; it is kept as written.
 func (s *Service) PutUserPolicy(ctx context.Context, user, name string, document []byte) error {
+	defer s.grants.forget()
 	if !policyName.MatchString(name) {
 		return errorf(KindInvalidParameter, "policy name %q: 1 to 128 letters, digits or '-'", name)
 	}
@@ -139,6 +141,7 @@ func (s *Service) UserPolicy(ctx context.Context, user, name string) (string, er
 
 // DeleteUserPolicy takes a policy from a user.
 func (s *Service) DeleteUserPolicy(ctx context.Context, user, name string) error {
+	defer s.grants.forget()
 	_, err := s.st.UpdateUser(ctx, user, func(u *store.User) error {
 		if _, ok := u.Policies[name]; !ok {
 			return errorf(KindInvalidParameter, "user %s has no policy %q", user, name)

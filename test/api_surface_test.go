@@ -148,7 +148,9 @@ func TestAliyunAPISurface(t *testing.T) {
 	if tea.StringValue(md.AutomaticRotation) != "Enabled" || tea.StringValue(md.NextRotationDate) == "" || tea.StringValue(md.PrimaryKeyVersion) != tea.StringValue(v.KeyVersionId) {
 		t.Fatalf("DescribeKey after UpdateRotationPolicy: %v", md)
 	}
-	policy := `{"Version":"1"}`
+	_, err = c.SetKeyPolicy(&kms3.SetKeyPolicyRequest{KeyId: tea.String(id), Policy: tea.String(`{"Version":"1"}`), PolicyName: tea.String("default")})
+	acs3Error(t, err, 400, "InvalidParameter") // no statements: not a policy
+	policy := `{"Version":"1","Statement":[{"Effect":"Deny","Principal":{"RAM":["*"]},"Action":["kms:ScheduleKeyDeletion"],"Resource":["*"]}]}`
 	must(c.SetKeyPolicy(&kms3.SetKeyPolicyRequest{KeyId: tea.String(id), Policy: tea.String(policy), PolicyName: tea.String("default")}))
 	if got := tea.StringValue(must(c.GetKeyPolicy(&kms3.GetKeyPolicyRequest{KeyId: tea.String(id), PolicyName: tea.String("default")})).Body.Policy); got != policy {
 		t.Fatalf("GetKeyPolicy: %s", got)

@@ -23,8 +23,8 @@ func accessKeyCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:   "create",
-				Usage:  "make a credential and print it; the secret is shown this once",
-				Flags:  flags(&cli.BoolFlag{Name: "json"}),
+				Usage:  "make a credential and print it; the secret is shown this once. With --user, the user's: it may do what the user's policies allow; without, the account root's: everything",
+				Flags:  flags(&cli.BoolFlag{Name: "json"}, &cli.StringFlag{Name: "user", Usage: "the user the credential belongs to (keyport user create)"}),
 				Action: accessKeyCreate,
 			},
 			{Name: "list", Usage: "list credentials (never secrets)", Flags: flags(&cli.BoolFlag{Name: "json"}), Action: accessKeyList},
@@ -35,22 +35,30 @@ func accessKeyCommand() *cli.Command {
 	}
 }
 
-// accessKeys is what the commands need; *service.Service and the admin
-// socket's client both provide it.
-type accessKeys interface {
+// admin is what the access-key and user commands need; *service.Service
+// and the admin socket's client both provide it.
+type admin interface {
 	CreateAccessKey(ctx context.Context) (*service.NewAccessKey, error)
 	ListAccessKeys(ctx context.Context) ([]service.AccessKey, error)
 	SetAccessKeyDisabled(ctx context.Context, id string, disabled bool) error
 	DeleteAccessKey(ctx context.Context, id string) error
+
+	CreateUser(ctx context.Context, name string) error
+	ListUsers(ctx context.Context) ([]service.User, error)
+	DeleteUser(ctx context.Context, name string, force bool) error
+	PutUserPolicy(ctx context.Context, user, name string, doc []byte) error
+	UserPolicy(ctx context.Context, user, name string) (string, error)
+	DeleteUserPolicy(ctx context.Context, user, name string) error
+	CreateUserAccessKey(ctx context.Context, user string) (*service.NewAccessKey, error)
 }
 
-// openAccessKeys reaches the server running on the data directory through
+// openCredentials reaches the server running on the data directory through
 // its admin socket or, with none running, opens token, store and service
 // for this one command (no pool, no collector). A database store is
 // worked on directly, replicas running or not: they see the change within
 // their secret cache's TTL. auditLog is the log this command records its
 // change in: none through the socket, where the server records it.
-func openAccessKeys(c *cli.Context) (keys accessKeys, done func(), auditLog string, err error) {
+func openCredentials(c *cli.Context) (a admin, done func(), auditLog string, err error) {
 	where, err := storeRefOf(c)
 	if err != nil {
 		return nil, nil, "", err
@@ -68,14 +76,19 @@ func openAccessKeys(c *cli.Context) (keys accessKeys, done func(), auditLog stri
 }
 
 func accessKeyCreate(c *cli.Context) error {
-	keys, done, auditLog, err := openAccessKeys(c)
+	keys, done, auditLog, err := openCredentials(c)
 	if err != nil {
 		return err
 	}
 	defer done()
 	var ak *service.NewAccessKey
 	err = adminAction(c, auditLog, "AccessKeyCreate", func() (string, error) {
-		if ak, err = keys.CreateAccessKey(c.Context); err != nil {
+		if user := c.String("user"); user != "" {
+			ak, err = keys.CreateUserAccessKey(c.Context, user)
+		} else {
+			ak, err = keys.CreateAccessKey(c.Context)
+		}
+		if err != nil {
 			return "", err
 		}
 		return ak.AccessKeyID, nil
@@ -91,12 +104,12 @@ func accessKeyCreate(c *cli.Context) error {
 }
 
 func accessKeyList(c *cli.Context) error {
-	admin, done, _, err := openAccessKeys(c)
+	a, done, _, err := openCredentials(c)
 	if err != nil {
 		return err
 	}
 	defer done()
-	keys, err := admin.ListAccessKeys(c.Context)
+	keys, err := a.ListAccessKeys(c.Context)
 	if err != nil {
 		return err
 	}
@@ -106,20 +119,24 @@ func accessKeyList(c *cli.Context) error {
 		if k.Disabled {
 			state = "disabled"
 		}
-		rows = append(rows, []string{k.ID, k.Created.Format("2006-01-02T15:04:05Z"), state})
+		user := k.User
+		if user == "" {
+			user = "(root)"
+		}
+		rows = append(rows, []string{k.ID, user, k.Created.Format("2006-01-02T15:04:05Z"), state})
 	}
-	return output(c, keys, []string{"ACCESS KEY ID", "CREATED", "STATE"}, rows)
+	return output(c, keys, []string{"ACCESS KEY ID", "USER", "CREATED", "STATE"}, rows)
 }
 
 // onAccessKey is the action of commands that change one credential,
 // recorded in the audit log as action.
-func onAccessKey(action string, change func(c *cli.Context, keys accessKeys, id string) error) cli.ActionFunc {
+func onAccessKey(action string, change func(c *cli.Context, keys admin, id string) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		id := c.String("id")
 		if id == "" {
 			return usagef("give --id")
 		}
-		keys, done, auditLog, err := openAccessKeys(c)
+		keys, done, auditLog, err := openCredentials(c)
 		if err != nil {
 			return err
 		}
@@ -133,11 +150,11 @@ func accessKeySet(disabled bool) cli.ActionFunc {
 	if disabled {
 		action = "AccessKeyDisable"
 	}
-	return onAccessKey(action, func(c *cli.Context, keys accessKeys, id string) error {
+	return onAccessKey(action, func(c *cli.Context, keys admin, id string) error {
 		return keys.SetAccessKeyDisabled(c.Context, id, disabled)
 	})
 }
 
-var accessKeyDelete = onAccessKey("AccessKeyDelete", func(c *cli.Context, keys accessKeys, id string) error {
+var accessKeyDelete = onAccessKey("AccessKeyDelete", func(c *cli.Context, keys admin, id string) error {
 	return keys.DeleteAccessKey(c.Context, id)
 })

@@ -64,6 +64,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			checkConfigCommand(),
 			hsmCommand(),
 			accessKeyCommand(),
+			userCommand(),
 			benchCommand(),
 			storeCommand(),
 			importCommand(),

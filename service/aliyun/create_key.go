@@ -12,7 +12,7 @@ type keyMetadataResponse struct {
 }
 
 // createKey takes Tags, EnableAutomaticRotation and RotationInterval as
-// well as the key's kind; a Policy is stored after the key is made.
+// well as the key's kind, and a key Policy.
 func createKey(ctx context.Context, h *Handler, p params) (withRequestID, error) {
 	tags, err := p.jsonTags()
 	if err != nil {
@@ -29,15 +29,10 @@ func createKey(ctx context.Context, h *Handler, p params) (withRequestID, error)
 	md, err := h.cfg.Service.CreateKey(ctx, service.CreateKeyRequest{
 		Spec: service.KeySpec(p["KeySpec"]), Usage: service.KeyUsage(p["KeyUsage"]), Origin: service.Origin(p["Origin"]),
 		Protection: service.ProtectionLevel(p["ProtectionLevel"]), Description: p["Description"],
-		Tags: tags, AutoRotate: rotate, RotationInterval: interval,
+		Tags: tags, AutoRotate: rotate, RotationInterval: interval, Policy: p["Policy"],
 	})
 	if err != nil {
 		return nil, err
-	}
-	if policy := p["Policy"]; policy != "" {
-		if err := h.cfg.Service.SetKeyPolicy(ctx, md.KeyID, policy); err != nil {
-			return nil, err
-		}
 	}
 	return &keyMetadataResponse{KeyMetadata: h.metadata(md)}, nil
 }

@@ -53,6 +53,7 @@ var kindCodes = map[service.Kind]struct {
 	service.KindUserNotFound: {http.StatusNotFound, "EntityNotExist.User"},
 	service.KindUserExists:   {http.StatusConflict, "EntityAlreadyExists.User.Name"},
 	service.KindUserInUse:    {http.StatusConflict, "DeleteConflict.User.AccessKey"},
+	service.KindForbidden:    {http.StatusForbidden, "Forbidden.NoPermission"},
 }
 
 // protocolCodes are the codes answered outside kindCodes (protocol errors,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -101,6 +102,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.rec.Ready(ctx)
 	}
+	var caller *service.Caller
+	if err == nil {
+		caller = h.caller(r, req.action, acc)
+		ctx, err = h.cfg.Service.Authenticated(ctx, caller)
+	}
 	var out withRequestID
 	if err == nil {
 		act, ok := actions[req.action]
@@ -108,7 +114,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = unknownAction(req.action)
 		} else {
 			out, err = act(ctx, h, req.params)
+			err = caller.Checked(err)
 		}
+	}
+	if caller != nil {
+		acc.Decision = caller.Decision()
 	}
 	acc.Action, acc.KeyID, acc.Blocked, acc.Keys = req.action, req.params["KeyId"], err == errBlocked, keys()
 	err = h.rec.Settle(ctx, acc, start, err)
@@ -120,6 +130,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out.setRequestID(reqID)
 	write(w, http.StatusOK, req.xml, req.action+"Response", out)
+}
+
+// caller is who an authenticated request comes from, as the service's
+// policies read it.
+func (h *Handler) caller(r *http.Request, action string, acc wire.Access) *service.Caller {
+	ip, _ := netip.ParseAddr(acc.SourceIP)
+	return &service.Caller{AccessKeyID: acc.AccessKeyID, Action: "kms:" + action, Region: h.cfg.Region, Account: h.cfg.AccountID,
+		SourceIP: ip, SecureTransport: r.TLS != nil}
 }
 
 // recorder is made once, by New. Metric labels come from the action table

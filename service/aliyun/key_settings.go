@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyport-kms/keyport/service"
 )
 
 // Actions that change what a key is called, says or allows, rather than
@@ -64,6 +66,9 @@ func getKeyPolicy(ctx context.Context, h *Handler, p params) (withRequestID, err
 	policy, err := h.cfg.Service.KeyPolicy(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if policy == "" {
+		policy = service.DefaultKeyPolicy(h.cfg.AccountID)
 	}
 	return &getKeyPolicyResponse{Policy: policy}, nil
 }

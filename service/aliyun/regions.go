@@ -15,7 +15,10 @@ type region struct {
 
 // describeRegions lists the one region this Keyport serves (--region): the
 // aliyun CLI and SDK tooling ask before anything else.
-func describeRegions(_ context.Context, h *Handler, _ params) (withRequestID, error) {
+func describeRegions(ctx context.Context, h *Handler, _ params) (withRequestID, error) {
+	if err := h.cfg.Service.Authorize(ctx); err != nil {
+		return nil, err
+	}
 	out := &regionsResponse{}
 	out.Regions.Region = []region{{RegionId: h.cfg.Region}}
 	return out, nil

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,8 @@ const AdminSocket = "admin/keyport.sock"
 // its line (audit.Log.Action); nil records nothing.
 type AdminAudit func(ctx context.Context, action, source string, run func() (target string, err error)) error
 
-// AdminHandler serves access-key management on the admin socket, each
+// AdminHandler serves the management of access keys, users and their
+// policies on the admin socket, each
 // change recorded by rec.
 func AdminHandler(svc *service.Service, rec AdminAudit) http.Handler {
 	if rec == nil {
@@ -73,6 +75,7 @@ func AdminHandler(svc *service.Service, rec AdminAudit) http.Handler {
 			return id, svc.DeleteAccessKey(r.Context(), id)
 		}))
 	})
+	userRoutes(mux, svc, rec)
 	return mux
 }
 
@@ -171,7 +174,12 @@ func DialAdmin(dataDir string) (*AdminClient, error) {
 }
 
 func (c *AdminClient) call(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://keyport"+path, nil)
+	return c.send(ctx, method, path, nil, out)
+}
+
+// send is call with a request body.
+func (c *AdminClient) send(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://keyport"+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -180,18 +188,18 @@ func (c *AdminClient) call(ctx context.Context, method, path string, out any) er
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e adminError
-		if json.Unmarshal(body, &e) != nil {
+		if json.Unmarshal(answer, &e) != nil {
 			return fmt.Errorf("admin socket: %s", resp.Status)
 		}
 		return &service.Error{Kind: service.Kind(e.Kind), Msg: e.Message}
 	}
-	return json.Unmarshal(body, out)
+	return json.Unmarshal(answer, out)
 }
 
 // CreateAccessKey makes a credential on the running server.

@@ -47,6 +47,7 @@ var kindCodes = map[service.Kind]string{
 	service.KindUserNotFound: "ResourceNotFound",
 	service.KindUserExists:   "ResourceInUse",
 	service.KindUserInUse:    "ResourceInUse",
+	service.KindForbidden:    "AuthFailure.UnauthorizedOperation",
 }
 
 // protocolCodes are the codes answered outside kindCodes (protocol errors,

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -118,9 +119,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = h.rec.Ready(ctx)
 	}
+	var caller *service.Caller
+	if err == nil {
+		caller = h.caller(r, acc)
+		ctx, err = h.cfg.Service.Authenticated(ctx, caller)
+	}
 	var out withRequestID
 	if err == nil {
 		out, err = h.dispatch(ctx, r, acc.Action, body)
+		err = caller.Checked(err)
+	}
+	if caller != nil {
+		acc.Decision = caller.Decision()
 	}
 	if acc.Authenticated {
 		var named struct{ KeyId string }
@@ -157,9 +167,25 @@ func (h *Handler) recorder() wire.Recorder {
 	}.WithRefusals(wire.RefusalInterval)
 }
 
+// caller is who an authenticated request comes from, as the service's
+// policies read it: the tag service's actions are CAM's tag:…, the rest
+// kms:….
+func (h *Handler) caller(r *http.Request, acc wire.Access) *service.Caller {
+	ip, _ := netip.ParseAddr(acc.SourceIP)
+	action := "kms:" + acc.Action
+	if tagService(r) {
+		action = "tag:" + acc.Action
+	}
+	return &service.Caller{AccessKeyID: acc.AccessKeyID, Action: action, Region: h.cfg.Region, Account: h.cfg.AccountID,
+		SourceIP: ip, SecureTransport: r.TLS != nil}
+}
+
+// tagService reports whether r is for Tencent Cloud's tag service.
+func tagService(r *http.Request) bool { return r.Header.Get("X-TC-Version") == TagAPIVersion }
+
 func (h *Handler) dispatch(ctx context.Context, r *http.Request, action string, body []byte) (withRequestID, error) {
 	table := actions
-	if r.Header.Get("X-TC-Version") == TagAPIVersion {
+	if tagService(r) {
 		table = tagActions
 	}
 	act, ok := table[action]

@@ -17,7 +17,10 @@ type generateRandomResponse struct {
 	Plaintext string `json:"Plaintext"`
 }
 
-func generateRandom(_ context.Context, _ *Handler, body []byte) (withRequestID, error) {
+func generateRandom(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
+	if err := h.cfg.Service.Authorize(ctx); err != nil {
+		return nil, err
+	}
 	var req generateRandomRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -45,7 +48,10 @@ type getServiceStatusResponse struct {
 
 // getServiceStatus: the service is on; UserLevel 1 (flagship) says HSM
 // keys are available, and Keyport's HSM is the user's own.
-func getServiceStatus(context.Context, *Handler, []byte) (withRequestID, error) {
+func getServiceStatus(ctx context.Context, h *Handler, _ []byte) (withRequestID, error) {
+	if err := h.cfg.Service.Authorize(ctx); err != nil {
+		return nil, err
+	}
 	return &getServiceStatusResponse{ServiceEnabled: true, UserLevel: 1, ExclusiveHSMEnabled: true}, nil
 }
 
@@ -62,7 +68,10 @@ type listAlgorithmsResponse struct {
 }
 
 // listAlgorithms names the key kinds CreateKey makes: symmetric only.
-func listAlgorithms(context.Context, *Handler, []byte) (withRequestID, error) {
+func listAlgorithms(ctx context.Context, h *Handler, _ []byte) (withRequestID, error) {
+	if err := h.cfg.Service.Authorize(ctx); err != nil {
+		return nil, err
+	}
 	return &listAlgorithmsResponse{
 		SymmetricAlgorithms:            []algorithmInfo{{KeyUsage: usageEncryptDecrypt, Algorithm: "SYMMETRIC_AES256"}, {KeyUsage: usageEncryptDecrypt, Algorithm: "SM4"}},
 		AsymmetricAlgorithms:           []algorithmInfo{},

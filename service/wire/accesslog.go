@@ -30,10 +30,35 @@ type Access struct {
 	Blocked bool
 	// Keys are the keys the request acted on, resolved (WithKeyLog).
 	Keys []KeyUse
+	// Decision is how the request was authorised (a zero one: never
+	// authenticated).
+	Decision Decision
 	// Refused and Codes make a summary line (Refusals): how many requests
 	// it stands for, by code.
 	Refused int
 	Codes   map[string]int
+}
+
+// Decision is how a request was authorised: by whom, for what, and what
+// decided.
+type Decision struct {
+	User     string `json:"user,omitempty"` // "" for the account root
+	Checked  bool   `json:"-"`              // some check was made
+	Allowed  bool   `json:"allowed"`
+	Action   string `json:"action,omitempty"` // the action and resource of the refusal, else of the last check
+	Resource string `json:"resource,omitempty"`
+	// By names what decided: "policy NAME statement N", "no statement
+	// allows", "root".
+	By string `json:"by,omitempty"`
+}
+
+// UserName is the user as the logs name it: "root" for the account's own
+// access keys.
+func (d Decision) UserName() string {
+	if d.User == "" {
+		return "root"
+	}
+	return d.User
 }
 
 // LogAccess writes a request's one access-log line: at info, or at error
@@ -49,6 +74,12 @@ func LogAccess(ctx context.Context, log *slog.Logger, a Access) {
 	}
 	attrs := []any{"dialect", a.Dialect, "request_id", a.RequestID, "action", a.Action, "access_key_id", a.AccessKeyID,
 		"source_ip", a.SourceIP, "code", a.Code, "duration_ms", float64(a.Duration.Microseconds()) / 1000}
+	if a.Authenticated {
+		attrs = append(attrs, "user", a.Decision.UserName())
+	}
+	if d := a.Decision; d.Checked && !d.Allowed {
+		attrs = append(attrs, "refused", d.Action+" on "+d.Resource, "decided_by", d.By)
+	}
 	if len(a.Keys) > 0 {
 		attrs = append(attrs, "keys", keyIDs(a.Keys))
 	}
