@@ -85,6 +85,13 @@ func (c *Caller) Checked(err error) error {
 	return nil
 }
 
+// restricted reports whether ctx is a user's request: one whose policies
+// decide (the operator's and the root's are allowed everything).
+func restricted(ctx context.Context) bool {
+	c := CallerOf(ctx)
+	return c != nil && c.grant != nil && !c.grant.root
+}
+
 // Authorize checks the caller's action on the account as a whole (the key
 // container): what actions that create or list keys, or touch no key,
 // answer to.

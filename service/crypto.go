@@ -210,7 +210,7 @@ func (s *Service) ReEncrypt(ctx context.Context, req ReEncryptRequest) (*ReEncry
 	// The destination is checked first: a refusal costs no decryption and
 	// puts no plaintext in memory.
 	to, from := as(ctx, reEncryptTo), as(ctx, reEncryptFrom)
-	if req.DestinationKeyID != "" && CallerOf(ctx) != nil {
+	if req.DestinationKeyID != "" && restricted(ctx) {
 		if _, err := s.getPrimary(to, req.DestinationKeyID); err != nil {
 			return nil, err
 		}
