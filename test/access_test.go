@@ -118,6 +118,10 @@ func TestLeastPrivilege(t *testing.T) {
 	akC, skC := s.makeUser(t, "app-c", map[string]string{"crypto": camAppC})
 	akAdm, skAdm := s.makeUser(t, "key-admin", map[string]string{"manage": ramAdmin})
 	akNone, skNone := s.makeUser(t, "nobody", nil)
+	keyport(t, s.env, "user", "policy", "list", "app-a").expect(t, 0, "crypto")
+	keyport(t, s.env, "user", "list", "--json").expect(t, 0, akAdm)
+	keyport(t, s.env, "user", "delete", "nobody").expect(t, 1, "access keys")
+	keyport(t, s.env, "user", "create", "bad name").expect(t, 1, "user name")
 
 	t.Run("aliyun SDK", func(t *testing.T) {
 		defer catch(t)

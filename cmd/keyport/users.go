@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/keyport-kms/keyport/policy"
+	"github.com/keyport-kms/keyport/service"
 )
 
 func userCommand() *cli.Command {
@@ -130,13 +131,18 @@ func userCreate(c *cli.Context, args []string) error {
 	return nil
 }
 
-func userList(c *cli.Context, _ []string) error {
+// listUsers reads the users, for the commands that only read.
+func listUsers(c *cli.Context) ([]service.User, error) {
 	a, done, _, err := openCredentials(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer done()
-	users, err := a.ListUsers(c.Context)
+	return a.ListUsers(c.Context)
+}
+
+func userList(c *cli.Context, _ []string) error {
+	users, err := listUsers(c)
 	if err != nil {
 		return err
 	}
@@ -177,12 +183,7 @@ func userPolicyPut(c *cli.Context, args []string) error {
 }
 
 func userPolicyList(c *cli.Context, args []string) error {
-	a, done, _, err := openCredentials(c)
-	if err != nil {
-		return err
-	}
-	defer done()
-	users, err := a.ListUsers(c.Context)
+	users, err := listUsers(c)
 	if err != nil {
 		return err
 	}
