@@ -35,6 +35,10 @@ type Caller struct {
 	grant *grant
 	perm  Permission
 	known bool // perm names the action (a row of Permissions)
+	// lang is the dialect's policy language: the one its refusals name
+	// actions and resources in. principal is the user as key policies name it.
+	lang      policy.Language
+	principal string
 
 	mu       sync.Mutex
 	decision wire.Decision // the refusal, else the last allow
@@ -47,12 +51,17 @@ type callerKey struct{}
 // access-key secrets are (a change made elsewhere shows within one
 // Options.SecretCacheTTL). It costs no HSM operation.
 func (s *Service) Authenticated(ctx context.Context, c *Caller) (context.Context, error) {
-	g, err := s.grants.get(ctx, c.AccessKeyID, func() (*grant, error) { return s.loadGrant(ctx, c.AccessKeyID) })
+	g, err := s.grants.get(c.AccessKeyID, func() (*grant, error) { return s.loadGrant(ctx, c.AccessKeyID) })
 	if err != nil {
 		return ctx, err
 	}
 	c.grant = g
 	c.perm, c.known = PermissionOf(cloudOf(ctx), c.Action)
+	c.lang = policy.RAM
+	if cloudOf(ctx) == CloudTencent {
+		c.lang = policy.CAM
+	}
+	c.principal = "acs:ram::" + c.Account + ":user/" + g.user
 	c.decision = wire.Decision{User: g.user}
 	return context.WithValue(ctx, callerKey{}, c), nil
 }
@@ -113,7 +122,7 @@ func (s *Service) permitAlias(ctx context.Context, name string) error {
 // name for one half of a request (ReEncryptFrom, ReEncryptTo).
 func as(ctx context.Context, ram string) context.Context {
 	c := CallerOf(ctx)
-	if c == nil || !c.known {
+	if c == nil {
 		return ctx
 	}
 	return context.WithValue(ctx, halfKey{}, ram)
@@ -136,14 +145,10 @@ func (s *Service) permit(ctx context.Context, res policy.Resource, k *store.Key)
 		perm.RAM = half
 	}
 	shown := perm.RAM
-	if cloudOf(ctx) == CloudTencent {
+	if c.lang == policy.CAM {
 		shown = perm.CAM
 	}
-	lang := policy.RAM
-	if cloudOf(ctx) == CloudTencent {
-		lang = policy.CAM
-	}
-	arn := res.ARN(lang)
+	arn := res.ARN(c.lang)
 	if c.grant.root {
 		c.note(wire.Decision{Checked: true, Allowed: true, Action: shown, Resource: arn, By: "root"})
 		return nil
@@ -156,7 +161,7 @@ func (s *Service) permit(ctx context.Context, res policy.Resource, k *store.Key)
 		c.note(wire.Decision{Checked: true, Allowed: true, Action: shown, Resource: arn, By: "unchecked action"})
 		return nil
 	}
-	req := policy.Request{Action: perm.RAM, CAMAction: perm.CAM, Resource: res, Principal: c.grant.principal(c.Account),
+	req := policy.Request{Action: perm.RAM, CAMAction: perm.CAM, Resource: res, Principal: c.principal,
 		SourceIP: c.SourceIP, Time: s.now(), SecureTransport: c.SecureTransport}
 	docs := c.grant.docs
 	if k != nil {
@@ -200,10 +205,6 @@ type grant struct {
 	root bool
 	user string
 	docs []policy.Named // sorted by name
-}
-
-func (g *grant) principal(account string) string {
-	return "acs:ram::" + account + ":user/" + g.user
 }
 
 // loadGrant reads an access key's user and compiles its policies. A user
@@ -259,7 +260,7 @@ func newGrantCache(ttl time.Duration, now func() time.Time) *grantCache {
 	return &grantCache{ttl: ttl, now: now, entries: map[string]grantEntry{}}
 }
 
-func (c *grantCache) get(_ context.Context, id string, load func() (*grant, error)) (*grant, error) {
+func (c *grantCache) get(id string, load func() (*grant, error)) (*grant, error) {
 	c.mu.Lock()
 	e, ok := c.entries[id]
 	c.mu.Unlock()
