@@ -88,9 +88,11 @@ func (s *Service) probe(ctx context.Context, objects bool) Health {
 	case h.PoolErr != nil:
 		h.Ready = h.PoolErr
 	default:
+		// Empty at start, or empty and not refilling: an empty pool
+		// whose pairs are claimed as fast as they are made still serves.
 		for spec := range s.pool.bounds {
-			if h.Pool.Pooled[spec] == 0 {
-				h.Ready = errorf(KindUnavailable, "the %s wrapping-key pool is empty", spec)
+			if h.Pool.Pooled[spec] == 0 && !s.pool.producing(spec) {
+				h.Ready = errorf(KindUnavailable, "the %s wrapping-key pool is empty and not refilling", spec)
 				break
 			}
 		}

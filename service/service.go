@@ -253,6 +253,7 @@ type pinger interface {
 
 // Ready reports whether the service can take requests: the HSM answers and
 // is logged in, the store (a database, for replicas) answers, and the pool
-// holds a wrapping key of every spec it keeps. It probes now; the
+// holds a wrapping key of every spec it keeps or made one in the last
+// producingWithin (imports may claim them as fast as they come). It probes now; the
 // operational endpoints use Health.
 func (s *Service) Ready(ctx context.Context) error { return s.probe(ctx, false).Ready }
