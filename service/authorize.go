@@ -286,11 +286,14 @@ func (c *grantCache) forget() {
 }
 
 // keyPolicyCache keeps keys' policies compiled, by key, while the text
-// stays the same: one entry per key that has a policy.
+// stays the same: one entry per key that has a policy, at most
+// keyPolicyCacheSize (a deleted key's entry stays until it is pushed out).
 type keyPolicyCache struct {
 	mu      sync.Mutex
 	entries map[string]keyPolicyEntry
 }
+
+const keyPolicyCacheSize = 4096
 
 type keyPolicyEntry struct {
 	text string
@@ -311,6 +314,12 @@ func (c *keyPolicyCache) of(k *store.Key) *policy.Document {
 	doc, _ := policy.Parse([]byte(k.Policy), policy.KeyPolicyMaxSize)
 	if c.entries == nil {
 		c.entries = map[string]keyPolicyEntry{}
+	}
+	for id := range c.entries { // full: push out one, any one (compiling again costs microseconds)
+		if len(c.entries) < keyPolicyCacheSize {
+			break
+		}
+		delete(c.entries, id)
 	}
 	c.entries[k.ID] = keyPolicyEntry{text: k.Policy, doc: doc}
 	return doc
