@@ -118,17 +118,19 @@ func (s *Service) permitAlias(ctx context.Context, name string) error {
 	return s.permit(ctx, policy.Resource{Kind: "alias", ID: name[len(AliasPrefix):]}, nil)
 }
 
-// as returns ctx in which the caller's action is checked under ram, RAM's
-// name for one half of a request (ReEncryptFrom, ReEncryptTo).
-func as(ctx context.Context, ram string) context.Context {
-	c := CallerOf(ctx)
-	if c == nil {
+// as returns ctx in which the caller's action is checked under the names
+// p sets: RAM's name for one half of a request (ReEncryptFrom,
+// ReEncryptTo), or CAM's for what one request does (an UpdateRotationPolicy
+// that turns rotation off is CAM's DisableKeyRotation), so that a policy
+// decides a request as its own cloud's namesake would be decided.
+func as(ctx context.Context, p Permission) context.Context {
+	if CallerOf(ctx) == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, halfKey{}, ram)
+	return context.WithValue(ctx, asKey{}, p)
 }
 
-type halfKey struct{}
+type asKey struct{}
 
 // permit decides the caller's action on res (k is the key, for its tags
 // and policy) and refuses it unless allowed. The root is allowed
@@ -141,8 +143,13 @@ func (s *Service) permit(ctx context.Context, res policy.Resource, k *store.Key)
 	}
 	res.Region, res.Account = c.Region, c.Account
 	perm := c.perm
-	if half, ok := ctx.Value(halfKey{}).(string); ok {
-		perm.RAM = half
+	if o, ok := ctx.Value(asKey{}).(Permission); ok {
+		if o.RAM != "" {
+			perm.RAM = o.RAM
+		}
+		if o.CAM != "" {
+			perm.CAM = o.CAM
+		}
 	}
 	shown := perm.RAM
 	if c.lang == policy.CAM {

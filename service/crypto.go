@@ -209,7 +209,7 @@ type ReEncryptResponse struct {
 func (s *Service) ReEncrypt(ctx context.Context, req ReEncryptRequest) (*ReEncryptResponse, error) {
 	// The destination is checked first: a refusal costs no decryption and
 	// puts no plaintext in memory.
-	to, from := as(ctx, reEncryptTo), as(ctx, reEncryptFrom)
+	to, from := as(ctx, Permission{RAM: reEncryptTo}), as(ctx, Permission{RAM: reEncryptFrom})
 	if req.DestinationKeyID != "" && restricted(ctx) {
 		if _, err := s.getPrimary(to, req.DestinationKeyID); err != nil {
 			return nil, err

@@ -41,7 +41,11 @@ func rotationInterval(on bool, d time.Duration) (time.Duration, error) {
 // keeps the key's interval (or takes the default of a year). In the
 // states the request's cloud allows (Alibaba Cloud: Enabled only).
 func (s *Service) SetRotationPolicy(ctx context.Context, keyID string, on bool, interval time.Duration) error {
-	k, err := s.getKey(ctx, keyID)
+	named := Permission{CAM: "kms:DisableKeyRotation"}
+	if on {
+		named.CAM = "kms:EnableKeyRotation"
+	}
+	k, err := s.getKey(as(ctx, named), keyID)
 	if err != nil {
 		return err
 	}
