@@ -46,6 +46,14 @@ type Caller struct {
 
 type callerKey struct{}
 
+// NewCaller is the caller of an authenticated access, for action (with its
+// service: "kms:Encrypt") on the account in region, as a dialect names them.
+func NewCaller(acc wire.Access, action, region, account string, secure bool) *Caller {
+	ip, _ := netip.ParseAddr(acc.SourceIP)
+	return &Caller{AccessKeyID: acc.AccessKeyID, Action: action, Region: region, Account: account,
+		SourceIP: ip, SecureTransport: secure}
+}
+
 // Authenticated returns ctx carrying c, with the grant of c's access key:
 // its user and the user's compiled policies, from a cache kept as long as
 // access-key secrets are (a change made elsewhere shows within one

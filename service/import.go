@@ -60,6 +60,13 @@ func (s *Service) GetParametersForImport(ctx context.Context, req GetParametersF
 // the key: as a token object for HSM-level AES keys, sealed otherwise. The
 // first import fixes the material's fingerprint; later ones must match it.
 func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRequest) error {
+	// A user's right to the key is checked first: a refusal costs no HSM
+	// operation and tells nothing of the token.
+	if req.KeyID != "" && restricted(ctx) {
+		if _, err := s.getKey(ctx, req.KeyID); err != nil {
+			return err
+		}
+	}
 	t, err := s.verifyToken(ctx, req.ImportToken)
 	if err != nil {
 		return err

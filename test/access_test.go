@@ -224,16 +224,19 @@ func TestLeastPrivilege(t *testing.T) {
 				client.Aliyun: {"CreateKey", "ListKeys", "DescribeKey", "EnableKey", "DisableKey", "Encrypt", "GenerateDataKey",
 					"GenerateDataKeyWithoutPlaintext", "GetParametersForImport", "ListAliases", "ListAliasesByKeyId", "ListKeyVersions",
 					"CreateKeyVersion", "GetKeyPolicy", "SetKeyPolicy", "ListResourceTags", "TagResource", "UpdateKeyDescription",
-					"UpdateRotationPolicy", "CancelKeyDeletion", "DeleteAlias"},
+					"UpdateRotationPolicy", "CancelKeyDeletion", "DeleteAlias", "Decrypt", "ReEncrypt", "ImportKeyMaterial",
+					"DeleteKeyMaterial", "ScheduleKeyDeletion"},
 				client.Tencent: {"CreateKey", "ListKeys", "ListKeyDetail", "DescribeKey", "DescribeKeys", "EnableKey", "Encrypt",
 					"GenerateDataKey", "GetParametersForImport", "UpdateAlias", "GetKeyRotationStatus", "EnableKeyRotation",
-					"ArchiveKey", "CancelKeyDeletion", "GenerateRandom"},
+					"ArchiveKey", "CancelKeyDeletion", "GenerateRandom", "Decrypt", "ReEncrypt", "ImportKeyMaterial",
+					"DeleteImportedKeyMaterial", "ScheduleKeyDeletion"},
 			}[d]
 			for _, act := range actions {
 				params := map[string]any{"KeyId": keyA, "KeyIds": []string{keyA}, "Plaintext": "eA==", "AliasName": "alias/app-a", "Alias": "x",
 					"WrappingAlgorithm": "RSAES_OAEP_SHA_256", "WrappingKeySpec": "RSA_2048", "Description": "x", "NumberOfBytes": 16,
 					"Policy": `{"Version":"1","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`, "PolicyName": "default",
-					"Tags": `[{"TagKey":"k","TagValue":"v"}]`, "EnableAutomaticRotation": "true", "RotationInterval": "30d", "KeySpec": "AES_256"}
+					"Tags": `[{"TagKey":"k","TagValue":"v"}]`, "EnableAutomaticRotation": "true", "RotationInterval": "30d", "KeySpec": "AES_256",
+					"CiphertextBlob": blobB, "DestinationKeyId": keyA, "ImportToken": "not-a-token", "EncryptedKeyMaterial": "eA==", "PendingWindowInDays": 7}
 				if act == "CreateKey" {
 					params = map[string]any{}
 					if d == client.Tencent {

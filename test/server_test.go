@@ -127,8 +127,15 @@ func (s *server) stop(t testing.TB) {
 			t.Errorf("server did not exit cleanly on SIGTERM: %v\n%s", err, s.stderr)
 		}
 	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		t.Errorf("server did not stop within 30 s of SIGTERM")
+		// SIGQUIT makes the Go runtime print every goroutine: what the
+		// shutdown waits on.
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			_ = s.cmd.Process.Kill()
+		}
+		t.Errorf("server did not stop within 30 s of SIGTERM; its goroutines:\n%s", s.stderr)
 	}
 	s.cmd = nil
 	if (s.sk != "" && strings.Contains(s.stderr.String(), s.sk)) || (s.tok.PIN != "" && strings.Contains(s.stderr.String(), s.tok.PIN)) {

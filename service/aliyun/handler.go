@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -135,9 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // caller is who an authenticated request comes from, as the service's
 // policies read it.
 func (h *Handler) caller(r *http.Request, action string, acc wire.Access) *service.Caller {
-	ip, _ := netip.ParseAddr(acc.SourceIP)
-	return &service.Caller{AccessKeyID: acc.AccessKeyID, Action: "kms:" + action, Region: h.cfg.Region, Account: h.cfg.AccountID,
-		SourceIP: ip, SecureTransport: r.TLS != nil}
+	return service.NewCaller(acc, "kms:"+action, h.cfg.Region, h.cfg.AccountID, r.TLS != nil)
 }
 
 // recorder is made once, by New. Metric labels come from the action table

@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -171,13 +170,11 @@ func (h *Handler) recorder() wire.Recorder {
 // policies read it: the tag service's actions are CAM's tag:…, the rest
 // kms:….
 func (h *Handler) caller(r *http.Request, acc wire.Access) *service.Caller {
-	ip, _ := netip.ParseAddr(acc.SourceIP)
 	action := "kms:" + acc.Action
 	if tagService(r) {
 		action = "tag:" + acc.Action
 	}
-	return &service.Caller{AccessKeyID: acc.AccessKeyID, Action: action, Region: h.cfg.Region, Account: h.cfg.AccountID,
-		SourceIP: ip, SecureTransport: r.TLS != nil}
+	return service.NewCaller(acc, action, h.cfg.Region, h.cfg.AccountID, r.TLS != nil)
 }
 
 // tagService reports whether r is for Tencent Cloud's tag service.
