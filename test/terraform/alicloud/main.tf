@@ -2,13 +2,15 @@
 # (see the issue's closing note). Keyport serves plain HTTP on loopback, so
 # protocol = "HTTP"; account_type skips the BssOpenApi call the provider
 # otherwise sends to the cloud at start-up. Variables: TF_VAR_access_key,
-# TF_VAR_secret_key, TF_VAR_endpoint (127.0.0.1:PORT). Apply, change,
-# apply again, destroy.
+# TF_VAR_secret_key, TF_VAR_endpoint (127.0.0.1:PORT), and TF_VAR_policy
+# for the keys' policy (a key policy in RAM's language, naming users as
+# acs:ram::ACCOUNT:user/NAME). Apply, change, apply again, destroy.
 variable "access_key" {}
 variable "secret_key" { sensitive = true }
 variable "endpoint" {}
 variable "description" { default = "terraform key" }
 variable "status" { default = "Enabled" }
+variable "policy" { default = null }
 
 terraform {
   required_providers {
@@ -34,6 +36,7 @@ resource "alicloud_kms_key" "app" {
   protection_level       = "HSM"
   status                 = var.status
   pending_window_in_days = 7
+  policy                 = var.policy
   tags                   = { env = "test", index = tostring(count.index) }
 }
 
