@@ -37,6 +37,9 @@ type Capabilities struct {
 	Unwrap  map[Algorithm]bool // whether C_UnwrapKey works with it and reports the length, keeping material out of the process
 	SM2Keys bool               // EC key generation on the SM2 curve works
 
+	Sign         map[SignAlgorithm]bool // signing algorithms that work in the token, checked against Verify
+	SigningSpecs map[SigningSpec]bool   // signing key pairs the token generates
+
 	Unmodifiable      bool // keys can be made with CKA_MODIFIABLE=false
 	AllowedMechanisms bool // the token enforces CKA_ALLOWED_MECHANISMS
 
@@ -113,6 +116,9 @@ func (c Capabilities) log(l *slog.Logger, token string) {
 	}
 	l.Info("hsm: sealing and MAC", "token", token, "seal", c.Seal.String(), "hmac_sha256", c.HMAC, "token_rng", c.Random)
 	l.Info("hsm: key policy", "token", token, "unmodifiable_keys", c.Unmodifiable, "allowed_mechanisms_enforced", c.AllowedMechanisms)
+	for _, a := range SignAlgorithms() {
+		l.Info("hsm: signing algorithm", "token", token, "algorithm", a.String(), "in_token", c.Sign[a])
+	}
 	l.Info("hsm: object writes", "token", token, "serialised", c.SerialObjectWrites, "generate_as_session_then_copy", c.CopyToToken)
 }
 
@@ -136,6 +142,7 @@ func (h *HSM) detect(ctx context.Context, full bool) (Capabilities, error) {
 		}
 		c.probeSM2(s, &caps)
 		c.probePolicy(s, &caps)
+		c.probeSign(s, &caps)
 		return nil
 	})
 	if err == nil {

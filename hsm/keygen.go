@@ -34,35 +34,58 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec PairSpec, label string, 
 		return KeyPair{}, err
 	}
 	pub, priv := h.pairTemplates(spec, raw, label)
-	kp := KeyPair{ID: id, Spec: spec}
+	der, err := h.generatePair(ctx, pairRequest{
+		name: spec.String(), id: id, mech: h.keyGenMechanism(spec), pub: pub, priv: priv, keyType: h.keyType(spec),
+		publicDER: func(c *conn, s pkcs11.SessionHandle, o pkcs11.ObjectHandle) ([]byte, error) {
+			return c.publicKeyDER(s, spec, o)
+		},
+	})
+	if err != nil {
+		return KeyPair{}, err
+	}
+	return KeyPair{ID: id, Spec: spec, PublicDER: der}, nil
+}
+
+// pairRequest is a key pair to generate: its templates, and how to read
+// its public half.
+type pairRequest struct {
+	name      string // the spec, for errors
+	id        KeyID
+	mech      []*pkcs11.Mechanism
+	pub, priv []*pkcs11.Attribute
+	keyType   uint
+	publicDER func(c *conn, s pkcs11.SessionHandle, pub pkcs11.ObjectHandle) ([]byte, error)
+}
+
+// generatePair generates a pair as GenerateKeyPair says, wrapping and
+// signing pairs alike, and returns its public half.
+func (h *HSM) generatePair(ctx context.Context, r pairRequest) ([]byte, error) {
+	var der []byte
 	if !h.caps.CopyToToken {
-		err = h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
-			pubH, privH, err := c.mod.GenerateKeyPair(s, h.keyGenMechanism(spec), pub, priv)
+		err := h.doWrite(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+			pubH, privH, err := c.mod.GenerateKeyPair(s, r.mech, r.pub, r.priv)
 			if err != nil {
-				return fmt.Errorf("generate %s key pair: %w", spec, err)
+				return fmt.Errorf("generate %s key pair: %w", r.name, err)
 			}
 			if err := c.ensureProtected(s, privH); err != nil {
 				_ = c.mod.DestroyObject(s, pubH)
 				return err
 			}
-			if kp.PublicDER, err = c.publicKeyDER(s, spec, pubH); err != nil {
+			if der, err = r.publicDER(c, s, pubH); err != nil {
 				_ = c.mod.DestroyObject(s, privH)
 				_ = c.mod.DestroyObject(s, pubH)
 				return err
 			}
-			c.keys.put(id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: h.keyType(spec)})
+			c.keys.put(r.id, &keyEntry{handle: privH, class: pkcs11.CKO_PRIVATE_KEY, keyType: r.keyType})
 			return nil
 		})
-		if err != nil {
-			return KeyPair{}, err
-		}
-		return kp, nil
+		return der, err
 	}
-	err = h.doUnlocked(ctx, func(c *conn, s pkcs11.SessionHandle) error {
+	err := h.doUnlocked(ctx, func(c *conn, s pkcs11.SessionHandle) error {
 		var pubH, privH pkcs11.ObjectHandle
 		var err error
 		gen := func() { // no lock held: session objects only
-			pubH, privH, err = c.mod.GenerateKeyPair(s, h.keyGenMechanism(spec), sessionCopy(pub), sessionCopy(priv))
+			pubH, privH, err = c.mod.GenerateKeyPair(s, r.mech, sessionCopy(r.pub), sessionCopy(r.priv))
 		}
 		if isBackground(ctx) {
 			lowPriority(gen)
@@ -70,10 +93,10 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec PairSpec, label string, 
 			gen()
 		}
 		if err != nil {
-			return fmt.Errorf("generate %s key pair: %w", spec, err)
+			return fmt.Errorf("generate %s key pair: %w", r.name, err)
 		}
 		defer func() { _ = c.mod.DestroyObject(s, privH); _ = c.mod.DestroyObject(s, pubH) }()
-		if kp.PublicDER, err = c.publicKeyDER(s, spec, pubH); err != nil {
+		if der, err = r.publicDER(c, s, pubH); err != nil {
 			return err
 		}
 		// Each copy runs alone, one at a time: a call never waits for more
@@ -83,22 +106,19 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec PairSpec, label string, 
 			tokPub, err = c.mod.CopyObject(s, pubH, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)})
 			return err
 		}); err != nil {
-			return fmt.Errorf("copy %s public key to the token: %w", spec, err)
+			return fmt.Errorf("copy %s public key to the token: %w", r.name, err)
 		}
 		if err := c.writing(s, func() (err error) {
 			tokPriv, err = c.mod.CopyObject(s, privH, append([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true)}, h.caps.unmodifiable()...))
 			return err
 		}); err != nil {
 			_ = c.writing(s, func() error { return c.mod.DestroyObject(s, tokPub) })
-			return fmt.Errorf("copy %s private key to the token: %w", spec, err)
+			return fmt.Errorf("copy %s private key to the token: %w", r.name, err)
 		}
-		c.keys.put(id, &keyEntry{handle: tokPriv, class: pkcs11.CKO_PRIVATE_KEY, keyType: h.keyType(spec)})
+		c.keys.put(r.id, &keyEntry{handle: tokPriv, class: pkcs11.CKO_PRIVATE_KEY, keyType: r.keyType})
 		return nil
 	})
-	if err != nil {
-		return KeyPair{}, err
-	}
-	return kp, nil
+	return der, err
 }
 
 // pairTemplates are the public and private templates of a wrapping pair:

@@ -142,6 +142,11 @@ type Token interface {
 	MAC(ctx context.Context, id KeyID, data []byte) ([]byte, error)
 	// Delete destroys every object with this id.
 	Delete(ctx context.Context, id KeyID) error
+	// GenerateSigningPair makes a signing key pair inside the token, as
+	// GenerateKeyPair makes a wrapping pair.
+	GenerateSigningPair(ctx context.Context, spec SigningSpec, label string, id KeyID) (KeyPair, error)
+	// Sign signs a SHA-256 digest with a signing private key, in the token.
+	Sign(ctx context.Context, id KeyID, alg SignAlgorithm, digest []byte) ([]byte, error)
 }
 
 var _ Token = (*HSM)(nil)

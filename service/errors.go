@@ -43,6 +43,7 @@ const (
 	KindUserExists                             // the user name is taken
 	KindUserInUse                              // the user still has access keys
 	KindForbidden                              // the caller's policies do not allow the action on a resource
+	KindInvalidKeyUsage                        // the key's usage (ENCRYPT/DECRYPT, SIGN/VERIFY) does not allow the operation
 	kindEnd
 )
 
@@ -79,6 +80,7 @@ var kindNames = [...]string{
 	KindUserExists:                 "user exists",
 	KindUserInUse:                  "user has access keys",
 	KindForbidden:                  "not authorized",
+	KindInvalidKeyUsage:            "key usage does not allow this",
 }
 
 // ServerFault reports whether err is the service's own failure (the HSM or

@@ -32,11 +32,12 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 	if req.Protection == "" {
 		req.Protection = ProtectionSoftware
 	}
+	asymmetric := req.Spec.Asymmetric()
 	switch {
-	case req.Spec.MaterialSize() == 0:
-		return nil, errorf(KindInvalidParameter, "KeySpec %q is not supported; use Aliyun_AES_256 or Aliyun_SM4", req.Spec)
-	case req.Usage != UsageEncryptDecrypt:
-		return nil, errorf(KindInvalidParameter, "KeyUsage %q is not supported; use ENCRYPT/DECRYPT", req.Usage)
+	case !asymmetric && req.Spec.MaterialSize() == 0:
+		return nil, errorf(KindInvalidParameter, "KeySpec %q is not supported; use Aliyun_AES_256, Aliyun_SM4, RSA_2048, RSA_3072, RSA_4096 or EC_P256", req.Spec)
+	case !asymmetric && req.Usage != UsageEncryptDecrypt:
+		return nil, errorf(KindInvalidParameter, "KeyUsage %q is not supported with KeySpec %s; use ENCRYPT/DECRYPT", req.Usage, req.Spec)
 	case req.Origin != OriginKMS && req.Origin != OriginExternal:
 		return nil, errorf(KindInvalidParameter, "Origin %q is not supported; use Aliyun_KMS or EXTERNAL", req.Origin)
 	case req.Protection != ProtectionSoftware && req.Protection != ProtectionHSM:
@@ -47,6 +48,11 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		return nil, errorf(KindInvalidAlias, "Alias must be 1 to 60 letters, digits, _ and -, and not start with KMS-")
 	case req.AutoRotate && req.Origin == OriginExternal:
 		return nil, errorf(KindRotationUnsupported, "keys with imported material cannot rotate automatically")
+	}
+	if asymmetric {
+		if err := s.checkAsymmetric(req); err != nil {
+			return nil, err
+		}
 	}
 	if req.Policy != "" {
 		if err := checkKeyPolicy(req.Policy); err != nil {
@@ -75,7 +81,11 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		}
 	}
 	if req.Origin == OriginKMS {
-		if err := s.generateMaterial(ctx, k); err != nil {
+		generate := s.generateMaterial
+		if asymmetric {
+			generate = s.generateKeyPair
+		}
+		if err := generate(ctx, k); err != nil {
 			s.releaseAlias(ctx, k)
 			return nil, err
 		}

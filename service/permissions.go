@@ -59,6 +59,9 @@ var Permissions = []Permission{
 	{"kms:ListKeys", "kms:ListKeyDetail"},
 	{"kms:DescribeKey", "kms:DescribeKeys"},
 	{"kms:GenerateRandom", "kms:GenerateRandom"},
+	{"kms:AsymmetricSign", "kms:SignByAsymmetricKey"},
+	{"kms:AsymmetricVerify", "kms:VerifyByAsymmetricKey"},
+	{"kms:GetPublicKey", "kms:GetPublicKey"},
 	{"kms:DescribeRegions", "kms:GetServiceStatus"},
 	{"kms:DescribeRegions", "kms:ListAlgorithms"},
 }

@@ -133,8 +133,12 @@ type Service struct {
 	master  hsm.SealKey // sealKey with macKey, for the encrypt-then-MAC schemes
 	sm2     bool        // the token can decrypt SM2PKE
 	etm     bool        // the token seals by encrypt-then-MAC (no AES-GCM)
-	pool    *pool
-	secrets *secretCache
+	// signs and signingSpecs are what the token signs with and generates
+	// (the probe's table).
+	signs        map[hsm.SignAlgorithm]bool
+	signingSpecs map[hsm.SigningSpec]bool
+	pool         *pool
+	secrets      *secretCache
 	// grants and keyPolicies are the compiled policies authorisation
 	// reads (authorize.go).
 	grants      *grantCache
@@ -161,6 +165,15 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	if c, ok := opt.Token.(capabler); ok {
 		s.sm2 = c.Capabilities().Decrypt[hsm.SM2PKE] != hsm.PathNone
 		s.etm = c.Capabilities().Seal != hsm.SealGCM
+		s.signs, s.signingSpecs = c.Capabilities().Sign, c.Capabilities().SigningSpecs
+	} else {
+		s.signs, s.signingSpecs = map[hsm.SignAlgorithm]bool{}, map[hsm.SigningSpec]bool{}
+		for _, a := range hsm.SignAlgorithms() {
+			s.signs[a] = true
+		}
+		for _, sp := range hsm.SigningSpecs() {
+			s.signingSpecs[sp] = true
+		}
 	}
 	var err error
 	if s.deployment, err = s.st.Meta(ctx, store.MetaDeployment); err != nil || !validDeployment(s.deployment) {

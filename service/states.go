@@ -26,6 +26,7 @@ const (
 	OpDeleteMaterial              // DeleteKeyMaterial
 	OpArchive                     // ArchiveKey (Tencent Cloud)
 	OpCancelArchive               // CancelKeyArchive (Tencent Cloud)
+	OpSign                        // AsymmetricSign, AsymmetricVerify, GetPublicKey
 	opEnd
 )
 
@@ -103,6 +104,7 @@ var AliyunStateRules = [opEnd]StateRule{
 	OpDeleteMaterial:    {Allowed, Allowed, Allowed, Allowed, Allowed}, // a key pending deletion stays so (DeleteKeyMaterial's page)
 	OpArchive:           {Allowed, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
 	OpCancelArchive:     {KindStateConflict, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
+	OpSign:              {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
 }
 
 var opNames = [opEnd]string{
@@ -110,6 +112,24 @@ var opNames = [opEnd]string{
 	OpRotate: "rotate", OpEnable: "enable", OpDisable: "disable", OpScheduleDeletion: "schedule the deletion of",
 	OpCancelDeletion: "cancel the deletion of", OpAliasTarget: "point an alias at", OpImport: "import material into",
 	OpDeleteMaterial: "delete the material of", OpArchive: "archive", OpCancelArchive: "cancel the archiving of",
+	OpSign: "sign with",
+}
+
+// usageOf is a key's usage; a record without one is a symmetric key's.
+func usageOf(k *store.Key) KeyUsage {
+	if k.Usage == "" {
+		return UsageEncryptDecrypt
+	}
+	return KeyUsage(k.Usage)
+}
+
+// opUsage is the usage a key must have for an operation on its material
+// (operations not listed touch no material, and any key may undergo them):
+// symmetric cryptography, rotation and import are ENCRYPT/DECRYPT keys',
+// signing SIGN/VERIFY keys'.
+var opUsage = map[Op]KeyUsage{
+	OpUse: UsageEncryptDecrypt, OpDecrypt: UsageEncryptDecrypt, OpRotationPolicy: UsageEncryptDecrypt, OpRotate: UsageEncryptDecrypt,
+	OpImport: UsageEncryptDecrypt, OpDeleteMaterial: UsageEncryptDecrypt, OpSign: UsageSignVerify,
 }
 
 // TencentStateRules is Alibaba Cloud's table where Tencent Cloud documents
@@ -135,6 +155,9 @@ var cancelledState = map[Cloud]KeyState{CloudAliyun: StateEnabled, CloudTencent:
 // rules of the request's cloud, and if not, why, with the Kind the table
 // gives.
 func (s *Service) allow(ctx context.Context, op Op, k *store.Key) error {
+	if need, ok := opUsage[op]; ok && usageOf(k) != need {
+		return errorf(KindInvalidKeyUsage, "cannot %s a key whose KeyUsage is %s (it must be %s)", opNames[op], k.Usage, need)
+	}
 	state := s.state(k)
 	kind := StateRules[cloudOf(ctx)][op].Outcome(state)
 	switch kind {

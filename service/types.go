@@ -12,6 +12,13 @@ type KeySpec string
 const (
 	SpecAES256 KeySpec = "Aliyun_AES_256" // 32 bytes of material, AES-256-GCM
 	SpecSM4    KeySpec = "Aliyun_SM4"     // 16 bytes of material, SM4-GCM
+
+	// Asymmetric keys (SIGN/VERIFY): a key pair, the private half in the
+	// token (HSM) or sealed (SOFTWARE). See asymmetricSpecs.
+	SpecRSA2048 KeySpec = "RSA_2048"
+	SpecRSA3072 KeySpec = "RSA_3072"
+	SpecRSA4096 KeySpec = "RSA_4096"
+	SpecECP256  KeySpec = "EC_P256"
 )
 
 // MaterialSize is how many bytes of material the spec takes.
@@ -25,10 +32,14 @@ func (s KeySpec) MaterialSize() int {
 	return 0
 }
 
-// KeyUsage is what a CMK may do; only ENCRYPT/DECRYPT exists here.
+// KeyUsage is what a CMK may do: symmetric keys encrypt and decrypt,
+// asymmetric ones sign and verify.
 type KeyUsage string
 
-const UsageEncryptDecrypt KeyUsage = "ENCRYPT/DECRYPT"
+const (
+	UsageEncryptDecrypt KeyUsage = "ENCRYPT/DECRYPT"
+	UsageSignVerify     KeyUsage = "SIGN/VERIFY"
+)
 
 // Origin is where a CMK's material came from.
 type Origin string

@@ -44,7 +44,8 @@ const (
 	tagRotationInterval
 	tagLastRotation
 	tagVersionCreated
-	tagVersion // repeated: one sub-record per retired version, oldest first
+	tagVersion   // repeated: one sub-record per retired version, oldest first
+	tagPublicKey // an asymmetric key's public half (SubjectPublicKeyInfo)
 )
 
 // Field tags inside a tagTag or tagVersion sub-record.
@@ -151,6 +152,7 @@ func EncodeKey(k *Key) []byte {
 	e.time(tagMaterialExp, k.MaterialExp)
 	e.bytes(tagFingerprint, k.Fingerprint)
 	e.bytes(tagSealedMat, k.SealedMat)
+	e.bytes(tagPublicKey, k.PublicKey)
 	e.str(tagHSMObject, k.HSMObject)
 	e.uint(tagMaterialGen, uint64(k.MaterialGen))
 	e.uint(tagSeq, k.Seq)
@@ -315,6 +317,8 @@ func decodeKeyParts(b []byte, versions bool) (*Key, error) {
 			k.Fingerprint = a.bytes(v)
 		case tag == tagSealedMat:
 			k.SealedMat = a.bytes(v)
+		case tag == tagPublicKey:
+			k.PublicKey = a.bytes(v)
 		case tag == tagMaterialGen:
 			n, err := uvarint(v)
 			if err != nil {

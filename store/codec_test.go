@@ -12,7 +12,7 @@ import (
 func TestKeyCodec(t *testing.T) {
 	k := &Key{ID: "id", VersionID: "v", Spec: "Aliyun_AES_256", Usage: "ENCRYPT/DECRYPT", Origin: "EXTERNAL", Protection: "HSM",
 		Description: "d", Alias: "a", Created: time.Unix(1, 2).UTC(), State: "Enabled", DeleteDate: time.Unix(3, 0).UTC(),
-		StateBefore: "Disabled", MaterialExp: time.Unix(5, 0).UTC(), Fingerprint: []byte{1, 2}, SealedMat: []byte{3},
+		StateBefore: "Disabled", MaterialExp: time.Unix(5, 0).UTC(), Fingerprint: []byte{1, 2}, SealedMat: []byte{3}, PublicKey: []byte{4, 5},
 		HSMObject: "o", MaterialGen: 7, Seq: 300}
 	got, err := DecodeKey(EncodeKey(k))
 	if err != nil || !reflect.DeepEqual(got, k) {

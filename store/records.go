@@ -20,7 +20,8 @@ type Key struct {
 	StateBefore string    `json:"state_before,omitempty"` // state to return to when deletion is cancelled
 	MaterialExp time.Time `json:"material_expires,omitzero"`
 	Fingerprint []byte    `json:"fingerprint,omitempty"`     // HMAC in the HSM over the material's check value
-	SealedMat   []byte    `json:"sealed_material,omitempty"` // material sealed by the HSM master key
+	SealedMat   []byte    `json:"sealed_material,omitempty"` // material sealed by the HSM master key (asymmetric keys: the private key, PKCS#8)
+	PublicKey   []byte    `json:"public_key,omitempty"`      // an asymmetric key's public half, SubjectPublicKeyInfo DER
 	HSMObject   string    `json:"hsm_object,omitempty"`      // id of the material's token object
 	MaterialGen int       `json:"material_gen"`              // bumped on every change of material presence
 	Seq         uint64    `json:"-"`                         // position in creation order; the store sets it

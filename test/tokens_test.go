@@ -19,16 +19,19 @@ var tokens = []struct {
 	name string
 	new  func(testing.TB) *softhsm.Token
 	sm2  bool // the token can decrypt SM2PKE
+	ec   bool // the token makes EC key pairs (P-256 signing keys)
 }{
-	{"SoftHSM2", softhsm.New, true},
-	{"openCryptoki", opencryptoki.New, false}, // no EC at all, no AES-GCM; native OAEP-SHA-256 and in-token unwrap
+	{"SoftHSM2", softhsm.New, true, true},
+	{"openCryptoki", opencryptoki.New, false, false}, // no EC at all, no AES-GCM; native OAEP-SHA-256 and in-token unwrap
 }
 
 // The BYOK suite on every token, through the built binary and the official
 // SDKs: every RSA wrapping algorithm at both protection levels (SM2PKE where
 // the token can, refused with the dialect's code where not), then Encrypt,
 // Decrypt and GenerateDataKey with the imported material, in both dialects;
-// afterwards every key on the token is sensitive and never left extractable.
+// HSM-level signing keys of each spec the token makes (refused with the
+// dialect's code where it cannot); afterwards every key on the token,
+// signing keys included, is sensitive and never left extractable.
 func TestBYOKOnEveryToken(t *testing.T) {
 	for _, tk := range tokens {
 		t.Run(tk.name, func(t *testing.T) {
@@ -85,6 +88,31 @@ func TestBYOKOnEveryToken(t *testing.T) {
 			dec.CiphertextBlob = must(tc.Encrypt(enc)).Response.CiphertextBlob
 			if got := *must(tc.Decrypt(dec)).Response.Plaintext; got != "dGVuY2VudA==" {
 				t.Fatalf("Tencent decrypt: %q", got)
+			}
+
+			for _, spec := range []string{"RSA_2048", "EC_P256"} {
+				ck := kms.CreateCreateKeyRequest()
+				c.prep(ck.RpcRequest)
+				ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = spec, "SIGN/VERIFY", "HSM"
+				res, err := c.c.CreateKey(ck)
+				if spec == "EC_P256" && !tk.ec {
+					serverError(t, err, 400, "Rejected.UnsupportedOperation")
+					continue
+				}
+				must(0, err)
+				digest := base64.StdEncoding.EncodeToString(make([]byte, 32))
+				for _, alg := range map[string][]string{"RSA_2048": {"RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"}, "EC_P256": {"ECDSA_SHA_256"}}[spec] {
+					sg := kms.CreateAsymmetricSignRequest()
+					c.prep(sg.RpcRequest)
+					sg.KeyId, sg.KeyVersionId, sg.Algorithm, sg.Digest = res.KeyMetadata.KeyId, res.KeyMetadata.PrimaryKeyVersion, alg, digest
+					vf := kms.CreateAsymmetricVerifyRequest()
+					c.prep(vf.RpcRequest)
+					vf.KeyId, vf.KeyVersionId, vf.Algorithm, vf.Digest = sg.KeyId, sg.KeyVersionId, alg, digest
+					vf.Value = must(c.c.AsymmetricSign(sg)).Value
+					if !must(c.c.AsymmetricVerify(vf)).Value {
+						t.Errorf("%s %s on %s: the signature does not verify", spec, alg, tk.name)
+					}
+				}
 			}
 
 			s.stop(t)

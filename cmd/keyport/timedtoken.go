@@ -25,6 +25,16 @@ func (t *timedToken) GenerateKeyPair(ctx context.Context, spec hsm.PairSpec, lab
 	return t.HSM.GenerateKeyPair(ctx, spec, label, id)
 }
 
+func (t *timedToken) GenerateSigningPair(ctx context.Context, spec hsm.SigningSpec, label string, id hsm.KeyID) (hsm.KeyPair, error) {
+	defer t.since("generate_signing_pair", time.Now())
+	return t.HSM.GenerateSigningPair(ctx, spec, label, id)
+}
+
+func (t *timedToken) Sign(ctx context.Context, id hsm.KeyID, alg hsm.SignAlgorithm, digest []byte) ([]byte, error) {
+	defer t.since("sign", time.Now())
+	return t.HSM.Sign(ctx, id, alg, digest)
+}
+
 func (t *timedToken) Decrypt(ctx context.Context, id hsm.KeyID, alg hsm.Algorithm, ct []byte) ([]byte, error) {
 	defer t.since("decrypt", time.Now())
 	return t.HSM.Decrypt(ctx, id, alg, ct)

@@ -49,6 +49,9 @@ var actions = map[string]action{
 	"GenerateDataKeyWithoutPlaintext": generateDataKeyWithoutPlaintext,
 	"ReEncrypt":                       reEncrypt,
 	"DescribeRegions":                 describeRegions,
+	"AsymmetricSign":                  asymmetricSign,
+	"AsymmetricVerify":                asymmetricVerify,
+	"GetPublicKey":                    getPublicKey,
 }
 
 // keyMetadata is KeyMetadata as the SDKs' structs name and type it.

@@ -54,6 +54,10 @@ var kindCodes = map[service.Kind]struct {
 	service.KindUserExists:   {http.StatusConflict, "EntityAlreadyExists.User.Name"},
 	service.KindUserInUse:    {http.StatusConflict, "DeleteConflict.User.AccessKey"},
 	service.KindForbidden:    {http.StatusForbidden, "Forbidden.NoPermission"},
+	// Alibaba Cloud documents no code of its own for a key of the wrong
+	// usage; UnsupportedOperation is what its other refusals of an
+	// operation a key cannot do answer.
+	service.KindInvalidKeyUsage: {http.StatusBadRequest, "Rejected.UnsupportedOperation"},
 }
 
 // protocolCodes are the codes answered outside kindCodes (protocol errors,

@@ -46,6 +46,10 @@ var actions = map[string]action{
 	"GenerateRandom":       generateRandom,
 	"GetServiceStatus":     getServiceStatus,
 	"ListAlgorithms":       listAlgorithms,
+
+	"SignByAsymmetricKey":   signByAsymmetricKey,
+	"VerifyByAsymmetricKey": verifyByAsymmetricKey,
+	"GetPublicKey":          getPublicKey,
 }
 
 // Tencent Cloud's names for the service's values.
@@ -58,6 +62,27 @@ var (
 )
 
 const usageEncryptDecrypt = "ENCRYPT_DECRYPT"
+
+// asymmetricUsages are Tencent Cloud's KeyUsage values for the asymmetric
+// keys Keyport makes, each one spec (the others it documents, SM2 and
+// asymmetric decryption, are not served yet).
+var asymmetricUsages = map[string]service.KeySpec{
+	"ASYMMETRIC_SIGN_VERIFY_RSA_2048": service.SpecRSA2048,
+	"ASYMMETRIC_SIGN_VERIFY_ECC":      service.SpecECP256,
+}
+
+// usageName is a key's KeyUsage as Tencent Cloud names it.
+func usageName(m *service.KeyMetadata) string {
+	for name, spec := range asymmetricUsages {
+		if m.Spec == spec && m.Usage == service.UsageSignVerify {
+			return name
+		}
+	}
+	if m.Usage == service.UsageSignVerify { // made through the Alibaba Cloud API with a spec Tencent Cloud has no name for
+		return "ASYMMETRIC_SIGN_VERIFY_" + string(m.Spec)
+	}
+	return usageEncryptDecrypt
+}
 
 func stateName(s service.KeyState) string {
 	if n, ok := stateNames[s]; ok {
@@ -94,7 +119,7 @@ type keyMetadata struct {
 func (h *Handler) metadata(m *service.KeyMetadata) keyMetadata {
 	out := keyMetadata{
 		KeyId: m.KeyID, Alias: m.Alias, CreateTime: unix(m.Created), Description: m.Description,
-		KeyState: stateName(m.State), KeyUsage: usageEncryptDecrypt, Type: typeNumbers[m.Spec], Owner: "user",
+		KeyState: stateName(m.State), KeyUsage: usageName(m), Type: typeNumbers[m.Spec], Owner: "user",
 		CreatorUin: h.creatorUin, DeletionDate: unix(m.DeleteDate), Origin: originNames[m.Origin], ValidTo: unix(m.MaterialExpires),
 		ResourceId: h.resourceID(m.KeyID), KeyRotationEnabled: m.AutoRotate, NextRotateTime: unix(m.NextRotation),
 	}

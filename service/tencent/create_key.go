@@ -43,8 +43,14 @@ func createKey(ctx context.Context, h *Handler, body []byte) (withRequestID, err
 	if err != nil {
 		return nil, err
 	}
+	var spec service.KeySpec
+	usage := service.UsageEncryptDecrypt
 	if u := str(req.KeyUsage); u != "" && u != usageEncryptDecrypt {
-		return nil, &apiError{"InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be ENCRYPT_DECRYPT"}
+		var ok bool
+		if spec, ok = asymmetricUsages[u]; !ok {
+			return nil, &apiError{"InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be ENCRYPT_DECRYPT, ASYMMETRIC_SIGN_VERIFY_RSA_2048 or ASYMMETRIC_SIGN_VERIFY_ECC"}
+		}
+		usage = service.UsageSignVerify
 	}
 	origin := service.OriginKMS
 	switch {
@@ -59,7 +65,7 @@ func createKey(ctx context.Context, h *Handler, body []byte) (withRequestID, err
 		level = service.ProtectionHSM
 	}
 	md, err := h.cfg.Service.CreateKey(ctx, service.CreateKeyRequest{
-		Origin: origin, Protection: level, Description: str(req.Description), Alias: alias,
+		Spec: spec, Usage: usage, Origin: origin, Protection: level, Description: str(req.Description), Alias: alias,
 		HSMCluster: str(req.HsmClusterId), Tags: tagMap(req.Tags),
 	})
 	if err != nil {

@@ -44,10 +44,11 @@ var kindCodes = map[service.Kind]string{
 	service.KindVersionLimit:               "LimitExceeded",
 	service.KindVersionTooSoon:             "UnsupportedOperation",
 	// Users are managed by the admin CLI, never through this API.
-	service.KindUserNotFound: "ResourceNotFound",
-	service.KindUserExists:   "ResourceInUse",
-	service.KindUserInUse:    "ResourceInUse",
-	service.KindForbidden:    "AuthFailure.UnauthorizedOperation",
+	service.KindUserNotFound:    "ResourceNotFound",
+	service.KindUserExists:      "ResourceInUse",
+	service.KindUserInUse:       "ResourceInUse",
+	service.KindForbidden:       "AuthFailure.UnauthorizedOperation",
+	service.KindInvalidKeyUsage: "UnsupportedOperation",
 }
 
 // protocolCodes are the codes answered outside kindCodes (protocol errors,

@@ -40,8 +40,8 @@ func uintParam(p *uint64) *string {
 	return &s
 }
 
-// keyUsage is a key's KeyUsage: every key Keyport holds is symmetric.
-func keyUsage(*service.KeyMetadata) string { return usageEncryptDecrypt }
+// keyUsage is a key's KeyUsage, as ListKeyDetail filters it.
+func keyUsage(m *service.KeyMetadata) string { return usageName(m) }
 
 // detailFilters is ListKeyDetail's table of enumerated filters. "ALL" (and
 // 0 for KeyState) is documented as no filter; an omitted KeyUsage means

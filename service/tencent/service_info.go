@@ -75,6 +75,6 @@ func listAlgorithms(ctx context.Context, h *Handler, _ []byte) (withRequestID, e
 	return &listAlgorithmsResponse{
 		SymmetricAlgorithms:            []algorithmInfo{{KeyUsage: usageEncryptDecrypt, Algorithm: "SYMMETRIC_AES256"}, {KeyUsage: usageEncryptDecrypt, Algorithm: "SM4"}},
 		AsymmetricAlgorithms:           []algorithmInfo{},
-		AsymmetricSignVerifyAlgorithms: []algorithmInfo{},
+		AsymmetricSignVerifyAlgorithms: []algorithmInfo{{KeyUsage: "ASYMMETRIC_SIGN_VERIFY_RSA_2048", Algorithm: "RSA_2048"}, {KeyUsage: "ASYMMETRIC_SIGN_VERIFY_ECC", Algorithm: "ECC"}},
 	}, nil
 }

@@ -1,0 +1,223 @@
+package test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
+)
+
+// TestAsymmetricSigning: signing keys of every spec through Alibaba
+// Cloud's Go SDK on the built binary — CreateKey with KeySpec and
+// KeyUsage, AsymmetricSign, GetPublicKey's PEM, AsymmetricVerify — each
+// signature checked by openssl against the public key; and what a
+// signing key may not do refused in the dialect's words.
+func TestAsymmetricSigning(t *testing.T) {
+	defer catch(t)
+	s := startServer(t)
+	v := newV1(t, s, s.sk)
+	dir := t.TempDir()
+	digest := sha256.Sum256([]byte("release 1.0.0"))
+	digestFile := filepath.Join(dir, "digest")
+	must(0, os.WriteFile(digestFile, digest[:], 0o600))
+	// openssl's options for each algorithm, checking a signature over a
+	// SHA-256 digest.
+	opensslOpts := map[string][]string{
+		"RSA_PSS_SHA_256":   {"-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32", "-pkeyopt", "rsa_mgf1_md:sha256"},
+		"RSA_PKCS1_SHA_256": {"-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pkcs1"},
+		"ECDSA_SHA_256":     {"-pkeyopt", "digest:sha256"},
+	}
+	cases := []struct{ spec, level string }{
+		{"RSA_2048", "HSM"}, {"RSA_3072", "HSM"}, {"EC_P256", "HSM"}, {"RSA_2048", "SOFTWARE"}, {"EC_P256", "SOFTWARE"},
+	}
+	for _, c := range cases {
+		ck := kms.CreateCreateKeyRequest()
+		v.prep(ck.RpcRequest)
+		ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = c.spec, "SIGN/VERIFY", c.level
+		md := must(v.c.CreateKey(ck)).KeyMetadata
+		if md.KeySpec != c.spec || md.KeyUsage != "SIGN/VERIFY" || md.ProtectionLevel != c.level {
+			t.Fatalf("%s %s: metadata %+v", c.spec, c.level, md)
+		}
+		dk := kms.CreateDescribeKeyRequest()
+		v.prep(dk.RpcRequest)
+		dk.KeyId = md.KeyId
+		if got := must(v.c.DescribeKey(dk)).KeyMetadata; got.KeySpec != c.spec || got.KeyUsage != "SIGN/VERIFY" {
+			t.Fatalf("DescribeKey: %+v", got)
+		}
+		gp := kms.CreateGetPublicKeyRequest()
+		v.prep(gp.RpcRequest)
+		gp.KeyId, gp.KeyVersionId = md.KeyId, md.PrimaryKeyVersion
+		pemFile := filepath.Join(dir, md.KeyId+".pem")
+		must(0, os.WriteFile(pemFile, []byte(must(v.c.GetPublicKey(gp)).PublicKey), 0o600))
+		algs := []string{"RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"}
+		if c.spec == "EC_P256" {
+			algs = []string{"ECDSA_SHA_256"}
+		}
+		for _, alg := range algs {
+			sg := kms.CreateAsymmetricSignRequest()
+			v.prep(sg.RpcRequest)
+			sg.KeyId, sg.KeyVersionId, sg.Algorithm, sg.Digest = md.KeyId, md.PrimaryKeyVersion, alg, base64.StdEncoding.EncodeToString(digest[:])
+			sig := must(base64.StdEncoding.DecodeString(must(v.c.AsymmetricSign(sg)).Value))
+			sigFile := filepath.Join(dir, md.KeyId+alg+".sig")
+			must(0, os.WriteFile(sigFile, sig, 0o600))
+			args := append([]string{"pkeyutl", "-verify", "-pubin", "-inkey", pemFile, "-in", digestFile, "-sigfile", sigFile}, opensslOpts[alg]...)
+			if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+				t.Errorf("%s %s %s: openssl does not verify the signature: %v\n%s", c.spec, c.level, alg, err, out)
+			}
+			vf := kms.CreateAsymmetricVerifyRequest()
+			v.prep(vf.RpcRequest)
+			vf.KeyId, vf.KeyVersionId, vf.Algorithm, vf.Digest, vf.Value = md.KeyId, md.PrimaryKeyVersion, alg, sg.Digest, base64.StdEncoding.EncodeToString(sig)
+			if !must(v.c.AsymmetricVerify(vf)).Value {
+				t.Errorf("%s %s %s: AsymmetricVerify says the signature does not hold", c.spec, c.level, alg)
+			}
+			sig[len(sig)/2] ^= 1
+			vf.Value = base64.StdEncoding.EncodeToString(sig)
+			if must(v.c.AsymmetricVerify(vf)).Value {
+				t.Errorf("%s %s %s: AsymmetricVerify accepts a changed signature", c.spec, c.level, alg)
+			}
+		}
+		// What a signing key may not do.
+		enc := kms.CreateEncryptRequest()
+		v.prep(enc.RpcRequest)
+		enc.KeyId, enc.Plaintext = md.KeyId, base64.StdEncoding.EncodeToString([]byte("x"))
+		_, err := v.c.Encrypt(enc)
+		serverError(t, err, 400, "Rejected.UnsupportedOperation")
+		sg := kms.CreateAsymmetricSignRequest()
+		v.prep(sg.RpcRequest)
+		sg.KeyId, sg.KeyVersionId, sg.Digest = md.KeyId, md.PrimaryKeyVersion, base64.StdEncoding.EncodeToString(digest[:])
+		sg.Algorithm = map[bool]string{true: "RSA_PSS_SHA_256", false: "ECDSA_SHA_256"}[c.spec == "EC_P256"]
+		_, err = v.c.AsymmetricSign(sg)
+		serverError(t, err, 400, "InvalidParameter")
+		sg.Algorithm, sg.Digest = algs[0], base64.StdEncoding.EncodeToString(digest[:20])
+		_, err = v.c.AsymmetricSign(sg)
+		serverError(t, err, 400, "InvalidParameter")
+	}
+	// A symmetric key does not sign; a spec needs its usage.
+	sym := kms.CreateCreateKeyRequest()
+	v.prep(sym.RpcRequest)
+	symID := must(v.c.CreateKey(sym)).KeyMetadata.KeyId
+	sg := kms.CreateAsymmetricSignRequest()
+	v.prep(sg.RpcRequest)
+	sg.KeyId, sg.KeyVersionId, sg.Algorithm, sg.Digest = symID, "v", "RSA_PSS_SHA_256", base64.StdEncoding.EncodeToString(digest[:])
+	_, err := v.c.AsymmetricSign(sg)
+	serverError(t, err, 400, "Rejected.UnsupportedOperation")
+	bad := kms.CreateCreateKeyRequest()
+	v.prep(bad.RpcRequest)
+	bad.KeySpec, bad.KeyUsage = "EC_P256", "ENCRYPT/DECRYPT"
+	_, err = v.c.CreateKey(bad)
+	serverError(t, err, 400, "InvalidParameter")
+}
+
+// TestTencentAsymmetricSigning: the same keys through Tencent Cloud's Go
+// SDK — CreateKey with an ASYMMETRIC_SIGN_VERIFY usage at both levels,
+// SignByAsymmetricKey with MessageType RAW and DIGEST, GetPublicKey,
+// VerifyByAsymmetricKey — each signature checked by Go's crypto against
+// the public key.
+func TestTencentAsymmetricSigning(t *testing.T) {
+	defer catch(t)
+	s := startServer(t)
+	c := newTencent(t, s, s.sk)
+	message := []byte("release 1.0.0")
+	digest := sha256.Sum256(message)
+	for _, tc := range []struct {
+		usage string
+		hsm   bool
+		algs  []string
+	}{
+		{"ASYMMETRIC_SIGN_VERIFY_RSA_2048", true, []string{"RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"}},
+		{"ASYMMETRIC_SIGN_VERIFY_ECC", true, []string{"ECC_P256_R1"}},
+		{"ASYMMETRIC_SIGN_VERIFY_RSA_2048", false, []string{"RSA_PSS_SHA_256"}},
+		{"ASYMMETRIC_SIGN_VERIFY_ECC", false, []string{"ECC_P256_R1"}},
+	} {
+		ck := tckms.NewCreateKeyRequest()
+		ck.Alias, ck.KeyUsage = common.StringPtr("sign-"+strconv.FormatInt(time.Now().UnixNano(), 36)), common.StringPtr(tc.usage)
+		if tc.hsm {
+			ck.HsmClusterId = common.StringPtr("keyport-hsm")
+		}
+		created := must(c.CreateKey(ck)).Response
+		if *created.KeyUsage != tc.usage {
+			t.Fatalf("CreateKey: KeyUsage %s, want %s", *created.KeyUsage, tc.usage)
+		}
+		id := created.KeyId
+		gp := tckms.NewGetPublicKeyRequest()
+		gp.KeyId = id
+		pk := must(c.GetPublicKey(gp)).Response
+		der := must(base64.StdEncoding.DecodeString(*pk.PublicKey))
+		if block, _ := pem.Decode([]byte(*pk.PublicKeyPem)); block == nil || !bytes.Equal(block.Bytes, der) {
+			t.Fatalf("%s: PublicKeyPem is not PublicKey's DER", tc.usage)
+		}
+		pub := must(x509.ParsePKIXPublicKey(der))
+		for _, alg := range tc.algs {
+			for _, mt := range []struct{ typ, msg string }{
+				{"RAW", base64.StdEncoding.EncodeToString(message)},
+				{"DIGEST", base64.StdEncoding.EncodeToString(digest[:])},
+			} {
+				sg := tckms.NewSignByAsymmetricKeyRequest()
+				sg.KeyId, sg.Algorithm, sg.Message, sg.MessageType = id, common.StringPtr(alg), common.StringPtr(mt.msg), common.StringPtr(mt.typ)
+				sigB64 := must(c.SignByAsymmetricKey(sg)).Response.Signature
+				sig := must(base64.StdEncoding.DecodeString(*sigB64))
+				var ok bool
+				switch k := pub.(type) {
+				case *rsa.PublicKey:
+					if alg == "RSA_PSS_SHA_256" {
+						ok = rsa.VerifyPSS(k, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: 32}) == nil
+					} else {
+						ok = rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil
+					}
+				case *ecdsa.PublicKey:
+					ok = ecdsa.VerifyASN1(k, digest[:], sig)
+				}
+				if !ok {
+					t.Errorf("%s hsm=%v %s %s: Go's crypto does not verify the signature", tc.usage, tc.hsm, alg, mt.typ)
+				}
+				vf := tckms.NewVerifyByAsymmetricKeyRequest()
+				vf.KeyId, vf.Algorithm, vf.Message, vf.MessageType, vf.SignatureValue = id, sg.Algorithm, sg.Message, sg.MessageType, sigB64
+				if !*must(c.VerifyByAsymmetricKey(vf)).Response.SignatureValid {
+					t.Errorf("%s %s %s: VerifyByAsymmetricKey says the signature does not hold", tc.usage, alg, mt.typ)
+				}
+				// The same signature over another message does not hold.
+				vf.Message, vf.MessageType = common.StringPtr(base64.StdEncoding.EncodeToString([]byte("release 1.0.1"))), common.StringPtr("RAW")
+				if *must(c.VerifyByAsymmetricKey(vf)).Response.SignatureValid {
+					t.Errorf("%s %s: VerifyByAsymmetricKey accepts a signature over another message", tc.usage, alg)
+				}
+			}
+		}
+		// Refusals: a message over the limit, a digest of the wrong size, an
+		// algorithm of the other family, and Encrypt under a signing key.
+		sg := tckms.NewSignByAsymmetricKeyRequest()
+		sg.KeyId, sg.Algorithm = id, common.StringPtr(tc.algs[0])
+		sg.Message = common.StringPtr(base64.StdEncoding.EncodeToString(make([]byte, 4097)))
+		_, err := c.SignByAsymmetricKey(sg)
+		tcError(t, err, "InvalidParameter")
+		sg.Message, sg.MessageType = common.StringPtr(base64.StdEncoding.EncodeToString(digest[:20])), common.StringPtr("DIGEST")
+		_, err = c.SignByAsymmetricKey(sg)
+		tcError(t, err, "InvalidParameter")
+		sg.MessageType, sg.Algorithm = common.StringPtr("RAW"), common.StringPtr(map[bool]string{true: "ECC_P256_R1", false: "RSA_PSS_SHA_256"}[strings.HasSuffix(tc.usage, "RSA_2048")])
+		_, err = c.SignByAsymmetricKey(sg)
+		tcError(t, err, "InvalidParameter")
+		enc := tckms.NewEncryptRequest()
+		enc.KeyId, enc.Plaintext = id, common.StringPtr(base64.StdEncoding.EncodeToString([]byte("x")))
+		_, err = c.Encrypt(enc)
+		tcError(t, err, "UnsupportedOperation")
+	}
+	// A symmetric key has no public half.
+	gp := tckms.NewGetPublicKeyRequest()
+	gp.KeyId = common.StringPtr(tcCreate(c, 1, false))
+	_, err := c.GetPublicKey(gp)
+	tcError(t, err, "UnsupportedOperation")
+}
