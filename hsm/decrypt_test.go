@@ -226,3 +226,38 @@ func TestConcurrentGenerateDecryptDelete(t *testing.T) {
 		t.Errorf("%d objects left, want 3", len(objs))
 	}
 }
+
+// RSA pairs of 3072 and 4096 bits decrypt every RSA algorithm, on the
+// token's own path or the raw one, and their private halves carry the
+// same policy as a 2048-bit pair's.
+func TestDecryptLargerRSA(t *testing.T) {
+	h, _ := openToken(t)
+	ctx := ctxT(t)
+	specs := []hsm.PairSpec{hsm.RSA3072, hsm.RSA4096}
+	if testing.Short() {
+		specs = specs[:1] // a 4096-bit prime search takes seconds
+	}
+	for _, spec := range specs {
+		kp, err := h.GenerateKeyPair(ctx, spec, "keyport-test-rsa", "")
+		if err != nil {
+			t.Fatalf("generate %s: %v", spec, err)
+		}
+		for _, alg := range hsm.Algorithms() {
+			if !alg.Fits(spec) {
+				continue
+			}
+			msg := make([]byte, 32)
+			_, _ = rand.Read(msg)
+			got, err := h.Decrypt(ctx, kp.ID, alg, wrap(t, kp, alg, msg))
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("%s %s: %x, %v", spec, alg, got, err)
+			}
+		}
+		if _, err := h.Decrypt(ctx, kp.ID, hsm.RSAOAEPSHA256, make([]byte, 256)); !errors.Is(err, hsm.ErrBadCiphertext) {
+			t.Fatalf("%s: a 2048-bit ciphertext: %v, want ErrBadCiphertext", spec, err)
+		}
+		if err := h.Delete(ctx, kp.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

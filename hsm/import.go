@@ -76,7 +76,7 @@ func (c *conn) checkValue(s pkcs11.SessionHandle, key pkcs11.ObjectHandle) ([]by
 }
 
 func (h *HSM) unwrapAES(ctx context.Context, req ImportRequest) (Imported, error) {
-	if len(req.Ciphertext) != rsaBits/8 {
+	if !rsaCiphertextSize(len(req.Ciphertext)) {
 		return Imported{}, ErrBadCiphertext
 	}
 	raw, id, err := keyIDOr(req.ID)

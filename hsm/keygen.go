@@ -26,7 +26,7 @@ func (h *HSM) GenerateKeyPair(ctx context.Context, spec PairSpec, label string, 
 	if label == "" {
 		return KeyPair{}, fmt.Errorf("generate key pair: empty label")
 	}
-	if spec != RSA2048 && spec != SM2 {
+	if _, ok := pairSpecs[spec]; !ok {
 		return KeyPair{}, fmt.Errorf("%w: key spec %s", ErrUnsupported, spec)
 	}
 	raw, id, err := keyIDOr(want)
@@ -135,9 +135,9 @@ func (h *HSM) pairTemplates(spec PairSpec, rawID []byte, label string) (pub, pri
 	}
 	pub = append(common(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true))
 	pub = append(pub, publicKeyUsage...)
-	if spec == RSA2048 {
+	if spec.RSA() {
 		pub = append(pub,
-			pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, rsaBits),
+			pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, pairSpecs[spec].bits),
 			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
 	} else {
 		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, sm2ECParams))

@@ -17,7 +17,7 @@ import (
 // (RSA: unwrap too where the probe chose C_UnwrapKey; SM2: derive for the
 // ECDH path), never sign.
 func (caps Capabilities) privateKeyPolicy(spec PairSpec, sm2 SM2Profile) []*pkcs11.Attribute {
-	rsaKey := spec == RSA2048
+	rsaKey := spec.RSA()
 	unwrap := false
 	if rsaKey {
 		for _, ok := range caps.Unwrap {
@@ -55,7 +55,7 @@ func (caps Capabilities) mechanismsFor(spec PairSpec, vendorSM2 uint) []uint {
 		out = append(out, m)
 	}
 	for _, alg := range Algorithms() {
-		if alg.Spec() != spec {
+		if !alg.Fits(spec) {
 			continue
 		}
 		switch caps.Decrypt[alg] {

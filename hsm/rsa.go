@@ -10,7 +10,13 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
+// rsaBits is the modulus size of the probe's RSA pairs.
 const rsaBits = 2048
+
+// rsaCiphertextSize reports whether n bytes can be an RSA ciphertext of a
+// pair Keyport makes (2048, 3072 or 4096 bits); the token checks it against
+// the key's own modulus.
+func rsaCiphertextSize(n int) bool { return n == 256 || n == 384 || n == 512 }
 
 // NewKeyID returns a random id for an object about to be made, so that the
 // caller can record it first (GenerateKeyPair, ImportRequest.ID,
@@ -53,7 +59,7 @@ var publicKeyUsage = []*pkcs11.Attribute{
 // decryptRSA decrypts with the path detected at start-up for alg: the token's
 // own mechanism, or raw RSA in the token and OAEP decoding here.
 func (h *HSM) decryptRSA(ctx context.Context, id KeyID, alg Algorithm, ct []byte) ([]byte, error) {
-	if len(ct) != rsaBits/8 {
+	if !rsaCiphertextSize(len(ct)) {
 		return nil, ErrBadCiphertext
 	}
 	var out []byte

@@ -15,17 +15,27 @@ type PairSpec int
 const (
 	RSA2048 PairSpec = iota + 1
 	SM2
+	RSA3072
+	RSA4096
 )
 
+// pairSpecs names each pair spec and gives an RSA pair's modulus size.
+var pairSpecs = map[PairSpec]struct {
+	name string
+	bits int // 0: not RSA
+}{
+	RSA2048: {"RSA_2048", 2048}, RSA3072: {"RSA_3072", 3072}, RSA4096: {"RSA_4096", 4096}, SM2: {"EC_SM2", 0},
+}
+
 func (s PairSpec) String() string {
-	switch s {
-	case RSA2048:
-		return "RSA_2048"
-	case SM2:
-		return "EC_SM2"
+	if p, ok := pairSpecs[s]; ok {
+		return p.name
 	}
 	return fmt.Sprintf("PairSpec(%d)", int(s))
 }
+
+// RSA reports whether the pair is an RSA pair.
+func (s PairSpec) RSA() bool { return pairSpecs[s].bits > 0 }
 
 // Algorithm is how key material was encrypted to a wrapping public key.
 type Algorithm int
@@ -67,6 +77,15 @@ func (a Algorithm) Spec() PairSpec {
 		return SM2
 	}
 	return RSA2048
+}
+
+// Fits reports whether alg decrypts with a pair of spec: the RSA
+// algorithms with an RSA pair of any size, SM2PKE with an SM2 pair.
+func (a Algorithm) Fits(spec PairSpec) bool {
+	if a == SM2PKE {
+		return spec == SM2
+	}
+	return spec.RSA()
 }
 
 // KeyPair is a wrapping key pair whose private half stays in the token.

@@ -10,16 +10,18 @@ import (
 	"crypto/x509"
 	"errors"
 	"math/big"
+	"slices"
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/store"
 )
 
-// Asymmetric keys sign (SIGN/VERIFY). At HSM level the pair is generated
-// in the token and its private half never leaves it; at SOFTWARE level
-// the private key is generated here, sealed by the master key as PKCS#8,
-// and opened for one signature at a time. Verification runs in process
-// from the public half, which the record keeps.
+// Asymmetric keys sign (SIGN/VERIFY) or decrypt (ENCRYPT/DECRYPT). At HSM
+// level the pair is generated in the token and its private half never
+// leaves it; at SOFTWARE level the private key is generated here, sealed
+// by the master key as PKCS#8, and opened for one operation at a time.
+// Verification and encryption run in process from the public half, which
+// the record keeps.
 
 // SignAlgorithm is how AsymmetricSign signs a digest.
 type SignAlgorithm string
@@ -35,25 +37,59 @@ var signAlgorithms = map[SignAlgorithm]hsm.SignAlgorithm{
 	SignRSAPSSSHA256: hsm.RSAPSSSHA256, SignRSAPKCS1SHA256: hsm.RSAPKCS1SHA256, SignECDSASHA256: hsm.ECDSASHA256,
 }
 
-// asymmetricSpecs is Alibaba Cloud's table of asymmetric key specs, as far
-// as Keyport serves it: each spec's token pair, and the algorithms that
-// sign with it (AsymmetricSign's table: RSA keys PSS and PKCS#1 v1.5 with
-// SHA-256, P-256 ECDSA with SHA-256).
-var asymmetricSpecs = map[KeySpec]struct {
-	pair       hsm.SigningSpec
-	algorithms []SignAlgorithm
-}{
-	SpecRSA2048: {hsm.SignRSA2048, []SignAlgorithm{SignRSAPSSSHA256, SignRSAPKCS1SHA256}},
-	SpecRSA3072: {hsm.SignRSA3072, []SignAlgorithm{SignRSAPSSSHA256, SignRSAPKCS1SHA256}},
-	SpecRSA4096: {hsm.SignRSA4096, []SignAlgorithm{SignRSAPSSSHA256, SignRSAPKCS1SHA256}},
-	SpecECP256:  {hsm.SignECP256, []SignAlgorithm{SignECDSASHA256}},
+// EncryptionAlgorithm is how a message is encrypted to an asymmetric
+// key's public half.
+type EncryptionAlgorithm string
+
+const (
+	EncRSAOAEPSHA256 EncryptionAlgorithm = "RSAES_OAEP_SHA_256" // MGF1 with SHA-256
+	EncRSAOAEPSHA1   EncryptionAlgorithm = "RSAES_OAEP_SHA_1"
+	EncRSAPKCS1v15   EncryptionAlgorithm = "RSAES_PKCS1_V1_5" // Tencent Cloud's AsymmetricRsaDecrypt only
+)
+
+// encryptionAlgorithms are the algorithms, as the token names them.
+var encryptionAlgorithms = map[EncryptionAlgorithm]hsm.Algorithm{
+	EncRSAOAEPSHA256: hsm.RSAOAEPSHA256, EncRSAOAEPSHA1: hsm.RSAOAEPSHA1, EncRSAPKCS1v15: hsm.RSAPKCS1v15,
 }
+
+// asymmetricSpec is one row of the spec table: the token pair a key of
+// the spec has for each usage, and the algorithms of that usage.
+type asymmetricSpec struct {
+	signing  hsm.SigningSpec // 0: keys of the spec do not sign
+	signWith []SignAlgorithm
+	// decrypting is the pair of an ENCRYPT/DECRYPT key (0: none), the
+	// kind wrapping keys are.
+	decrypting  hsm.PairSpec
+	encryptWith []EncryptionAlgorithm
+	rsaBits     int // 0: an EC key
+}
+
+// asymmetricSpecs is Alibaba Cloud's table of asymmetric key specs, as far
+// as Keyport serves it: RSA keys sign with PSS and PKCS#1 v1.5 over SHA-256
+// and decrypt OAEP with SHA-256 or SHA-1 (and PKCS#1 v1.5 for Tencent
+// Cloud's AsymmetricRsaDecrypt); P-256 keys sign with ECDSA over SHA-256.
+var asymmetricSpecs = map[KeySpec]asymmetricSpec{
+	SpecRSA2048: {hsm.SignRSA2048, rsaSigning, hsm.RSA2048, rsaEncryption, 2048},
+	SpecRSA3072: {hsm.SignRSA3072, rsaSigning, hsm.RSA3072, rsaEncryption, 3072},
+	SpecRSA4096: {hsm.SignRSA4096, rsaSigning, hsm.RSA4096, rsaEncryption, 4096},
+	SpecECP256:  {hsm.SignECP256, []SignAlgorithm{SignECDSASHA256}, 0, nil, 0},
+}
+
+var (
+	rsaSigning    = []SignAlgorithm{SignRSAPSSSHA256, SignRSAPKCS1SHA256}
+	rsaEncryption = []EncryptionAlgorithm{EncRSAOAEPSHA256, EncRSAOAEPSHA1, EncRSAPKCS1v15}
+)
 
 // Asymmetric reports whether spec is an asymmetric key's.
 func (s KeySpec) Asymmetric() bool { _, ok := asymmetricSpecs[s]; return ok }
 
 // SignAlgorithmsOf lists the algorithms that sign with keys of spec.
-func SignAlgorithmsOf(spec KeySpec) []SignAlgorithm { return asymmetricSpecs[spec].algorithms }
+func SignAlgorithmsOf(spec KeySpec) []SignAlgorithm { return asymmetricSpecs[spec].signWith }
+
+// EncryptionAlgorithmsOf lists the algorithms that encrypt to keys of spec.
+func EncryptionAlgorithmsOf(spec KeySpec) []EncryptionAlgorithm {
+	return asymmetricSpecs[spec].encryptWith
+}
 
 // SignRequest signs a SHA-256 digest. KeyVersionID, if given, must be the
 // key's (an asymmetric key has one version).
@@ -85,30 +121,54 @@ type PublicKey struct {
 
 // checkAsymmetric refuses what CreateKey cannot make of an asymmetric spec.
 func (s *Service) checkAsymmetric(req CreateKeyRequest) error {
+	spec := asymmetricSpecs[req.Spec]
 	switch {
-	case req.Usage != UsageSignVerify:
-		return errorf(KindInvalidParameter, "KeyUsage %q is not supported with KeySpec %s; use SIGN/VERIFY", req.Usage, req.Spec)
+	case req.Usage == UsageSignVerify && spec.signing == 0,
+		req.Usage == UsageEncryptDecrypt && spec.decrypting == 0,
+		req.Usage != UsageSignVerify && req.Usage != UsageEncryptDecrypt:
+		return errorf(KindInvalidParameter, "KeyUsage %q is not supported with KeySpec %s", req.Usage, req.Spec)
 	case req.Origin == OriginExternal:
 		return errorf(KindUnsupportedOrigin, "asymmetric keys cannot be imported (Origin EXTERNAL) yet")
 	case req.AutoRotate:
 		return errorf(KindRotationUnsupported, "asymmetric keys cannot rotate")
-	case req.Protection == ProtectionHSM && !s.signingSpecs[asymmetricSpecs[req.Spec].pair]:
+	case req.Protection != ProtectionHSM:
+		return nil
+	case req.Usage == UsageSignVerify && !s.signingSpecs[spec.signing]:
 		return errorf(KindUnsupportedAlgorithm, "this HSM cannot make %s signing keys", req.Spec)
+	case req.Usage == UsageEncryptDecrypt && !s.decryptsWith(spec.decrypting):
+		return errorf(KindUnsupportedAlgorithm, "this HSM cannot decrypt with %s keys", req.Spec)
 	}
 	return nil
+}
+
+// decryptsWith reports whether the token decrypts with some algorithm of
+// a pair of spec.
+func (s *Service) decryptsWith(spec hsm.PairSpec) bool {
+	for alg, ok := range s.decrypts {
+		if ok && alg.Fits(spec) {
+			return true
+		}
+	}
+	return false
 }
 
 // generateKeyPair gives a new asymmetric key its pair: in the token at
 // HSM level (the object id recorded as owned before it exists), else made
 // here and sealed.
 func (s *Service) generateKeyPair(ctx context.Context, k *store.Key) error {
-	spec := asymmetricSpecs[KeySpec(k.Spec)].pair
+	spec := asymmetricSpecs[KeySpec(k.Spec)]
 	if ProtectionLevel(k.Protection) == ProtectionHSM {
 		want, err := s.newObjectID(ctx)
 		if err != nil {
 			return err
 		}
-		kp, err := s.tok.GenerateSigningPair(ctx, spec, s.materialLabel(k.ID+"/"+k.VersionID), want)
+		label := s.materialLabel(k.ID + "/" + k.VersionID)
+		var kp hsm.KeyPair
+		if purposeOf(k) == purposeSign {
+			kp, err = s.tok.GenerateSigningPair(ctx, spec.signing, label, want)
+		} else {
+			kp, err = s.tok.GenerateKeyPair(ctx, spec.decrypting, label, want)
+		}
 		if err != nil {
 			s.disown(ctx, string(want))
 			return hsmError("generate key pair", err)
@@ -118,11 +178,9 @@ func (s *Service) generateKeyPair(ctx context.Context, k *store.Key) error {
 	}
 	var priv crypto.Signer
 	var err error
-	switch KeySpec(k.Spec) {
-	case SpecRSA2048, SpecRSA3072, SpecRSA4096:
-		bits := map[KeySpec]int{SpecRSA2048: 2048, SpecRSA3072: 3072, SpecRSA4096: 4096}[KeySpec(k.Spec)]
-		priv, err = rsa.GenerateKey(rand.Reader, bits)
-	default:
+	if spec.rsaBits > 0 {
+		priv, err = rsa.GenerateKey(rand.Reader, spec.rsaBits)
+	} else {
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	}
 	if err != nil {
@@ -141,28 +199,33 @@ func (s *Service) generateKeyPair(ctx context.Context, k *store.Key) error {
 	return err
 }
 
-// signingKey loads a key that may sign (or verify, or show its public
-// key) now, and checks the algorithm and version asked for.
-func (s *Service) signingKey(ctx context.Context, keyID, versionID string, alg *SignAlgorithm) (*store.Key, error) {
+// asymmetricKey loads an asymmetric key that may act now, of one of the
+// purposes the action needs, and checks the version asked for.
+func (s *Service) asymmetricKey(ctx context.Context, keyID, versionID string, need ...keyPurpose) (*store.Key, error) {
 	k, err := s.getPrimary(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.allow(ctx, OpSign, k); err != nil {
+	if !slices.Contains(need, purposeOf(k)) {
+		return nil, errorf(KindInvalidKeyUsage, "a %s key whose KeyUsage is %s cannot do this", k.Spec, k.Usage)
+	}
+	if err := s.allow(ctx, OpAsymmetric, k); err != nil {
 		return nil, err
 	}
 	if versionID != "" && versionID != k.VersionID {
 		return nil, errorf(KindVersionNotFound, "key %s has no version %s", k.ID, versionID)
 	}
-	if alg != nil {
-		spec := asymmetricSpecs[KeySpec(k.Spec)]
-		fits := false
-		for _, a := range spec.algorithms {
-			fits = fits || a == *alg
-		}
-		if !fits {
-			return nil, errorf(KindInvalidParameter, "Algorithm %q does not sign with a %s key; use one of %v", *alg, k.Spec, spec.algorithms)
-		}
+	return k, nil
+}
+
+// signingKey loads a key that may sign with alg (or verify) now.
+func (s *Service) signingKey(ctx context.Context, keyID, versionID string, alg SignAlgorithm) (*store.Key, error) {
+	k, err := s.asymmetricKey(ctx, keyID, versionID, purposeSign)
+	if err != nil {
+		return nil, err
+	}
+	if algs := SignAlgorithmsOf(KeySpec(k.Spec)); !slices.Contains(algs, alg) {
+		return nil, errorf(KindInvalidParameter, "Algorithm %q does not sign with a %s key; use one of %v", alg, k.Spec, algs)
 	}
 	return k, nil
 }
@@ -170,7 +233,7 @@ func (s *Service) signingKey(ctx context.Context, keyID, versionID string, alg *
 // Sign signs a SHA-256 digest: in the token at HSM level, with the private
 // key opened for this signature alone at SOFTWARE level.
 func (s *Service) Sign(ctx context.Context, req SignRequest) (*SignResponse, error) {
-	k, err := s.signingKey(ctx, req.KeyID, req.KeyVersionID, &req.Algorithm)
+	k, err := s.signingKey(ctx, req.KeyID, req.KeyVersionID, req.Algorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +255,9 @@ func (s *Service) Sign(ctx context.Context, req SignRequest) (*SignResponse, err
 	return &SignResponse{KeyID: k.ID, KeyVersionID: k.VersionID, Signature: sig}, nil
 }
 
-func (s *Service) signInProcess(ctx context.Context, k *store.Key, alg hsm.SignAlgorithm, digest []byte) ([]byte, error) {
+// openPrivateKey opens a SOFTWARE-level key's sealed private half for one
+// operation; the caller wipes it (wipeSigner) when done.
+func (s *Service) openPrivateKey(ctx context.Context, k *store.Key) (crypto.Signer, error) {
 	der, err := s.openMaterial(ctx, k)
 	if err != nil {
 		return nil, err
@@ -205,6 +270,14 @@ func (s *Service) signInProcess(ctx context.Context, k *store.Key, alg hsm.SignA
 	priv, ok := parsed.(crypto.Signer)
 	if !ok {
 		return nil, errorf(KindInternal, "sealed private key of key %s is a %T", k.ID, parsed)
+	}
+	return priv, nil
+}
+
+func (s *Service) signInProcess(ctx context.Context, k *store.Key, alg hsm.SignAlgorithm, digest []byte) ([]byte, error) {
+	priv, err := s.openPrivateKey(ctx, k)
+	if err != nil {
+		return nil, err
 	}
 	defer wipeSigner(priv)
 	var sig []byte
@@ -243,7 +316,7 @@ func wipeSigner(k crypto.Signer) {
 // Verify checks a signature from the key's public half, in process. A
 // signature that does not hold is false, not an error.
 func (s *Service) Verify(ctx context.Context, req VerifyRequest) (bool, *PublicKey, error) {
-	k, err := s.signingKey(ctx, req.KeyID, req.KeyVersionID, &req.Algorithm)
+	k, err := s.signingKey(ctx, req.KeyID, req.KeyVersionID, req.Algorithm)
 	if err != nil {
 		return false, nil, err
 	}
@@ -259,7 +332,7 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) (bool, *PublicK
 
 // PublicKeyOf returns an asymmetric key's public half.
 func (s *Service) PublicKeyOf(ctx context.Context, keyID, versionID string) (*PublicKey, error) {
-	k, err := s.signingKey(ctx, keyID, versionID, nil)
+	k, err := s.asymmetricKey(ctx, keyID, versionID, purposeSign, purposeDecrypt)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,13 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"testing"
 	"time"
@@ -127,3 +132,106 @@ func TestSigningKeys(t *testing.T) {
 		}
 	}
 }
+
+// Every RSA spec, as an ENCRYPT/DECRYPT key at both protection levels,
+// decrypts what was encrypted to its public half with each algorithm —
+// by the caller with Go's crypto and by AsymmetricEncrypt — within the
+// documented plaintext limits; bad ciphertexts, the wrong algorithm and
+// the other purpose's actions are refused with their kinds.
+func TestDecryptingKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	specs := []service.KeySpec{service.SpecRSA2048, service.SpecRSA3072, service.SpecRSA4096}
+	if testing.Short() {
+		specs = specs[:1]
+	}
+	if got := service.MaxAsymmetricPlaintext(service.SpecRSA2048, service.EncRSAOAEPSHA256); got != 190 {
+		t.Errorf("RSA_2048 OAEP-SHA-256 takes %d bytes; Alibaba Cloud documents 190", got)
+	}
+	if got := service.MaxAsymmetricPlaintext(service.SpecRSA2048, service.EncRSAOAEPSHA1); got != 214 {
+		t.Errorf("RSA_2048 OAEP-SHA-1 takes %d bytes; Alibaba Cloud documents 214", got)
+	}
+	for _, spec := range specs {
+		for _, level := range []service.ProtectionLevel{service.ProtectionHSM, service.ProtectionSoftware} {
+			md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Spec: spec, Usage: service.UsageEncryptDecrypt, Protection: level})
+			if err != nil {
+				t.Fatalf("%s %s: %v", spec, level, err)
+			}
+			pk, err := e.svc.PublicKeyOf(ctx, md.KeyID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub := mustRSA(t, pk.DER)
+			for _, alg := range service.EncryptionAlgorithmsOf(spec) {
+				max := service.MaxAsymmetricPlaintext(spec, alg)
+				msg := bytes.Repeat([]byte{0x5a}, max)
+				var theirs []byte
+				switch alg {
+				case service.EncRSAOAEPSHA256:
+					theirs, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, msg, nil)
+				case service.EncRSAOAEPSHA1:
+					theirs, err = rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, msg, nil)
+				default:
+					theirs, err = rsa.EncryptPKCS1v15(rand.Reader, pub, msg)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				ours, err := e.svc.AsymmetricEncrypt(ctx, service.AsymmetricEncryptRequest{KeyID: md.KeyID, Algorithm: alg, Plaintext: msg})
+				if err != nil {
+					t.Fatalf("%s %s %s: AsymmetricEncrypt: %v", spec, level, alg, err)
+				}
+				for who, ct := range map[string][]byte{"Go's crypto": theirs, "AsymmetricEncrypt": ours.Data} {
+					res, err := e.svc.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: md.KeyID, KeyVersionID: md.KeyVersionID, Algorithm: alg, Ciphertext: ct})
+					if err != nil || !bytes.Equal(res.Data, msg) {
+						t.Fatalf("%s %s %s, encrypted by %s: %v", spec, level, alg, who, err)
+					}
+				}
+				_, err = e.svc.AsymmetricEncrypt(ctx, service.AsymmetricEncryptRequest{KeyID: md.KeyID, Algorithm: alg, Plaintext: append(msg, 0)})
+				if !errors.Is(err, service.KindInvalidParameter) {
+					t.Errorf("%s %s %s: %d bytes: %v", spec, level, alg, max+1, err)
+				}
+				bad := bytes.Clone(theirs)
+				bad[len(bad)/2] ^= 1
+				for what, ct := range map[string][]byte{"changed": bad, "short": theirs[1:], "empty": nil} {
+					_, err := e.svc.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: md.KeyID, Algorithm: alg, Ciphertext: ct})
+					if !errors.Is(err, service.KindInvalidCiphertext) {
+						t.Errorf("%s %s %s: a %s ciphertext: %v", spec, level, alg, what, err)
+					}
+				}
+			}
+			for what, err := range map[string]error{
+				"Sign":    second(e.svc.Sign(ctx, service.SignRequest{KeyID: md.KeyID, Algorithm: service.SignRSAPSSSHA256, Digest: make([]byte, 32)})),
+				"Encrypt": second(e.svc.Encrypt(ctx, service.EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})),
+			} {
+				if !errors.Is(err, service.KindInvalidKeyUsage) {
+					t.Errorf("%s %s: %s: %v", spec, level, what, err)
+				}
+			}
+			if _, err := e.svc.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: md.KeyID, Algorithm: "SM2PKE", Ciphertext: make([]byte, 256)}); !errors.Is(err, service.KindInvalidParameter) {
+				t.Errorf("%s %s: SM2PKE: %v", spec, level, err)
+			}
+		}
+	}
+	// A signing key and a symmetric key do not decrypt this way.
+	for _, req := range []service.CreateKeyRequest{{Spec: service.SpecRSA2048, Usage: service.UsageSignVerify}, {}} {
+		md, err := e.svc.CreateKey(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: md.KeyID, Algorithm: service.EncRSAOAEPSHA256, Ciphertext: make([]byte, 256)}); !errors.Is(err, service.KindInvalidKeyUsage) {
+			t.Errorf("AsymmetricDecrypt with a %s %s key: %v", md.Spec, md.Usage, err)
+		}
+	}
+}
+
+func mustRSA(t *testing.T, der []byte) *rsa.PublicKey {
+	t.Helper()
+	k, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.(*rsa.PublicKey)
+}
+
+func second[T any](_ T, err error) error { return err }

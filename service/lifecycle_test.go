@@ -113,7 +113,7 @@ func TestCreateKeyValidationAndList(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxT(t)
 	for _, req := range []service.CreateKeyRequest{
-		{Spec: "RSA_2048"}, {Usage: "SIGN/VERIFY"}, {Origin: "Tencent"}, {Protection: "hsm"},
+		{Spec: "RSA_1024"}, {Spec: "EC_P256"}, {Usage: "SIGN/VERIFY"}, {Origin: "Tencent"}, {Protection: "hsm"},
 	} {
 		if _, err := e.svc.CreateKey(ctx, req); !errors.Is(err, service.KindInvalidParameter) {
 			t.Fatalf("%+v: %v", req, err)

@@ -62,6 +62,9 @@ var Permissions = []Permission{
 	{"kms:AsymmetricSign", "kms:SignByAsymmetricKey"},
 	{"kms:AsymmetricVerify", "kms:VerifyByAsymmetricKey"},
 	{"kms:GetPublicKey", "kms:GetPublicKey"},
+	{"kms:AsymmetricEncrypt", "kms:AsymmetricEncrypt"}, // Tencent Cloud has none: callers encrypt to the public key
+	{"kms:AsymmetricDecrypt", "kms:AsymmetricRsaDecrypt"},
+	{"kms:AsymmetricDecrypt", "kms:AsymmetricSm2Decrypt"},
 	{"kms:DescribeRegions", "kms:GetServiceStatus"},
 	{"kms:DescribeRegions", "kms:ListAlgorithms"},
 }

@@ -137,8 +137,11 @@ type Service struct {
 	// (the probe's table).
 	signs        map[hsm.SignAlgorithm]bool
 	signingSpecs map[hsm.SigningSpec]bool
-	pool         *pool
-	secrets      *secretCache
+	// decrypts is what the token decrypts with (wrapping keys and
+	// asymmetric decryption keys alike).
+	decrypts map[hsm.Algorithm]bool
+	pool     *pool
+	secrets  *secretCache
 	// grants and keyPolicies are the compiled policies authorisation
 	// reads (authorize.go).
 	grants      *grantCache
@@ -166,8 +169,15 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		s.sm2 = c.Capabilities().Decrypt[hsm.SM2PKE] != hsm.PathNone
 		s.etm = c.Capabilities().Seal != hsm.SealGCM
 		s.signs, s.signingSpecs = c.Capabilities().Sign, c.Capabilities().SigningSpecs
+		s.decrypts = map[hsm.Algorithm]bool{}
+		for alg, path := range c.Capabilities().Decrypt {
+			s.decrypts[alg] = path != hsm.PathNone
+		}
 	} else {
-		s.signs, s.signingSpecs = map[hsm.SignAlgorithm]bool{}, map[hsm.SigningSpec]bool{}
+		s.signs, s.signingSpecs, s.decrypts = map[hsm.SignAlgorithm]bool{}, map[hsm.SigningSpec]bool{}, map[hsm.Algorithm]bool{}
+		for _, a := range hsm.Algorithms() {
+			s.decrypts[a] = true
+		}
 		for _, a := range hsm.SignAlgorithms() {
 			s.signs[a] = true
 		}

@@ -26,7 +26,7 @@ const (
 	OpDeleteMaterial              // DeleteKeyMaterial
 	OpArchive                     // ArchiveKey (Tencent Cloud)
 	OpCancelArchive               // CancelKeyArchive (Tencent Cloud)
-	OpSign                        // AsymmetricSign, AsymmetricVerify, GetPublicKey
+	OpAsymmetric                  // AsymmetricSign, AsymmetricVerify, AsymmetricEncrypt, AsymmetricDecrypt, GetPublicKey
 	opEnd
 )
 
@@ -104,7 +104,7 @@ var AliyunStateRules = [opEnd]StateRule{
 	OpDeleteMaterial:    {Allowed, Allowed, Allowed, Allowed, Allowed}, // a key pending deletion stays so (DeleteKeyMaterial's page)
 	OpArchive:           {Allowed, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
 	OpCancelArchive:     {KindStateConflict, KindStateConflict, KindStateConflict, KindStateConflict, Allowed},
-	OpSign:              {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
+	OpAsymmetric:        {Allowed, KindDisabled, KindPendingDeletion, KindPendingImport, KindStateConflict},
 }
 
 var opNames = [opEnd]string{
@@ -112,24 +112,38 @@ var opNames = [opEnd]string{
 	OpRotate: "rotate", OpEnable: "enable", OpDisable: "disable", OpScheduleDeletion: "schedule the deletion of",
 	OpCancelDeletion: "cancel the deletion of", OpAliasTarget: "point an alias at", OpImport: "import material into",
 	OpDeleteMaterial: "delete the material of", OpArchive: "archive", OpCancelArchive: "cancel the archiving of",
-	OpSign: "sign with",
+	OpAsymmetric: "use",
 }
 
-// usageOf is a key's usage; a record without one is a symmetric key's.
-func usageOf(k *store.Key) KeyUsage {
-	if k.Usage == "" {
-		return UsageEncryptDecrypt
+// keyPurpose is what a key's material is for, which its spec and usage
+// decide together.
+type keyPurpose int
+
+const (
+	purposeSymmetric keyPurpose = iota + 1 // a symmetric spec: Encrypt, Decrypt, data keys
+	purposeSign                            // an asymmetric spec with SIGN/VERIFY
+	purposeDecrypt                         // an asymmetric spec with ENCRYPT/DECRYPT
+)
+
+// purposeOf is k's purpose; a record without a usage is a symmetric key's.
+func purposeOf(k *store.Key) keyPurpose {
+	switch {
+	case !KeySpec(k.Spec).Asymmetric():
+		return purposeSymmetric
+	case KeyUsage(k.Usage) == UsageSignVerify:
+		return purposeSign
 	}
-	return KeyUsage(k.Usage)
+	return purposeDecrypt
 }
 
-// opUsage is the usage a key must have for an operation on its material
-// (operations not listed touch no material, and any key may undergo them):
-// symmetric cryptography, rotation and import are ENCRYPT/DECRYPT keys',
-// signing SIGN/VERIFY keys'.
-var opUsage = map[Op]KeyUsage{
-	OpUse: UsageEncryptDecrypt, OpDecrypt: UsageEncryptDecrypt, OpRotationPolicy: UsageEncryptDecrypt, OpRotate: UsageEncryptDecrypt,
-	OpImport: UsageEncryptDecrypt, OpDeleteMaterial: UsageEncryptDecrypt, OpSign: UsageSignVerify,
+// opPurpose is the purpose a key must have for an operation on its
+// material (operations not listed touch no material, and any key may
+// undergo them): symmetric cryptography, rotation and import are
+// symmetric keys'. The asymmetric actions say which purpose each needs
+// (asymmetricKey).
+var opPurpose = map[Op]keyPurpose{
+	OpUse: purposeSymmetric, OpDecrypt: purposeSymmetric, OpRotationPolicy: purposeSymmetric, OpRotate: purposeSymmetric,
+	OpImport: purposeSymmetric, OpDeleteMaterial: purposeSymmetric,
 }
 
 // TencentStateRules is Alibaba Cloud's table where Tencent Cloud documents
@@ -155,8 +169,8 @@ var cancelledState = map[Cloud]KeyState{CloudAliyun: StateEnabled, CloudTencent:
 // rules of the request's cloud, and if not, why, with the Kind the table
 // gives.
 func (s *Service) allow(ctx context.Context, op Op, k *store.Key) error {
-	if need, ok := opUsage[op]; ok && usageOf(k) != need {
-		return errorf(KindInvalidKeyUsage, "cannot %s a key whose KeyUsage is %s (it must be %s)", opNames[op], k.Usage, need)
+	if need, ok := opPurpose[op]; ok && purposeOf(k) != need {
+		return errorf(KindInvalidKeyUsage, "cannot %s a %s key whose KeyUsage is %s this way", opNames[op], k.Spec, k.Usage)
 	}
 	state := s.state(k)
 	kind := StateRules[cloudOf(ctx)][op].Outcome(state)

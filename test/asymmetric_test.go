@@ -221,3 +221,117 @@ func TestTencentAsymmetricSigning(t *testing.T) {
 	_, err := c.GetPublicKey(gp)
 	tcError(t, err, "UnsupportedOperation")
 }
+
+// TestAsymmetricDecryption: RSA ENCRYPT/DECRYPT keys through both clouds'
+// Go SDKs on the built binary. openssl encrypts to the key GetPublicKey
+// gives, with OAEP over SHA-256 and SHA-1 (and PKCS#1 v1.5 for Tencent
+// Cloud), and the API decrypts; AsymmetricEncrypt's ciphertexts decrypt
+// with AsymmetricDecrypt; oversized plaintexts and other algorithms are
+// refused in each dialect's words.
+func TestAsymmetricDecryption(t *testing.T) {
+	defer catch(t)
+	s := startServer(t)
+	v := newV1(t, s, s.sk)
+	tc := newTencent(t, s, s.sk)
+	dir := t.TempDir()
+	msg := []byte("a short secret for an RSA key")
+	msgFile := filepath.Join(dir, "msg")
+	must(0, os.WriteFile(msgFile, msg, 0o600))
+	opensslEncrypt := func(pemFile, alg string) []byte {
+		t.Helper()
+		args := []string{"pkeyutl", "-encrypt", "-pubin", "-inkey", pemFile, "-in", msgFile}
+		switch alg {
+		case "RSAES_OAEP_SHA_256":
+			args = append(args, "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256")
+		case "RSAES_OAEP_SHA_1":
+			args = append(args, "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha1", "-pkeyopt", "rsa_mgf1_md:sha1")
+		default:
+			args = append(args, "-pkeyopt", "rsa_padding_mode:pkcs1")
+		}
+		out, err := exec.Command("openssl", args...).Output()
+		if err != nil {
+			t.Fatalf("openssl %s: %v", alg, err)
+		}
+		return out
+	}
+	for _, c := range []struct{ spec, level string }{{"RSA_2048", "HSM"}, {"RSA_3072", "HSM"}, {"RSA_2048", "SOFTWARE"}} {
+		ck := kms.CreateCreateKeyRequest()
+		v.prep(ck.RpcRequest)
+		ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = c.spec, "ENCRYPT/DECRYPT", c.level
+		md := must(v.c.CreateKey(ck)).KeyMetadata
+		gp := kms.CreateGetPublicKeyRequest()
+		v.prep(gp.RpcRequest)
+		gp.KeyId, gp.KeyVersionId = md.KeyId, md.PrimaryKeyVersion
+		pemFile := filepath.Join(dir, md.KeyId+".pem")
+		must(0, os.WriteFile(pemFile, []byte(must(v.c.GetPublicKey(gp)).PublicKey), 0o600))
+		for _, alg := range []string{"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"} {
+			dec := kms.CreateAsymmetricDecryptRequest()
+			v.prep(dec.RpcRequest)
+			dec.KeyId, dec.KeyVersionId, dec.Algorithm = md.KeyId, md.PrimaryKeyVersion, alg
+			dec.CiphertextBlob = base64.StdEncoding.EncodeToString(opensslEncrypt(pemFile, alg))
+			if got := must(base64.StdEncoding.DecodeString(must(v.c.AsymmetricDecrypt(dec)).Plaintext)); !bytes.Equal(got, msg) {
+				t.Fatalf("%s %s %s: openssl's ciphertext decrypts to %q", c.spec, c.level, alg, got)
+			}
+			enc := kms.CreateAsymmetricEncryptRequest()
+			v.prep(enc.RpcRequest)
+			enc.KeyId, enc.KeyVersionId, enc.Algorithm, enc.Plaintext = md.KeyId, md.PrimaryKeyVersion, alg, base64.StdEncoding.EncodeToString(msg)
+			dec.CiphertextBlob = must(v.c.AsymmetricEncrypt(enc)).CiphertextBlob
+			if got := must(v.c.AsymmetricDecrypt(dec)).Plaintext; got != enc.Plaintext {
+				t.Fatalf("%s %s %s: AsymmetricEncrypt's ciphertext decrypts to %q", c.spec, c.level, alg, got)
+			}
+			enc.Plaintext = base64.StdEncoding.EncodeToString(make([]byte, map[string]int{"RSA_2048": 215, "RSA_3072": 343}[c.spec])) // one over OAEP-SHA-1's limit
+			_, err := v.c.AsymmetricEncrypt(enc)
+			serverError(t, err, 400, "InvalidParameter")
+			dec.CiphertextBlob = base64.StdEncoding.EncodeToString(make([]byte, 10))
+			_, err = v.c.AsymmetricDecrypt(dec)
+			serverError(t, err, 400, "InvalidParameter")
+		}
+		dec := kms.CreateAsymmetricDecryptRequest()
+		v.prep(dec.RpcRequest)
+		dec.KeyId, dec.KeyVersionId, dec.Algorithm = md.KeyId, md.PrimaryKeyVersion, "RSAES_PKCS1_V1_5"
+		dec.CiphertextBlob = base64.StdEncoding.EncodeToString(opensslEncrypt(pemFile, "RSAES_PKCS1_V1_5"))
+		_, err := v.c.AsymmetricDecrypt(dec)
+		serverError(t, err, 400, "InvalidParameter")
+		sg := kms.CreateAsymmetricSignRequest()
+		v.prep(sg.RpcRequest)
+		sg.KeyId, sg.KeyVersionId, sg.Algorithm, sg.Digest = md.KeyId, md.PrimaryKeyVersion, "RSA_PSS_SHA_256", base64.StdEncoding.EncodeToString(make([]byte, 32))
+		_, err = v.c.AsymmetricSign(sg)
+		serverError(t, err, 400, "Rejected.UnsupportedOperation")
+	}
+
+	// Tencent Cloud: ASYMMETRIC_DECRYPT_RSA_2048 at both levels, every
+	// algorithm AsymmetricRsaDecrypt documents.
+	for _, hsmLevel := range []bool{true, false} {
+		ck := tckms.NewCreateKeyRequest()
+		ck.Alias, ck.KeyUsage = common.StringPtr("dec-"+strconv.FormatInt(time.Now().UnixNano(), 36)), common.StringPtr("ASYMMETRIC_DECRYPT_RSA_2048")
+		if hsmLevel {
+			ck.HsmClusterId = common.StringPtr("keyport-hsm")
+		}
+		created := must(tc.CreateKey(ck)).Response
+		if *created.KeyUsage != "ASYMMETRIC_DECRYPT_RSA_2048" {
+			t.Fatalf("CreateKey: KeyUsage %s", *created.KeyUsage)
+		}
+		gp := tckms.NewGetPublicKeyRequest()
+		gp.KeyId = created.KeyId
+		pemFile := filepath.Join(dir, *created.KeyId+".pem")
+		must(0, os.WriteFile(pemFile, []byte(*must(tc.GetPublicKey(gp)).Response.PublicKeyPem), 0o600))
+		for _, alg := range []string{"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"} {
+			dec := tckms.NewAsymmetricRsaDecryptRequest()
+			dec.KeyId, dec.Algorithm = created.KeyId, common.StringPtr(alg)
+			dec.Ciphertext = common.StringPtr(base64.StdEncoding.EncodeToString(opensslEncrypt(pemFile, alg)))
+			res := must(tc.AsymmetricRsaDecrypt(dec)).Response
+			if got := must(base64.StdEncoding.DecodeString(*res.Plaintext)); !bytes.Equal(got, msg) || *res.KeyId != *created.KeyId {
+				t.Fatalf("Tencent hsm=%v %s: %q", hsmLevel, alg, got)
+			}
+			bad := opensslEncrypt(pemFile, alg)
+			bad[5] ^= 1
+			dec.Ciphertext = common.StringPtr(base64.StdEncoding.EncodeToString(bad))
+			_, err := tc.AsymmetricRsaDecrypt(dec)
+			tcError(t, err, "InvalidParameterValue.InvalidCiphertext")
+		}
+		dec := tckms.NewAsymmetricRsaDecryptRequest()
+		dec.KeyId, dec.Algorithm, dec.Ciphertext = created.KeyId, common.StringPtr("SM2PKE"), common.StringPtr("AAAA")
+		_, err := tc.AsymmetricRsaDecrypt(dec)
+		tcError(t, err, "InvalidParameter")
+	}
+}

@@ -30,7 +30,7 @@ var tokens = []struct {
 // the token can, refused with the dialect's code where not), then Encrypt,
 // Decrypt and GenerateDataKey with the imported material, in both dialects;
 // HSM-level signing keys of each spec the token makes (refused with the
-// dialect's code where it cannot); afterwards every key on the token,
+// dialect's code where it cannot) and an RSA decryption key; afterwards every key on the token,
 // signing keys included, is sensitive and never left extractable.
 func TestBYOKOnEveryToken(t *testing.T) {
 	for _, tk := range tokens {
@@ -112,6 +112,22 @@ func TestBYOKOnEveryToken(t *testing.T) {
 					if !must(c.c.AsymmetricVerify(vf)).Value {
 						t.Errorf("%s %s on %s: the signature does not verify", spec, alg, tk.name)
 					}
+				}
+			}
+			ck := kms.CreateCreateKeyRequest()
+			c.prep(ck.RpcRequest)
+			ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = "RSA_2048", "ENCRYPT/DECRYPT", "HSM"
+			dmd := must(c.c.CreateKey(ck)).KeyMetadata
+			for _, alg := range []string{"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"} {
+				ae := kms.CreateAsymmetricEncryptRequest()
+				c.prep(ae.RpcRequest)
+				ae.KeyId, ae.KeyVersionId, ae.Algorithm, ae.Plaintext = dmd.KeyId, dmd.PrimaryKeyVersion, alg, "c2VjcmV0"
+				ad := kms.CreateAsymmetricDecryptRequest()
+				c.prep(ad.RpcRequest)
+				ad.KeyId, ad.KeyVersionId, ad.Algorithm = dmd.KeyId, dmd.PrimaryKeyVersion, alg
+				ad.CiphertextBlob = must(c.c.AsymmetricEncrypt(ae)).CiphertextBlob
+				if got := must(c.c.AsymmetricDecrypt(ad)).Plaintext; got != ae.Plaintext {
+					t.Errorf("RSA_2048 %s on %s: decrypts to %q", alg, tk.name, got)
 				}
 			}
 

@@ -52,6 +52,8 @@ var actions = map[string]action{
 	"AsymmetricSign":                  asymmetricSign,
 	"AsymmetricVerify":                asymmetricVerify,
 	"GetPublicKey":                    getPublicKey,
+	"AsymmetricEncrypt":               asymmetricEncrypt,
+	"AsymmetricDecrypt":               asymmetricDecrypt,
 }
 
 // keyMetadata is KeyMetadata as the SDKs' structs name and type it.

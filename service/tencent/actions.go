@@ -50,6 +50,7 @@ var actions = map[string]action{
 	"SignByAsymmetricKey":   signByAsymmetricKey,
 	"VerifyByAsymmetricKey": verifyByAsymmetricKey,
 	"GetPublicKey":          getPublicKey,
+	"AsymmetricRsaDecrypt":  asymmetricRsaDecrypt,
 }
 
 // Tencent Cloud's names for the service's values.
@@ -63,23 +64,33 @@ var (
 
 const usageEncryptDecrypt = "ENCRYPT_DECRYPT"
 
+// asymmetricKind is an asymmetric key as the service knows it.
+type asymmetricKind struct {
+	spec  service.KeySpec
+	usage service.KeyUsage
+}
+
 // asymmetricUsages are Tencent Cloud's KeyUsage values for the asymmetric
-// keys Keyport makes, each one spec (the others it documents, SM2 and
-// asymmetric decryption, are not served yet).
-var asymmetricUsages = map[string]service.KeySpec{
-	"ASYMMETRIC_SIGN_VERIFY_RSA_2048": service.SpecRSA2048,
-	"ASYMMETRIC_SIGN_VERIFY_ECC":      service.SpecECP256,
+// keys Keyport makes, each one spec and usage (the others it documents,
+// SM2 and ECDSA384, are not served yet).
+var asymmetricUsages = map[string]asymmetricKind{
+	"ASYMMETRIC_SIGN_VERIFY_RSA_2048": {service.SpecRSA2048, service.UsageSignVerify},
+	"ASYMMETRIC_SIGN_VERIFY_ECC":      {service.SpecECP256, service.UsageSignVerify},
+	"ASYMMETRIC_DECRYPT_RSA_2048":     {service.SpecRSA2048, service.UsageEncryptDecrypt},
 }
 
 // usageName is a key's KeyUsage as Tencent Cloud names it.
 func usageName(m *service.KeyMetadata) string {
-	for name, spec := range asymmetricUsages {
-		if m.Spec == spec && m.Usage == service.UsageSignVerify {
+	for name, kind := range asymmetricUsages {
+		if m.Spec == kind.spec && m.Usage == kind.usage {
 			return name
 		}
 	}
-	if m.Usage == service.UsageSignVerify { // made through the Alibaba Cloud API with a spec Tencent Cloud has no name for
+	switch { // made through the Alibaba Cloud API with a spec Tencent Cloud has no name for
+	case m.Spec.Asymmetric() && m.Usage == service.UsageSignVerify:
 		return "ASYMMETRIC_SIGN_VERIFY_" + string(m.Spec)
+	case m.Spec.Asymmetric():
+		return "ASYMMETRIC_DECRYPT_" + string(m.Spec)
 	}
 	return usageEncryptDecrypt
 }

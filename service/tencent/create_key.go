@@ -43,14 +43,12 @@ func createKey(ctx context.Context, h *Handler, body []byte) (withRequestID, err
 	if err != nil {
 		return nil, err
 	}
-	var spec service.KeySpec
-	usage := service.UsageEncryptDecrypt
+	kind := asymmetricKind{usage: service.UsageEncryptDecrypt}
 	if u := str(req.KeyUsage); u != "" && u != usageEncryptDecrypt {
 		var ok bool
-		if spec, ok = asymmetricUsages[u]; !ok {
-			return nil, &apiError{"InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be ENCRYPT_DECRYPT, ASYMMETRIC_SIGN_VERIFY_RSA_2048 or ASYMMETRIC_SIGN_VERIFY_ECC"}
+		if kind, ok = asymmetricUsages[u]; !ok {
+			return nil, &apiError{"InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be ENCRYPT_DECRYPT, ASYMMETRIC_SIGN_VERIFY_RSA_2048, ASYMMETRIC_SIGN_VERIFY_ECC or ASYMMETRIC_DECRYPT_RSA_2048"}
 		}
-		usage = service.UsageSignVerify
 	}
 	origin := service.OriginKMS
 	switch {
@@ -65,7 +63,7 @@ func createKey(ctx context.Context, h *Handler, body []byte) (withRequestID, err
 		level = service.ProtectionHSM
 	}
 	md, err := h.cfg.Service.CreateKey(ctx, service.CreateKeyRequest{
-		Spec: spec, Usage: usage, Origin: origin, Protection: level, Description: str(req.Description), Alias: alias,
+		Spec: kind.spec, Usage: kind.usage, Origin: origin, Protection: level, Description: str(req.Description), Alias: alias,
 		HSMCluster: str(req.HsmClusterId), Tags: tagMap(req.Tags),
 	})
 	if err != nil {

@@ -67,14 +67,14 @@ type listAlgorithmsResponse struct {
 	AsymmetricSignVerifyAlgorithms []algorithmInfo `json:"AsymmetricSignVerifyAlgorithms"`
 }
 
-// listAlgorithms names the key kinds CreateKey makes: symmetric only.
+// listAlgorithms names the key kinds CreateKey makes.
 func listAlgorithms(ctx context.Context, h *Handler, _ []byte) (withRequestID, error) {
 	if err := h.cfg.Service.Authorize(ctx); err != nil {
 		return nil, err
 	}
 	return &listAlgorithmsResponse{
 		SymmetricAlgorithms:            []algorithmInfo{{KeyUsage: usageEncryptDecrypt, Algorithm: "SYMMETRIC_AES256"}, {KeyUsage: usageEncryptDecrypt, Algorithm: "SM4"}},
-		AsymmetricAlgorithms:           []algorithmInfo{},
+		AsymmetricAlgorithms:           []algorithmInfo{{KeyUsage: "ASYMMETRIC_DECRYPT_RSA_2048", Algorithm: "RSA_2048"}},
 		AsymmetricSignVerifyAlgorithms: []algorithmInfo{{KeyUsage: "ASYMMETRIC_SIGN_VERIFY_RSA_2048", Algorithm: "RSA_2048"}, {KeyUsage: "ASYMMETRIC_SIGN_VERIFY_ECC", Algorithm: "ECC"}},
 	}, nil
 }
