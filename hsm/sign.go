@@ -2,16 +2,14 @@ package hsm
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/keyport-kms/keyport/asymkey"
 )
 
 // SigningSpec is the kind of a signing key pair (a KMS asymmetric key
@@ -23,30 +21,26 @@ const (
 	SignRSA3072
 	SignRSA4096
 	SignECP256
+	SignECP256K // secp256k1
+	SignSM2     // no token signs SM2DSA through a mechanism Keyport knows yet: the probe never finds it
 	signingSpecEnd
 )
 
-// signingSpecs describes each spec: RSA by modulus size, EC by curve.
-var signingSpecs = map[SigningSpec]struct {
-	name  string
-	bits  int                   // RSA modulus
-	curve asn1.ObjectIdentifier // EC named curve
-	ec    elliptic.Curve
-}{
-	SignRSA2048: {name: "RSA_2048", bits: 2048},
-	SignRSA3072: {name: "RSA_3072", bits: 3072},
-	SignRSA4096: {name: "RSA_4096", bits: 4096},
-	SignECP256:  {name: "EC_P256", curve: asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}, ec: elliptic.P256()},
+// signingSpecs is each spec's key kind, whose sizes and curves asymkey
+// knows.
+var signingSpecs = map[SigningSpec]asymkey.Spec{
+	SignRSA2048: asymkey.RSA2048, SignRSA3072: asymkey.RSA3072, SignRSA4096: asymkey.RSA4096,
+	SignECP256: asymkey.ECP256, SignECP256K: asymkey.ECP256K, SignSM2: asymkey.SM2,
 }
 
 func (s SigningSpec) String() string {
-	if d, ok := signingSpecs[s]; ok {
-		return d.name
+	if k, ok := signingSpecs[s]; ok {
+		return k.String()
 	}
 	return fmt.Sprintf("SigningSpec(%d)", int(s))
 }
 
-func (s SigningSpec) rsa() bool { return signingSpecs[s].bits != 0 }
+func (s SigningSpec) rsa() bool { return signingSpecs[s].RSABits() != 0 }
 
 // SigningSpecs lists every signing spec, for the probe and tests.
 func SigningSpecs() []SigningSpec {
@@ -57,16 +51,22 @@ func SigningSpecs() []SigningSpec {
 	return out
 }
 
-// SignAlgorithm is how a digest is signed. Every one signs a SHA-256
-// digest, computed by the caller.
+// SignAlgorithm is how a digest is signed. Every one signs a 32-byte
+// digest, computed by the caller: SHA-256, or SM3(Z_A ‖ M) for SM2DSA.
 type SignAlgorithm int
 
 const (
 	RSAPSSSHA256   SignAlgorithm = iota + 1 // RSASSA-PSS, MGF1-SHA-256, 32-byte salt
 	RSAPKCS1SHA256                          // RSASSA-PKCS1-v1_5
 	ECDSASHA256                             // ECDSA; the signature is ASN.1 DER (r, s)
+	SM2DSA                                  // SM2 signature (GB/T 32918.2); ASN.1 DER (r, s)
 	signAlgorithmEnd
 )
+
+// schemes are the algorithms as asymkey, which checks signatures, names them.
+var schemes = map[SignAlgorithm]asymkey.Scheme{
+	RSAPSSSHA256: asymkey.PSS, RSAPKCS1SHA256: asymkey.PKCS1, ECDSASHA256: asymkey.ECDSA, SM2DSA: asymkey.SM2DSA,
+}
 
 // SignAlgorithms lists every signing algorithm.
 func SignAlgorithms() []SignAlgorithm {
@@ -85,13 +85,15 @@ func (a SignAlgorithm) String() string {
 		return "RSA_PKCS1_SHA_256"
 	case ECDSASHA256:
 		return "ECDSA_SHA_256"
+	case SM2DSA:
+		return "SM2DSA"
 	}
 	return fmt.Sprintf("SignAlgorithm(%d)", int(a))
 }
 
 // Fits reports whether the algorithm signs with keys of spec.
 func (a SignAlgorithm) Fits(spec SigningSpec) bool {
-	return (a == ECDSASHA256) != spec.rsa()
+	return schemes[a].Fits(signingSpecs[spec])
 }
 
 // sha256DigestInfo is the DER prefix of a SHA-256 DigestInfo (RFC 8017
@@ -165,10 +167,10 @@ func (h *HSM) signingTemplates(spec SigningSpec, rawID []byte, label string) (pu
 		}
 	}
 	pub = append(common(pkcs11.CKO_PUBLIC_KEY), publicKeyUsage...)
-	if d := signingSpecs[spec]; d.bits != 0 {
-		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, d.bits), pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+	if k := signingSpecs[spec]; k.RSABits() != 0 {
+		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, k.RSABits()), pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
 	} else {
-		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, mustMarshal(d.curve)))
+		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, mustMarshal(k.Curve())))
 	}
 	priv = append(common(pkcs11.CKO_PRIVATE_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
@@ -195,14 +197,19 @@ func (h *HSM) signingTemplates(spec SigningSpec, rawID []byte, label string) (pu
 
 // signingPublicDER reads a signing public key as a SubjectPublicKeyInfo.
 func (c *conn) signingPublicDER(s pkcs11.SessionHandle, spec SigningSpec, o pkcs11.ObjectHandle) ([]byte, error) {
-	d := signingSpecs[spec]
-	if d.bits != 0 {
-		k, err := c.rsaPublic(s, o)
-		if err != nil {
-			return nil, err
-		}
-		return x509.MarshalPKIXPublicKey(k)
+	if !spec.rsa() {
+		return c.ecPublicDER(s, signingSpecs[spec], o)
 	}
+	k, err := c.rsaPublic(s, o)
+	if err != nil {
+		return nil, err
+	}
+	return x509.MarshalPKIXPublicKey(k)
+}
+
+// ecPublicDER reads an EC public key's CKA_EC_POINT as a
+// SubjectPublicKeyInfo of its curve, checking the point is on it.
+func (c *conn) ecPublicDER(s pkcs11.SessionHandle, spec asymkey.Spec, o pkcs11.ObjectHandle) ([]byte, error) {
 	attrs, err := c.mod.GetAttributeValue(s, o, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil)})
 	if err != nil {
 		return nil, fmt.Errorf("read %s public point: %w", spec, err)
@@ -212,11 +219,11 @@ func (c *conn) signingPublicDER(s pkcs11.SessionHandle, spec SigningSpec, o pkcs
 	if rest, err := asn1.Unmarshal(point, &inner); err == nil && len(rest) == 0 {
 		point = inner // wrapped in an OCTET STRING, as PKCS#11 asks
 	}
-	pub, err := ecdsa.ParseUncompressedPublicKey(d.ec, point)
+	pub, err := asymkey.PublicFromPoint(spec, point)
 	if err != nil {
-		return nil, fmt.Errorf("%s public point: %w", spec, err)
+		return nil, err
 	}
-	return x509.MarshalPKIXPublicKey(pub)
+	return pub.MarshalPKIX()
 }
 
 // Sign signs a SHA-256 digest with signing key id, in the token.
@@ -233,7 +240,7 @@ func (h *HSM) Sign(ctx context.Context, id KeyID, alg SignAlgorithm, digest []by
 		if err != nil {
 			return err
 		}
-		if (e.keyType == pkcs11.CKK_RSA) != (alg != ECDSASHA256) {
+		if (e.keyType == pkcs11.CKK_RSA) != (alg == RSAPSSSHA256 || alg == RSAPKCS1SHA256) {
 			return fmt.Errorf("%w: %s with key %s", ErrUnsupported, alg, id)
 		}
 		sig, err = c.signOnce(s, e.handle, alg, digest)
@@ -269,24 +276,14 @@ func (c *conn) signOnce(s pkcs11.SessionHandle, key pkcs11.ObjectHandle, alg Sig
 // (SubjectPublicKeyInfo, DER), in process: the key is public. It reports
 // whether the signature holds; an error only for a key it cannot read.
 func Verify(publicDER []byte, alg SignAlgorithm, digest, sig []byte) (bool, error) {
-	pub, err := x509.ParsePKIXPublicKey(publicDER)
+	pub, err := asymkey.ParsePKIX(publicDER)
 	if err != nil {
 		return false, fmt.Errorf("read public key: %w", err)
 	}
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		switch alg {
-		case RSAPSSSHA256:
-			return rsa.VerifyPSS(k, crypto.SHA256, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil, nil
-		case RSAPKCS1SHA256:
-			return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest, sig) == nil, nil
-		}
-	case *ecdsa.PublicKey:
-		if alg == ECDSASHA256 {
-			return ecdsa.VerifyASN1(k, digest, sig), nil
-		}
+	if !schemes[alg].Fits(pub.Spec()) {
+		return false, fmt.Errorf("%w: %s with a %s key", ErrUnsupported, alg, pub.Spec())
 	}
-	return false, fmt.Errorf("%w: %s with a %T", ErrUnsupported, alg, pub)
+	return pub.Verify(schemes[alg], digest, sig), nil
 }
 
 // probeSign finds which signing specs and algorithms work, on throwaway
@@ -296,7 +293,7 @@ func Verify(publicDER []byte, alg SignAlgorithm, digest, sig []byte) (bool, erro
 func (c *conn) probeSign(s pkcs11.SessionHandle, caps *Capabilities) {
 	caps.Sign, caps.SigningSpecs = map[SignAlgorithm]bool{}, map[SigningSpec]bool{}
 	digest := make([]byte, 32)
-	for _, spec := range []SigningSpec{SignRSA2048, SignECP256} {
+	for _, spec := range []SigningSpec{SignRSA2048, SignECP256, SignECP256K} {
 		probe := &HSM{caps: Capabilities{}}
 		pub, priv := probe.signingTemplates(spec, []byte("keyport-sign-probe"), "keyport-sign-probe")
 		pubH, privH, err := c.mod.GenerateKeyPair(s, signingKeyGen(spec), sessionCopy(pub), sessionCopy(priv))

@@ -11,6 +11,8 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/miekg/pkcs11"
+
+	"github.com/keyport-kms/keyport/asymkey"
 )
 
 var (
@@ -28,34 +30,11 @@ func mustMarshal(v any) []byte {
 	return b
 }
 
-// sm2PublicDER reads CKA_EC_POINT and encodes it as a SubjectPublicKeyInfo
-// with id-ecPublicKey and the SM2 curve OID, which gmsm's smx509 and OpenSSL
-// 3 parse as an SM2 key.
+// sm2PublicDER reads an SM2 public key as a SubjectPublicKeyInfo with
+// id-ecPublicKey and the SM2 curve OID, which gmsm's smx509 and OpenSSL 3
+// parse as an SM2 key.
 func (c *conn) sm2PublicDER(s pkcs11.SessionHandle, pub pkcs11.ObjectHandle) ([]byte, error) {
-	attrs, err := c.mod.GetAttributeValue(s, pub, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil)})
-	if err != nil {
-		return nil, fmt.Errorf("read SM2 public point: %w", err)
-	}
-	point := attrs[0].Value
-	var inner []byte
-	if rest, err := asn1.Unmarshal(point, &inner); err == nil && len(rest) == 0 {
-		point = inner // the token wrapped the point in an OCTET STRING, as PKCS#11 asks
-	}
-	if len(point) != 1+2*sm2FieldBytes || point[0] != 4 {
-		return nil, fmt.Errorf("SM2 public point has unexpected form (%d bytes)", len(point))
-	}
-	type algorithmIdentifier struct {
-		Algorithm  asn1.ObjectIdentifier
-		Parameters asn1.ObjectIdentifier
-	}
-	type spki struct {
-		Algorithm algorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	return asn1.Marshal(spki{
-		Algorithm: algorithmIdentifier{oidECPublicKey, oidSM2Curve},
-		PublicKey: asn1.BitString{Bytes: point, BitLength: 8 * len(point)},
-	})
+	return c.ecPublicDER(s, asymkey.SM2, pub)
 }
 
 // decryptSM2 decrypts SM2PKE. By default the token computes the ECDH shared

@@ -2,16 +2,10 @@ package service
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"errors"
-	"math/big"
 	"slices"
 
+	"github.com/keyport-kms/keyport/asymkey"
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/store"
 )
@@ -30,11 +24,18 @@ const (
 	SignRSAPSSSHA256   SignAlgorithm = "RSA_PSS_SHA_256"
 	SignRSAPKCS1SHA256 SignAlgorithm = "RSA_PKCS1_SHA_256"
 	SignECDSASHA256    SignAlgorithm = "ECDSA_SHA_256"
+	SignSM2DSA         SignAlgorithm = "SM2DSA" // the digest is SM3(Z_A ‖ M), the default user id's
 )
 
-// signAlgorithms are the algorithms, as the token names them.
-var signAlgorithms = map[SignAlgorithm]hsm.SignAlgorithm{
-	SignRSAPSSSHA256: hsm.RSAPSSSHA256, SignRSAPKCS1SHA256: hsm.RSAPKCS1SHA256, SignECDSASHA256: hsm.ECDSASHA256,
+// signAlgorithms are the algorithms, as the token and asymkey name them.
+var signAlgorithms = map[SignAlgorithm]struct {
+	token  hsm.SignAlgorithm
+	scheme asymkey.Scheme
+}{
+	SignRSAPSSSHA256:   {hsm.RSAPSSSHA256, asymkey.PSS},
+	SignRSAPKCS1SHA256: {hsm.RSAPKCS1SHA256, asymkey.PKCS1},
+	SignECDSASHA256:    {hsm.ECDSASHA256, asymkey.ECDSA},
+	SignSM2DSA:         {hsm.SM2DSA, asymkey.SM2DSA},
 }
 
 // EncryptionAlgorithm is how a message is encrypted to an asymmetric
@@ -45,34 +46,45 @@ const (
 	EncRSAOAEPSHA256 EncryptionAlgorithm = "RSAES_OAEP_SHA_256" // MGF1 with SHA-256
 	EncRSAOAEPSHA1   EncryptionAlgorithm = "RSAES_OAEP_SHA_1"
 	EncRSAPKCS1v15   EncryptionAlgorithm = "RSAES_PKCS1_V1_5" // Tencent Cloud's AsymmetricRsaDecrypt only
+	EncSM2PKE        EncryptionAlgorithm = "SM2PKE"           // C1C3C2, ASN.1 or 04 ‖ x ‖ y ‖ C3 ‖ C2
 )
 
-// encryptionAlgorithms are the algorithms, as the token names them.
-var encryptionAlgorithms = map[EncryptionAlgorithm]hsm.Algorithm{
-	EncRSAOAEPSHA256: hsm.RSAOAEPSHA256, EncRSAOAEPSHA1: hsm.RSAOAEPSHA1, EncRSAPKCS1v15: hsm.RSAPKCS1v15,
+// encryptionAlgorithms are the algorithms, as the token and asymkey name them.
+var encryptionAlgorithms = map[EncryptionAlgorithm]struct {
+	token  hsm.Algorithm
+	cipher asymkey.Cipher
+}{
+	EncRSAOAEPSHA256: {hsm.RSAOAEPSHA256, asymkey.OAEPSHA256},
+	EncRSAOAEPSHA1:   {hsm.RSAOAEPSHA1, asymkey.OAEPSHA1},
+	EncRSAPKCS1v15:   {hsm.RSAPKCS1v15, asymkey.PKCS1v15},
+	EncSM2PKE:        {hsm.SM2PKE, asymkey.SM2PKE},
 }
 
-// asymmetricSpec is one row of the spec table: the token pair a key of
-// the spec has for each usage, and the algorithms of that usage.
+// asymmetricSpec is one row of the spec table: the key kind, the token
+// pair a key of the spec has for each usage, and the algorithms of that
+// usage.
 type asymmetricSpec struct {
+	key      asymkey.Spec
 	signing  hsm.SigningSpec // 0: keys of the spec do not sign
 	signWith []SignAlgorithm
 	// decrypting is the pair of an ENCRYPT/DECRYPT key (0: none), the
 	// kind wrapping keys are.
 	decrypting  hsm.PairSpec
 	encryptWith []EncryptionAlgorithm
-	rsaBits     int // 0: an EC key
 }
 
-// asymmetricSpecs is Alibaba Cloud's table of asymmetric key specs, as far
-// as Keyport serves it: RSA keys sign with PSS and PKCS#1 v1.5 over SHA-256
-// and decrypt OAEP with SHA-256 or SHA-1 (and PKCS#1 v1.5 for Tencent
-// Cloud's AsymmetricRsaDecrypt); P-256 keys sign with ECDSA over SHA-256.
+// asymmetricSpecs is Alibaba Cloud's table of asymmetric key specs
+// ("Key types and specifications"): RSA keys sign with PSS and PKCS#1 v1.5
+// over SHA-256 and decrypt OAEP with SHA-256 or SHA-1 (and PKCS#1 v1.5 for
+// Tencent Cloud's AsymmetricRsaDecrypt); P-256 and secp256k1 keys sign with
+// ECDSA over SHA-256; SM2 keys sign with SM2DSA and decrypt SM2PKE.
 var asymmetricSpecs = map[KeySpec]asymmetricSpec{
-	SpecRSA2048: {hsm.SignRSA2048, rsaSigning, hsm.RSA2048, rsaEncryption, 2048},
-	SpecRSA3072: {hsm.SignRSA3072, rsaSigning, hsm.RSA3072, rsaEncryption, 3072},
-	SpecRSA4096: {hsm.SignRSA4096, rsaSigning, hsm.RSA4096, rsaEncryption, 4096},
-	SpecECP256:  {hsm.SignECP256, []SignAlgorithm{SignECDSASHA256}, 0, nil, 0},
+	SpecRSA2048: {asymkey.RSA2048, hsm.SignRSA2048, rsaSigning, hsm.RSA2048, rsaEncryption},
+	SpecRSA3072: {asymkey.RSA3072, hsm.SignRSA3072, rsaSigning, hsm.RSA3072, rsaEncryption},
+	SpecRSA4096: {asymkey.RSA4096, hsm.SignRSA4096, rsaSigning, hsm.RSA4096, rsaEncryption},
+	SpecECP256:  {asymkey.ECP256, hsm.SignECP256, []SignAlgorithm{SignECDSASHA256}, 0, nil},
+	SpecECP256K: {asymkey.ECP256K, hsm.SignECP256K, []SignAlgorithm{SignECDSASHA256}, 0, nil},
+	SpecECSM2:   {asymkey.SM2, hsm.SignSM2, []SignAlgorithm{SignSM2DSA}, hsm.SM2, []EncryptionAlgorithm{EncSM2PKE}},
 }
 
 var (
@@ -89,28 +101,6 @@ func SignAlgorithmsOf(spec KeySpec) []SignAlgorithm { return asymmetricSpecs[spe
 // EncryptionAlgorithmsOf lists the algorithms that encrypt to keys of spec.
 func EncryptionAlgorithmsOf(spec KeySpec) []EncryptionAlgorithm {
 	return asymmetricSpecs[spec].encryptWith
-}
-
-// SignRequest signs a SHA-256 digest. KeyVersionID, if given, must be the
-// key's (an asymmetric key has one version).
-type SignRequest struct {
-	KeyID, KeyVersionID string
-	Algorithm           SignAlgorithm
-	Digest              []byte
-}
-
-// SignResponse carries the signature: PKCS#1 or PSS bytes for RSA, ASN.1
-// DER for ECDSA.
-type SignResponse struct {
-	KeyID, KeyVersionID string
-	Signature           []byte
-}
-
-// VerifyRequest checks a signature over a digest.
-type VerifyRequest struct {
-	KeyID, KeyVersionID string
-	Algorithm           SignAlgorithm
-	Digest, Signature   []byte
 }
 
 // PublicKey is an asymmetric key's public half.
@@ -176,23 +166,17 @@ func (s *Service) generateKeyPair(ctx context.Context, k *store.Key) error {
 		k.HSMObject, k.PublicKey = string(kp.ID), kp.PublicDER
 		return nil
 	}
-	var priv crypto.Signer
-	var err error
-	if spec.rsaBits > 0 {
-		priv, err = rsa.GenerateKey(rand.Reader, spec.rsaBits)
-	} else {
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
+	priv, err := asymkey.Generate(spec.key)
 	if err != nil {
 		return wrapErr(KindInternal, err, "generate %s key", k.Spec)
 	}
-	defer wipeSigner(priv)
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	defer priv.Wipe()
+	der, err := priv.MarshalPKCS8()
 	if err != nil {
 		return wrapErr(KindInternal, err, "encode private key")
 	}
 	defer clear(der)
-	if k.PublicKey, err = x509.MarshalPKIXPublicKey(priv.Public()); err != nil {
+	if k.PublicKey, err = priv.Public().MarshalPKIX(); err != nil {
 		return wrapErr(KindInternal, err, "encode public key")
 	}
 	k.SealedMat, err = s.sealMaterial(ctx, k, der)
@@ -218,116 +202,28 @@ func (s *Service) asymmetricKey(ctx context.Context, keyID, versionID string, ne
 	return k, nil
 }
 
-// signingKey loads a key that may sign with alg (or verify) now.
-func (s *Service) signingKey(ctx context.Context, keyID, versionID string, alg SignAlgorithm) (*store.Key, error) {
-	k, err := s.asymmetricKey(ctx, keyID, versionID, purposeSign)
+// publicHalf reads the public half the record keeps.
+func publicHalf(k *store.Key) (*asymkey.PublicKey, error) {
+	pub, err := asymkey.ParsePKIX(k.PublicKey)
 	if err != nil {
-		return nil, err
+		return nil, wrapErr(KindInternal, err, "public key of key %s", k.ID)
 	}
-	if algs := SignAlgorithmsOf(KeySpec(k.Spec)); !slices.Contains(algs, alg) {
-		return nil, errorf(KindInvalidParameter, "Algorithm %q does not sign with a %s key; use one of %v", alg, k.Spec, algs)
-	}
-	return k, nil
-}
-
-// Sign signs a SHA-256 digest: in the token at HSM level, with the private
-// key opened for this signature alone at SOFTWARE level.
-func (s *Service) Sign(ctx context.Context, req SignRequest) (*SignResponse, error) {
-	k, err := s.signingKey(ctx, req.KeyID, req.KeyVersionID, req.Algorithm)
-	if err != nil {
-		return nil, err
-	}
-	if len(req.Digest) != 32 {
-		return nil, errorf(KindInvalidParameter, "Digest must be a SHA-256 digest: 32 bytes, not %d", len(req.Digest))
-	}
-	alg := signAlgorithms[req.Algorithm]
-	var sig []byte
-	if ProtectionLevel(k.Protection) == ProtectionHSM {
-		if !s.signs[alg] {
-			return nil, errorf(KindUnsupportedAlgorithm, "this HSM cannot sign %s", req.Algorithm)
-		}
-		if sig, err = s.tok.Sign(ctx, hsm.KeyID(k.HSMObject), alg, req.Digest); err != nil {
-			return nil, hsmError("sign", err)
-		}
-	} else if sig, err = s.signInProcess(ctx, k, alg, req.Digest); err != nil {
-		return nil, err
-	}
-	return &SignResponse{KeyID: k.ID, KeyVersionID: k.VersionID, Signature: sig}, nil
+	return pub, nil
 }
 
 // openPrivateKey opens a SOFTWARE-level key's sealed private half for one
-// operation; the caller wipes it (wipeSigner) when done.
-func (s *Service) openPrivateKey(ctx context.Context, k *store.Key) (crypto.Signer, error) {
+// operation; the caller wipes it when done.
+func (s *Service) openPrivateKey(ctx context.Context, k *store.Key) (*asymkey.PrivateKey, error) {
 	der, err := s.openMaterial(ctx, k)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(der)
-	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	priv, err := asymkey.ParsePKCS8(der)
 	if err != nil {
 		return nil, wrapErr(KindInternal, err, "sealed private key of key %s", k.ID)
 	}
-	priv, ok := parsed.(crypto.Signer)
-	if !ok {
-		return nil, errorf(KindInternal, "sealed private key of key %s is a %T", k.ID, parsed)
-	}
 	return priv, nil
-}
-
-func (s *Service) signInProcess(ctx context.Context, k *store.Key, alg hsm.SignAlgorithm, digest []byte) ([]byte, error) {
-	priv, err := s.openPrivateKey(ctx, k)
-	if err != nil {
-		return nil, err
-	}
-	defer wipeSigner(priv)
-	var sig []byte
-	switch alg {
-	case hsm.RSAPSSSHA256:
-		sig, err = priv.Sign(rand.Reader, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256})
-	default: // PKCS#1 v1.5, and ECDSA's ASN.1 signature
-		sig, err = priv.Sign(rand.Reader, digest, crypto.SHA256)
-	}
-	if err != nil {
-		return nil, wrapErr(KindInternal, err, "sign")
-	}
-	return sig, nil
-}
-
-// wipeSigner zeroes what it can of a private key once it has signed: Go's
-// big integers keep their words, which are cleared in place.
-func wipeSigner(k crypto.Signer) {
-	switch p := k.(type) {
-	case *rsa.PrivateKey:
-		clearInt := func(words []big.Word) { clear(words) }
-		clearInt(p.D.Bits())
-		for _, q := range p.Primes {
-			clearInt(q.Bits())
-		}
-		if p.Precomputed.Dp != nil {
-			clearInt(p.Precomputed.Dp.Bits())
-			clearInt(p.Precomputed.Dq.Bits())
-			clearInt(p.Precomputed.Qinv.Bits())
-		}
-	case *ecdsa.PrivateKey:
-		clear(p.D.Bits())
-	}
-}
-
-// Verify checks a signature from the key's public half, in process. A
-// signature that does not hold is false, not an error.
-func (s *Service) Verify(ctx context.Context, req VerifyRequest) (bool, *PublicKey, error) {
-	k, err := s.signingKey(ctx, req.KeyID, req.KeyVersionID, req.Algorithm)
-	if err != nil {
-		return false, nil, err
-	}
-	if len(req.Digest) != 32 {
-		return false, nil, errorf(KindInvalidParameter, "Digest must be a SHA-256 digest: 32 bytes, not %d", len(req.Digest))
-	}
-	ok, err := hsm.Verify(k.PublicKey, signAlgorithms[req.Algorithm], req.Digest, req.Signature)
-	if err != nil {
-		return false, nil, wrapErr(KindInternal, err, "public key of key %s", k.ID)
-	}
-	return ok, &PublicKey{KeyID: k.ID, KeyVersionID: k.VersionID}, nil
 }
 
 // PublicKeyOf returns an asymmetric key's public half.

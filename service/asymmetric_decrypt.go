@@ -2,13 +2,7 @@ package service
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1" //nolint:gosec // RSAES_OAEP_SHA_1 is a published algorithm of both clouds; SHA-1 in OAEP is not a signature
-	"crypto/sha256"
-	"crypto/x509"
 	"errors"
-	"hash"
 	"slices"
 
 	"github.com/keyport-kms/keyport/hsm"
@@ -53,26 +47,12 @@ func (s *Service) decryptingKey(ctx context.Context, keyID, versionID string, al
 	return k, nil
 }
 
-// oaepHash is the hash of an OAEP algorithm; nil for PKCS#1 v1.5.
-func oaepHash(alg EncryptionAlgorithm) hash.Hash {
-	switch alg {
-	case EncRSAOAEPSHA256:
-		return sha256.New()
-	case EncRSAOAEPSHA1:
-		return sha1.New() //nolint:gosec // see the import
-	}
-	return nil
-}
-
 // MaxAsymmetricPlaintext is the longest message alg encrypts to a key of
 // spec: k − 2·hLen − 2 bytes for OAEP (190 and 214 for RSA-2048 with
-// SHA-256 and SHA-1, as Alibaba Cloud documents), k − 11 for PKCS#1 v1.5.
+// SHA-256 and SHA-1, as Alibaba Cloud documents), k − 11 for PKCS#1 v1.5,
+// 6,047 for SM2PKE.
 func MaxAsymmetricPlaintext(spec KeySpec, alg EncryptionAlgorithm) int {
-	k := asymmetricSpecs[spec].rsaBits / 8
-	if h := oaepHash(alg); h != nil {
-		return k - 2*h.Size() - 2
-	}
-	return k - 11
+	return encryptionAlgorithms[alg].cipher.MaxPlaintext(asymmetricSpecs[spec].key)
 }
 
 // AsymmetricEncrypt encrypts to the key's public half, in process: the
@@ -85,17 +65,11 @@ func (s *Service) AsymmetricEncrypt(ctx context.Context, req AsymmetricEncryptRe
 	if max := MaxAsymmetricPlaintext(KeySpec(k.Spec), req.Algorithm); len(req.Plaintext) == 0 || len(req.Plaintext) > max {
 		return nil, errorf(KindInvalidParameter, "Plaintext must be 1 to %d bytes for %s with a %s key, not %d", max, req.Algorithm, k.Spec, len(req.Plaintext))
 	}
-	parsed, err := x509.ParsePKIXPublicKey(k.PublicKey)
-	pub, ok := parsed.(*rsa.PublicKey)
-	if err != nil || !ok {
-		return nil, wrapErr(KindInternal, errors.Join(err, errors.New("not an RSA key")), "public key of key %s", k.ID)
+	pub, err := publicHalf(k)
+	if err != nil {
+		return nil, err
 	}
-	var ct []byte
-	if h := oaepHash(req.Algorithm); h != nil {
-		ct, err = rsa.EncryptOAEP(h, rand.Reader, pub, req.Plaintext, nil)
-	} else {
-		ct, err = rsa.EncryptPKCS1v15(rand.Reader, pub, req.Plaintext)
-	}
+	ct, err := pub.Encrypt(encryptionAlgorithms[req.Algorithm].cipher, req.Plaintext)
 	if err != nil {
 		return nil, wrapErr(KindInternal, err, "encrypt")
 	}
@@ -110,45 +84,31 @@ func (s *Service) AsymmetricDecrypt(ctx context.Context, req AsymmetricDecryptRe
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Ciphertext) != asymmetricSpecs[KeySpec(k.Spec)].rsaBits/8 {
-		return nil, errorf(KindInvalidCiphertext, "CiphertextBlob is not a ciphertext of this key")
+	badCiphertext := errorf(KindInvalidCiphertext, "CiphertextBlob does not decrypt under this key")
+	if bits := asymmetricSpecs[KeySpec(k.Spec)].key.RSABits(); bits > 0 && len(req.Ciphertext) != bits/8 {
+		return nil, badCiphertext
 	}
+	alg := encryptionAlgorithms[req.Algorithm]
 	var pt []byte
 	if ProtectionLevel(k.Protection) == ProtectionHSM {
-		alg := encryptionAlgorithms[req.Algorithm]
-		if !s.decrypts[alg] {
+		if !s.decrypts[alg.token] {
 			return nil, errorf(KindUnsupportedAlgorithm, "this HSM cannot decrypt %s", req.Algorithm)
 		}
-		pt, err = s.tok.Decrypt(ctx, hsm.KeyID(k.HSMObject), alg, req.Ciphertext)
+		pt, err = s.tok.Decrypt(ctx, hsm.KeyID(k.HSMObject), alg.token, req.Ciphertext)
 		if errors.Is(err, hsm.ErrBadCiphertext) {
-			return nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not decrypt under this key")
+			return nil, badCiphertext
 		} else if err != nil {
 			return nil, hsmError("decrypt", err)
 		}
-	} else if pt, err = s.decryptInProcess(ctx, k, req.Algorithm, req.Ciphertext); err != nil {
-		return nil, err
+		return &AsymmetricResult{KeyID: k.ID, KeyVersionID: k.VersionID, Data: pt}, nil
 	}
-	return &AsymmetricResult{KeyID: k.ID, KeyVersionID: k.VersionID, Data: pt}, nil
-}
-
-func (s *Service) decryptInProcess(ctx context.Context, k *store.Key, alg EncryptionAlgorithm, ct []byte) ([]byte, error) {
 	priv, err := s.openPrivateKey(ctx, k)
 	if err != nil {
 		return nil, err
 	}
-	defer wipeSigner(priv)
-	rk, ok := priv.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errorf(KindInternal, "sealed private key of key %s is a %T", k.ID, priv)
+	defer priv.Wipe()
+	if pt, err = priv.Decrypt(alg.cipher, req.Ciphertext); err != nil {
+		return nil, badCiphertext
 	}
-	var pt []byte
-	if h := oaepHash(alg); h != nil {
-		pt, err = rsa.DecryptOAEP(h, nil, rk, ct, nil)
-	} else {
-		pt, err = rsa.DecryptPKCS1v15(nil, rk, ct) //nolint:staticcheck // Tencent Cloud's published algorithm
-	}
-	if err != nil {
-		return nil, errorf(KindInvalidCiphertext, "CiphertextBlob does not decrypt under this key")
-	}
-	return pt, nil
+	return &AsymmetricResult{KeyID: k.ID, KeyVersionID: k.VersionID, Data: pt}, nil
 }

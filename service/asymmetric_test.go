@@ -3,6 +3,7 @@ package service_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -11,6 +12,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/keyport-kms/keyport/hsm"
 	"github.com/keyport-kms/keyport/service"
@@ -25,13 +29,20 @@ func TestSigningKeys(t *testing.T) {
 	ctx := context.Background()
 	digest := sha256.Sum256([]byte("a release to sign"))
 	other := sha256.Sum256([]byte("another release"))
-	specs := []service.KeySpec{service.SpecRSA2048, service.SpecRSA3072, service.SpecRSA4096, service.SpecECP256}
+	specs := []service.KeySpec{service.SpecRSA2048, service.SpecRSA3072, service.SpecRSA4096, service.SpecECP256, service.SpecECP256K, service.SpecECSM2}
 	for _, spec := range specs {
 		for _, level := range []service.ProtectionLevel{service.ProtectionHSM, service.ProtectionSoftware} {
 			if testing.Short() && spec == service.SpecRSA4096 {
 				continue
 			}
 			md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Spec: spec, Usage: service.UsageSignVerify, Protection: level})
+			if spec == service.SpecECSM2 && level == service.ProtectionHSM {
+				// SoftHSM2 has no SM2 signing mechanism: the probe says so.
+				if !errors.Is(err, service.KindUnsupportedAlgorithm) {
+					t.Errorf("an HSM-level SM2 signing key on SoftHSM2: %v", err)
+				}
+				continue
+			}
 			if err != nil {
 				t.Fatalf("%s %s: %v", spec, level, err)
 			}
@@ -47,7 +58,7 @@ func TestSigningKeys(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s %s %s: %v", spec, level, alg, err)
 				}
-				hAlg := map[service.SignAlgorithm]hsm.SignAlgorithm{service.SignRSAPSSSHA256: hsm.RSAPSSSHA256, service.SignRSAPKCS1SHA256: hsm.RSAPKCS1SHA256, service.SignECDSASHA256: hsm.ECDSASHA256}[alg]
+				hAlg := map[service.SignAlgorithm]hsm.SignAlgorithm{service.SignRSAPSSSHA256: hsm.RSAPSSSHA256, service.SignRSAPKCS1SHA256: hsm.RSAPKCS1SHA256, service.SignECDSASHA256: hsm.ECDSASHA256, service.SignSM2DSA: hsm.SM2DSA}[alg]
 				if ok, err := hsm.Verify(pk.DER, hAlg, digest[:], res.Signature); !ok || err != nil {
 					t.Errorf("%s %s %s: the signature does not check against the public key (%v)", spec, level, alg, err)
 				}
@@ -66,7 +77,7 @@ func TestSigningKeys(t *testing.T) {
 			}
 			var refusals []refusal
 			wrong := service.SignECDSASHA256
-			if spec == service.SpecECP256 {
+			if spec != service.SpecRSA2048 && spec != service.SpecRSA3072 && spec != service.SpecRSA4096 {
 				wrong = service.SignRSAPSSSHA256
 			}
 			_, err = e.svc.Sign(ctx, service.SignRequest{KeyID: md.KeyID, Algorithm: wrong, Digest: digest[:]})
@@ -125,7 +136,8 @@ func TestSigningKeys(t *testing.T) {
 		"SIGN/VERIFY AES key":    {Spec: service.SpecAES256, Usage: service.UsageSignVerify},
 		"EXTERNAL RSA key":       {Spec: service.SpecRSA2048, Usage: service.UsageSignVerify, Origin: service.OriginExternal},
 		"rotating RSA key":       {Spec: service.SpecRSA2048, Usage: service.UsageSignVerify, AutoRotate: true},
-		"EC_SM2 (not yet)":       {Spec: "EC_SM2", Usage: service.UsageSignVerify},
+		"ENCRYPT/DECRYPT P256K":  {Spec: service.SpecECP256K, Usage: service.UsageEncryptDecrypt},
+		"P-384 (not served)":     {Spec: "EC_P384", Usage: service.UsageSignVerify},
 	} {
 		if _, err := e.svc.CreateKey(ctx, req); err == nil || errors.Is(err, service.KindInternal) {
 			t.Errorf("CreateKey %s: %v, want a refusal", what, err)
@@ -235,3 +247,73 @@ func mustRSA(t *testing.T, der []byte) *rsa.PublicKey {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// SM2 keys: ENCRYPT/DECRYPT ones at both levels decrypt SM2PKE in both of
+// its encodings, as gmsm writes them (the token derives the shared point
+// at HSM level); SIGN/VERIFY ones at SOFTWARE level sign a message's
+// SM3(Z_A ‖ M), which gmsm verifies as a signature of the message.
+func TestSM2Keys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	msg := []byte("an SM2 secret")
+	for _, level := range []service.ProtectionLevel{service.ProtectionHSM, service.ProtectionSoftware} {
+		md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Spec: service.SpecECSM2, Usage: service.UsageEncryptDecrypt, Protection: level})
+		if err != nil {
+			t.Fatalf("%s: %v", level, err)
+		}
+		pk, err := e.svc.PublicKeyOf(ctx, md.KeyID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := smx509.ParsePKIXPublicKey(pk.DER)
+		if err != nil {
+			t.Fatalf("gmsm does not read the public key: %v", err)
+		}
+		pub := parsed.(*ecdsa.PublicKey)
+		asn1CT, _ := sm2.EncryptASN1(rand.Reader, pub, msg)
+		rawCT, _ := sm2.Encrypt(rand.Reader, pub, msg, nil)
+		ours, err := e.svc.AsymmetricEncrypt(ctx, service.AsymmetricEncryptRequest{KeyID: md.KeyID, Algorithm: service.EncSM2PKE, Plaintext: msg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, ct := range map[string][]byte{"ASN.1": asn1CT, "C1C3C2": rawCT, "AsymmetricEncrypt's": ours.Data} {
+			res, err := e.svc.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: md.KeyID, Algorithm: service.EncSM2PKE, Ciphertext: ct})
+			if err != nil || !bytes.Equal(res.Data, msg) {
+				t.Fatalf("%s, %s ciphertext: %v", level, what, err)
+			}
+			bad := bytes.Clone(ct)
+			bad[len(bad)-1] ^= 1
+			if _, err := e.svc.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: md.KeyID, Algorithm: service.EncSM2PKE, Ciphertext: bad}); !errors.Is(err, service.KindInvalidCiphertext) {
+				t.Errorf("%s, a changed %s ciphertext: %v", level, what, err)
+			}
+		}
+		if _, err := e.svc.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: md.KeyID, Algorithm: service.EncRSAOAEPSHA256, Ciphertext: asn1CT}); !errors.Is(err, service.KindInvalidParameter) {
+			t.Errorf("%s: RSA OAEP with an SM2 key: %v", level, err)
+		}
+	}
+	md, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{Spec: service.SpecECSM2, Usage: service.UsageSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := e.svc.PublicKeyOf(ctx, md.KeyID, "")
+	parsed, _ := smx509.ParsePKIXPublicKey(pk.DER)
+	res, err := e.svc.Sign(ctx, service.SignRequest{KeyID: md.KeyID, Algorithm: service.SignSM2DSA, Message: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sm2.VerifyASN1WithSM2(parsed.(*ecdsa.PublicKey), nil, msg, res.Signature) {
+		t.Fatal("gmsm does not verify the SM2DSA signature of the message")
+	}
+	ok, _, err := e.svc.Verify(ctx, service.VerifyRequest{KeyID: md.KeyID, Algorithm: service.SignSM2DSA, Message: msg, Signature: res.Signature})
+	if err != nil || !ok {
+		t.Fatalf("Verify of the message: %v %v", ok, err)
+	}
+	e256, err := sm2.CalculateSM2Hash(parsed.(*ecdsa.PublicKey), msg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, _, err = e.svc.Verify(ctx, service.VerifyRequest{KeyID: md.KeyID, Algorithm: service.SignSM2DSA, Digest: e256, Signature: res.Signature})
+	if err != nil || !ok {
+		t.Fatalf("Verify of the digest e: %v %v", ok, err)
+	}
+}

@@ -13,12 +13,14 @@ const (
 	SpecAES256 KeySpec = "Aliyun_AES_256" // 32 bytes of material, AES-256-GCM
 	SpecSM4    KeySpec = "Aliyun_SM4"     // 16 bytes of material, SM4-GCM
 
-	// Asymmetric keys (SIGN/VERIFY): a key pair, the private half in the
+	// Asymmetric keys (SIGN/VERIFY or ENCRYPT/DECRYPT): a key pair, the private half in the
 	// token (HSM) or sealed (SOFTWARE). See asymmetricSpecs.
 	SpecRSA2048 KeySpec = "RSA_2048"
 	SpecRSA3072 KeySpec = "RSA_3072"
 	SpecRSA4096 KeySpec = "RSA_4096"
 	SpecECP256  KeySpec = "EC_P256"
+	SpecECP256K KeySpec = "EC_P256K" // secp256k1
+	SpecECSM2   KeySpec = "EC_SM2"
 )
 
 // MaterialSize is how many bytes of material the spec takes.

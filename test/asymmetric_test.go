@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 )
@@ -41,9 +42,11 @@ func TestAsymmetricSigning(t *testing.T) {
 		"RSA_PSS_SHA_256":   {"-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32", "-pkeyopt", "rsa_mgf1_md:sha256"},
 		"RSA_PKCS1_SHA_256": {"-pkeyopt", "digest:sha256", "-pkeyopt", "rsa_padding_mode:pkcs1"},
 		"ECDSA_SHA_256":     {"-pkeyopt", "digest:sha256"},
+		"SM2DSA":            {}, // the input is e = SM3(Z_A ‖ M), which openssl checks as given
 	}
 	cases := []struct{ spec, level string }{
-		{"RSA_2048", "HSM"}, {"RSA_3072", "HSM"}, {"EC_P256", "HSM"}, {"RSA_2048", "SOFTWARE"}, {"EC_P256", "SOFTWARE"},
+		{"RSA_2048", "HSM"}, {"RSA_3072", "HSM"}, {"EC_P256", "HSM"}, {"EC_P256K", "HSM"},
+		{"RSA_2048", "SOFTWARE"}, {"EC_P256", "SOFTWARE"}, {"EC_P256K", "SOFTWARE"}, {"EC_SM2", "SOFTWARE"},
 	}
 	for _, c := range cases {
 		ck := kms.CreateCreateKeyRequest()
@@ -59,14 +62,10 @@ func TestAsymmetricSigning(t *testing.T) {
 		if got := must(v.c.DescribeKey(dk)).KeyMetadata; got.KeySpec != c.spec || got.KeyUsage != "SIGN/VERIFY" {
 			t.Fatalf("DescribeKey: %+v", got)
 		}
-		gp := kms.CreateGetPublicKeyRequest()
-		v.prep(gp.RpcRequest)
-		gp.KeyId, gp.KeyVersionId = md.KeyId, md.PrimaryKeyVersion
-		pemFile := filepath.Join(dir, md.KeyId+".pem")
-		must(0, os.WriteFile(pemFile, []byte(must(v.c.GetPublicKey(gp)).PublicKey), 0o600))
-		algs := []string{"RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"}
-		if c.spec == "EC_P256" {
-			algs = []string{"ECDSA_SHA_256"}
+		pemFile := publicKeyFile(t, v, dir, md.KeyId, md.PrimaryKeyVersion)
+		algs := map[string][]string{"EC_P256": {"ECDSA_SHA_256"}, "EC_P256K": {"ECDSA_SHA_256"}, "EC_SM2": {"SM2DSA"}}[c.spec]
+		if algs == nil {
+			algs = []string{"RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"}
 		}
 		for _, alg := range algs {
 			sg := kms.CreateAsymmetricSignRequest()
@@ -100,7 +99,7 @@ func TestAsymmetricSigning(t *testing.T) {
 		sg := kms.CreateAsymmetricSignRequest()
 		v.prep(sg.RpcRequest)
 		sg.KeyId, sg.KeyVersionId, sg.Digest = md.KeyId, md.PrimaryKeyVersion, base64.StdEncoding.EncodeToString(digest[:])
-		sg.Algorithm = map[bool]string{true: "RSA_PSS_SHA_256", false: "ECDSA_SHA_256"}[c.spec == "EC_P256"]
+		sg.Algorithm = map[bool]string{true: "RSA_PSS_SHA_256", false: "ECDSA_SHA_256"}[strings.HasPrefix(c.spec, "EC_")]
 		_, err = v.c.AsymmetricSign(sg)
 		serverError(t, err, 400, "InvalidParameter")
 		sg.Algorithm, sg.Digest = algs[0], base64.StdEncoding.EncodeToString(digest[:20])
@@ -121,6 +120,11 @@ func TestAsymmetricSigning(t *testing.T) {
 	bad.KeySpec, bad.KeyUsage = "EC_P256", "ENCRYPT/DECRYPT"
 	_, err = v.c.CreateKey(bad)
 	serverError(t, err, 400, "InvalidParameter")
+	// SoftHSM2 has no SM2 signing mechanism: an HSM-level SM2 signing key
+	// is refused, as the probe decided.
+	bad.KeySpec, bad.KeyUsage, bad.ProtectionLevel = "EC_SM2", "SIGN/VERIFY", "HSM"
+	_, err = v.c.CreateKey(bad)
+	serverError(t, err, 400, "Rejected.UnsupportedOperation")
 }
 
 // TestTencentAsymmetricSigning: the same keys through Tencent Cloud's Go
@@ -143,6 +147,7 @@ func TestTencentAsymmetricSigning(t *testing.T) {
 		{"ASYMMETRIC_SIGN_VERIFY_ECC", true, []string{"ECC_P256_R1"}},
 		{"ASYMMETRIC_SIGN_VERIFY_RSA_2048", false, []string{"RSA_PSS_SHA_256"}},
 		{"ASYMMETRIC_SIGN_VERIFY_ECC", false, []string{"ECC_P256_R1"}},
+		{"ASYMMETRIC_SIGN_VERIFY_SM2", false, []string{"SM2DSA"}},
 	} {
 		ck := tckms.NewCreateKeyRequest()
 		ck.Alias, ck.KeyUsage = common.StringPtr("sign-"+strconv.FormatInt(time.Now().UnixNano(), 36)), common.StringPtr(tc.usage)
@@ -161,7 +166,11 @@ func TestTencentAsymmetricSigning(t *testing.T) {
 		if block, _ := pem.Decode([]byte(*pk.PublicKeyPem)); block == nil || !bytes.Equal(block.Bytes, der) {
 			t.Fatalf("%s: PublicKeyPem is not PublicKey's DER", tc.usage)
 		}
-		pub := must(x509.ParsePKIXPublicKey(der))
+		pub := must(smx509.ParsePKIXPublicKey(der))
+		digest := digest
+		if tc.algs[0] == "SM2DSA" { // the digest SM2DSA signs is e = SM3(Z_A ‖ M)
+			copy(digest[:], must(sm2.CalculateSM2Hash(pub.(*ecdsa.PublicKey), message, nil)))
+		}
 		for _, alg := range tc.algs {
 			for _, mt := range []struct{ typ, msg string }{
 				{"RAW", base64.StdEncoding.EncodeToString(message)},
@@ -180,7 +189,11 @@ func TestTencentAsymmetricSigning(t *testing.T) {
 						ok = rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil
 					}
 				case *ecdsa.PublicKey:
-					ok = ecdsa.VerifyASN1(k, digest[:], sig)
+					if alg == "SM2DSA" {
+						ok = sm2.VerifyASN1WithSM2(k, nil, message, sig)
+					} else {
+						ok = ecdsa.VerifyASN1(k, digest[:], sig)
+					}
 				}
 				if !ok {
 					t.Errorf("%s hsm=%v %s %s: Go's crypto does not verify the signature", tc.usage, tc.hsm, alg, mt.typ)
@@ -215,10 +228,15 @@ func TestTencentAsymmetricSigning(t *testing.T) {
 		_, err = c.Encrypt(enc)
 		tcError(t, err, "UnsupportedOperation")
 	}
+	// An HSM-level SM2 signing key: SoftHSM2 cannot sign SM2DSA.
+	ck := tckms.NewCreateKeyRequest()
+	ck.Alias, ck.KeyUsage, ck.HsmClusterId = common.StringPtr("sm2-hsm"), common.StringPtr("ASYMMETRIC_SIGN_VERIFY_SM2"), common.StringPtr("keyport-hsm")
+	_, err := c.CreateKey(ck)
+	tcError(t, err, "UnsupportedOperation")
 	// A symmetric key has no public half.
 	gp := tckms.NewGetPublicKeyRequest()
 	gp.KeyId = common.StringPtr(tcCreate(c, 1, false))
-	_, err := c.GetPublicKey(gp)
+	_, err = c.GetPublicKey(gp)
 	tcError(t, err, "UnsupportedOperation")
 }
 
@@ -259,11 +277,7 @@ func TestAsymmetricDecryption(t *testing.T) {
 		v.prep(ck.RpcRequest)
 		ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = c.spec, "ENCRYPT/DECRYPT", c.level
 		md := must(v.c.CreateKey(ck)).KeyMetadata
-		gp := kms.CreateGetPublicKeyRequest()
-		v.prep(gp.RpcRequest)
-		gp.KeyId, gp.KeyVersionId = md.KeyId, md.PrimaryKeyVersion
-		pemFile := filepath.Join(dir, md.KeyId+".pem")
-		must(0, os.WriteFile(pemFile, []byte(must(v.c.GetPublicKey(gp)).PublicKey), 0o600))
+		pemFile := publicKeyFile(t, v, dir, md.KeyId, md.PrimaryKeyVersion)
 		for _, alg := range []string{"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"} {
 			dec := kms.CreateAsymmetricDecryptRequest()
 			v.prep(dec.RpcRequest)
@@ -297,6 +311,51 @@ func TestAsymmetricDecryption(t *testing.T) {
 		sg.KeyId, sg.KeyVersionId, sg.Algorithm, sg.Digest = md.KeyId, md.PrimaryKeyVersion, "RSA_PSS_SHA_256", base64.StdEncoding.EncodeToString(make([]byte, 32))
 		_, err = v.c.AsymmetricSign(sg)
 		serverError(t, err, 400, "Rejected.UnsupportedOperation")
+	}
+
+	// SM2 at both levels: openssl's SM2 encryption (ASN.1 C1C3C2) to the
+	// key from GetPublicKey, and AsymmetricEncrypt's, decrypt through both
+	// dialects (the token derives the shared point at HSM level).
+	for _, level := range []string{"HSM", "SOFTWARE"} {
+		ck := kms.CreateCreateKeyRequest()
+		v.prep(ck.RpcRequest)
+		ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = "EC_SM2", "ENCRYPT/DECRYPT", level
+		md := must(v.c.CreateKey(ck)).KeyMetadata
+		pemFile := publicKeyFile(t, v, dir, md.KeyId, md.PrimaryKeyVersion)
+		theirs := must(exec.Command("openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", pemFile, "-in", msgFile).Output())
+		enc := kms.CreateAsymmetricEncryptRequest()
+		v.prep(enc.RpcRequest)
+		enc.KeyId, enc.KeyVersionId, enc.Algorithm, enc.Plaintext = md.KeyId, md.PrimaryKeyVersion, "SM2PKE", base64.StdEncoding.EncodeToString(msg)
+		ours := must(v.c.AsymmetricEncrypt(enc)).CiphertextBlob
+		for who, blob := range map[string]string{"openssl": base64.StdEncoding.EncodeToString(theirs), "AsymmetricEncrypt": ours} {
+			dec := kms.CreateAsymmetricDecryptRequest()
+			v.prep(dec.RpcRequest)
+			dec.KeyId, dec.KeyVersionId, dec.Algorithm, dec.CiphertextBlob = md.KeyId, md.PrimaryKeyVersion, "SM2PKE", blob
+			if got := must(v.c.AsymmetricDecrypt(dec)).Plaintext; got != enc.Plaintext {
+				t.Fatalf("SM2 %s, %s's ciphertext: %q", level, who, got)
+			}
+			sd := tckms.NewAsymmetricSm2DecryptRequest()
+			sd.KeyId, sd.Ciphertext = common.StringPtr(md.KeyId), common.StringPtr(blob)
+			if got := *must(tc.AsymmetricSm2Decrypt(sd)).Response.Plaintext; got != enc.Plaintext {
+				t.Fatalf("Tencent SM2 %s, %s's ciphertext: %q", level, who, got)
+			}
+		}
+		bad := bytes.Clone(theirs)
+		bad[len(bad)-1] ^= 1
+		sd := tckms.NewAsymmetricSm2DecryptRequest()
+		sd.KeyId, sd.Ciphertext = common.StringPtr(md.KeyId), common.StringPtr(base64.StdEncoding.EncodeToString(bad))
+		_, err := tc.AsymmetricSm2Decrypt(sd)
+		tcError(t, err, "InvalidParameterValue.InvalidCiphertext")
+		sd.Ciphertext = common.StringPtr(base64.StdEncoding.EncodeToString(make([]byte, 257)))
+		_, err = tc.AsymmetricSm2Decrypt(sd)
+		tcError(t, err, "InvalidParameter")
+	}
+	// Tencent Cloud's own SM2 decryption key.
+	ck := tckms.NewCreateKeyRequest()
+	ck.Alias, ck.KeyUsage, ck.HsmClusterId = common.StringPtr("sm2-dec"), common.StringPtr("ASYMMETRIC_DECRYPT_SM2"), common.StringPtr("keyport-hsm")
+	sm2Key := must(tc.CreateKey(ck)).Response
+	if *sm2Key.KeyUsage != "ASYMMETRIC_DECRYPT_SM2" {
+		t.Fatalf("CreateKey: KeyUsage %s", *sm2Key.KeyUsage)
 	}
 
 	// Tencent Cloud: ASYMMETRIC_DECRYPT_RSA_2048 at both levels, every
@@ -334,4 +393,16 @@ func TestAsymmetricDecryption(t *testing.T) {
 		_, err := tc.AsymmetricRsaDecrypt(dec)
 		tcError(t, err, "InvalidParameter")
 	}
+}
+
+// publicKeyFile writes the PEM that GetPublicKey answers for a key into
+// dir, for openssl to read.
+func publicKeyFile(t *testing.T, v *v1, dir, keyID, version string) string {
+	t.Helper()
+	gp := kms.CreateGetPublicKeyRequest()
+	v.prep(gp.RpcRequest)
+	gp.KeyId, gp.KeyVersionId = keyID, version
+	file := filepath.Join(dir, keyID+".pem")
+	must(0, os.WriteFile(file, []byte(must(v.c.GetPublicKey(gp)).PublicKey), 0o600))
+	return file
 }

@@ -51,6 +51,9 @@ func TestLayering(t *testing.T) {
 		// The policy engine decides from what it is handed: no store, no server.
 		{pkg: mod + "policy", deps: leaf(mod+"store", mod+"service/wire", "net/http"), pure: true},
 		{pkg: mod + "ids", deps: []string{strings.TrimSuffix(mod, "/")}, pure: true},
+		// In-process asymmetric keys serve hsm and service alike: they
+		// know neither, nor any store or server.
+		{pkg: mod + "asymkey", deps: leaf(mod+"store", mod+"service/wire", "net/http"), pure: true},
 	}
 	list := func(format, pkg string) map[string]bool {
 		out, err := exec.Command("go", "list", "-f", format, pkg).Output()

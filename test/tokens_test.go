@@ -90,18 +90,18 @@ func TestBYOKOnEveryToken(t *testing.T) {
 				t.Fatalf("Tencent decrypt: %q", got)
 			}
 
-			for _, spec := range []string{"RSA_2048", "EC_P256"} {
+			for _, spec := range []string{"RSA_2048", "EC_P256", "EC_P256K"} {
 				ck := kms.CreateCreateKeyRequest()
 				c.prep(ck.RpcRequest)
 				ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = spec, "SIGN/VERIFY", "HSM"
 				res, err := c.c.CreateKey(ck)
-				if spec == "EC_P256" && !tk.ec {
+				if spec != "RSA_2048" && !tk.ec {
 					serverError(t, err, 400, "Rejected.UnsupportedOperation")
 					continue
 				}
 				must(0, err)
 				digest := base64.StdEncoding.EncodeToString(make([]byte, 32))
-				for _, alg := range map[string][]string{"RSA_2048": {"RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"}, "EC_P256": {"ECDSA_SHA_256"}}[spec] {
+				for _, alg := range map[string][]string{"RSA_2048": {"RSA_PSS_SHA_256", "RSA_PKCS1_SHA_256"}, "EC_P256": {"ECDSA_SHA_256"}, "EC_P256K": {"ECDSA_SHA_256"}}[spec] {
 					sg := kms.CreateAsymmetricSignRequest()
 					c.prep(sg.RpcRequest)
 					sg.KeyId, sg.KeyVersionId, sg.Algorithm, sg.Digest = res.KeyMetadata.KeyId, res.KeyMetadata.PrimaryKeyVersion, alg, digest
@@ -114,20 +114,28 @@ func TestBYOKOnEveryToken(t *testing.T) {
 					}
 				}
 			}
-			ck := kms.CreateCreateKeyRequest()
-			c.prep(ck.RpcRequest)
-			ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = "RSA_2048", "ENCRYPT/DECRYPT", "HSM"
-			dmd := must(c.c.CreateKey(ck)).KeyMetadata
-			for _, alg := range []string{"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"} {
-				ae := kms.CreateAsymmetricEncryptRequest()
-				c.prep(ae.RpcRequest)
-				ae.KeyId, ae.KeyVersionId, ae.Algorithm, ae.Plaintext = dmd.KeyId, dmd.PrimaryKeyVersion, alg, "c2VjcmV0"
-				ad := kms.CreateAsymmetricDecryptRequest()
-				c.prep(ad.RpcRequest)
-				ad.KeyId, ad.KeyVersionId, ad.Algorithm = dmd.KeyId, dmd.PrimaryKeyVersion, alg
-				ad.CiphertextBlob = must(c.c.AsymmetricEncrypt(ae)).CiphertextBlob
-				if got := must(c.c.AsymmetricDecrypt(ad)).Plaintext; got != ae.Plaintext {
-					t.Errorf("RSA_2048 %s on %s: decrypts to %q", alg, tk.name, got)
+			decrypting := map[string][]string{"RSA_2048": {"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"}, "EC_SM2": {"SM2PKE"}}
+			for _, spec := range []string{"RSA_2048", "EC_SM2"} {
+				ck := kms.CreateCreateKeyRequest()
+				c.prep(ck.RpcRequest)
+				ck.KeySpec, ck.KeyUsage, ck.ProtectionLevel = spec, "ENCRYPT/DECRYPT", "HSM"
+				res, err := c.c.CreateKey(ck)
+				if spec == "EC_SM2" && !tk.sm2 {
+					serverError(t, err, 400, "Rejected.UnsupportedOperation")
+					continue
+				}
+				dmd := must(res, err).KeyMetadata
+				for _, alg := range decrypting[spec] {
+					ae := kms.CreateAsymmetricEncryptRequest()
+					c.prep(ae.RpcRequest)
+					ae.KeyId, ae.KeyVersionId, ae.Algorithm, ae.Plaintext = dmd.KeyId, dmd.PrimaryKeyVersion, alg, "c2VjcmV0"
+					ad := kms.CreateAsymmetricDecryptRequest()
+					c.prep(ad.RpcRequest)
+					ad.KeyId, ad.KeyVersionId, ad.Algorithm = dmd.KeyId, dmd.PrimaryKeyVersion, alg
+					ad.CiphertextBlob = must(c.c.AsymmetricEncrypt(ae)).CiphertextBlob
+					if got := must(c.c.AsymmetricDecrypt(ad)).Plaintext; got != ae.Plaintext {
+						t.Errorf("%s %s on %s: decrypts to %q", spec, alg, tk.name, got)
+					}
 				}
 			}
 

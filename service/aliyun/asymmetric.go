@@ -9,9 +9,10 @@ import (
 )
 
 // The asymmetric actions, as the SDK's AsymmetricSign, AsymmetricVerify
-// and GetPublicKey structs shape them. Digest is the base64 of a SHA-256
-// digest the caller computed; Value is the base64 signature (ASN.1 DER
-// for ECDSA, as openssl reads it).
+// and GetPublicKey structs shape them. Digest is the base64 of a digest
+// the caller computed (SHA-256; for SM2DSA SM3(Z_A ‖ M) with the default
+// user id); Value is the base64 signature (ASN.1 DER for ECDSA and SM2DSA,
+// as openssl reads it).
 
 type signResponse struct {
 	base
@@ -109,6 +110,7 @@ func getPublicKey(ctx context.Context, h *Handler, p params) (withRequestID, err
 var encryptionAlgorithms = map[string]service.EncryptionAlgorithm{
 	"RSAES_OAEP_SHA_256": service.EncRSAOAEPSHA256,
 	"RSAES_OAEP_SHA_1":   service.EncRSAOAEPSHA1,
+	"SM2PKE":             service.EncSM2PKE,
 }
 
 // asymmetricCipherParams are the fields AsymmetricEncrypt and
@@ -121,7 +123,7 @@ func asymmetricCipherParams(p params, data string) (id, version string, alg serv
 	}
 	var ok bool
 	if alg, ok = encryptionAlgorithms[name]; !ok {
-		err = invalidParameter("Algorithm", "must be RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1")
+		err = invalidParameter("Algorithm", "must be RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 or SM2PKE")
 		return
 	}
 	b, err = p.base64(data)

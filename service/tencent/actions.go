@@ -51,6 +51,7 @@ var actions = map[string]action{
 	"VerifyByAsymmetricKey": verifyByAsymmetricKey,
 	"GetPublicKey":          getPublicKey,
 	"AsymmetricRsaDecrypt":  asymmetricRsaDecrypt,
+	"AsymmetricSm2Decrypt":  asymmetricSm2Decrypt,
 }
 
 // Tencent Cloud's names for the service's values.
@@ -71,12 +72,14 @@ type asymmetricKind struct {
 }
 
 // asymmetricUsages are Tencent Cloud's KeyUsage values for the asymmetric
-// keys Keyport makes, each one spec and usage (the others it documents,
-// SM2 and ECDSA384, are not served yet).
+// keys Keyport makes, each one spec and usage (the one other it
+// documents, ECDSA384, is not served yet).
 var asymmetricUsages = map[string]asymmetricKind{
 	"ASYMMETRIC_SIGN_VERIFY_RSA_2048": {service.SpecRSA2048, service.UsageSignVerify},
 	"ASYMMETRIC_SIGN_VERIFY_ECC":      {service.SpecECP256, service.UsageSignVerify},
+	"ASYMMETRIC_SIGN_VERIFY_SM2":      {service.SpecECSM2, service.UsageSignVerify},
 	"ASYMMETRIC_DECRYPT_RSA_2048":     {service.SpecRSA2048, service.UsageEncryptDecrypt},
+	"ASYMMETRIC_DECRYPT_SM2":          {service.SpecECSM2, service.UsageEncryptDecrypt},
 }
 
 // usageName is a key's KeyUsage as Tencent Cloud names it.

@@ -2,7 +2,6 @@ package tencent
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/pem"
 
@@ -11,14 +10,16 @@ import (
 
 // SignByAsymmetricKey, VerifyByAsymmetricKey and GetPublicKey, as
 // tencentcloud-sdk-go's structs shape them. MessageType RAW (the default)
-// signs the SHA-256 of Message, at most 4,096 bytes; DIGEST signs Message
-// itself, a 32-byte SHA-256 digest.
+// signs the digest of Message, at most 4,096 bytes: its SHA-256, or for
+// SM2DSA SM3(Z_A ‖ Message) with the default user id; DIGEST signs Message
+// itself, that 32-byte digest.
 
 // signAlgorithms are Tencent Cloud's names of the algorithms.
 var signAlgorithms = map[string]service.SignAlgorithm{
 	"RSA_PSS_SHA_256":   service.SignRSAPSSSHA256,
 	"RSA_PKCS1_SHA_256": service.SignRSAPKCS1SHA256,
 	"ECC_P256_R1":       service.SignECDSASHA256,
+	"SM2DSA":            service.SignSM2DSA,
 }
 
 // maxSignedMessage is the documented limit of a RAW message.
@@ -28,9 +29,9 @@ type signRequest struct {
 	KeyId, Algorithm, Message, MessageType, SignatureValue *string
 }
 
-// signingInput reads what both actions share: the key, the algorithm and
-// the digest to sign or check.
-func signingInput(body []byte) (req signRequest, id string, alg service.SignAlgorithm, digest []byte, err error) {
+// signingInput reads what both actions share: the key, the algorithm, and
+// the digest to sign or check, or the message whose digest it is.
+func signingInput(body []byte) (req signRequest, id string, alg service.SignAlgorithm, digest, message []byte, err error) {
 	if err = decode(body, &req); err != nil {
 		return
 	}
@@ -43,7 +44,7 @@ func signingInput(body []byte) (req signRequest, id string, alg service.SignAlgo
 	}
 	alg, ok := signAlgorithms[name]
 	if !ok {
-		err = invalidParameter("Algorithm", "one of RSA_PSS_SHA_256, RSA_PKCS1_SHA_256, ECC_P256_R1")
+		err = invalidParameter("Algorithm", "one of RSA_PSS_SHA_256, RSA_PKCS1_SHA_256, ECC_P256_R1, SM2DSA")
 		return
 	}
 	msg, err := base64Param("Message", req.Message)
@@ -56,14 +57,13 @@ func signingInput(body []byte) (req signRequest, id string, alg service.SignAlgo
 			err = invalidParameter("Message", "at most 4096 bytes")
 			return
 		}
-		sum := sha256.Sum256(msg)
-		digest = sum[:]
+		message = msg
 	case "DIGEST":
 		digest = msg
 	default:
 		err = invalidParameter("MessageType", "RAW or DIGEST")
 	}
-	return req, id, alg, digest, err
+	return req, id, alg, digest, message, err
 }
 
 type signResponse struct {
@@ -72,11 +72,11 @@ type signResponse struct {
 }
 
 func signByAsymmetricKey(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
-	_, id, alg, digest, err := signingInput(body)
+	_, id, alg, digest, message, err := signingInput(body)
 	if err != nil {
 		return nil, err
 	}
-	res, err := h.cfg.Service.Sign(ctx, service.SignRequest{KeyID: id, Algorithm: alg, Digest: digest})
+	res, err := h.cfg.Service.Sign(ctx, service.SignRequest{KeyID: id, Algorithm: alg, Digest: digest, Message: message})
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ type verifyResponse struct {
 }
 
 func verifyByAsymmetricKey(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
-	req, id, alg, digest, err := signingInput(body)
+	req, id, alg, digest, message, err := signingInput(body)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func verifyByAsymmetricKey(ctx context.Context, h *Handler, body []byte) (withRe
 	if err != nil {
 		return nil, err
 	}
-	ok, _, err := h.cfg.Service.Verify(ctx, service.VerifyRequest{KeyID: id, Algorithm: alg, Digest: digest, Signature: sig})
+	ok, _, err := h.cfg.Service.Verify(ctx, service.VerifyRequest{KeyID: id, Algorithm: alg, Digest: digest, Message: message, Signature: sig})
 	if err != nil {
 		return nil, err
 	}

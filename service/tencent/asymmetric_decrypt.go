@@ -51,3 +51,30 @@ func asymmetricRsaDecrypt(ctx context.Context, h *Handler, body []byte) (withReq
 	}
 	return &asymmetricDecryptResponse{KeyId: res.KeyID, Plaintext: base64.StdEncoding.EncodeToString(res.Data)}, nil
 }
+
+// maxSM2Ciphertext is AsymmetricSm2Decrypt's documented limit on the
+// ciphertext (C1C3C2, ASN.1).
+const maxSM2Ciphertext = 256
+
+func asymmetricSm2Decrypt(ctx context.Context, h *Handler, body []byte) (withRequestID, error) {
+	var req struct{ KeyId, Ciphertext *string }
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id, err := keyID(req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	ct, err := base64Param("Ciphertext", req.Ciphertext)
+	if err != nil {
+		return nil, err
+	}
+	if len(ct) > maxSM2Ciphertext {
+		return nil, invalidParameter("Ciphertext", "at most 256 bytes")
+	}
+	res, err := h.cfg.Service.AsymmetricDecrypt(ctx, service.AsymmetricDecryptRequest{KeyID: id, Algorithm: service.EncSM2PKE, Ciphertext: ct})
+	if err != nil {
+		return nil, err
+	}
+	return &asymmetricDecryptResponse{KeyId: res.KeyID, Plaintext: base64.StdEncoding.EncodeToString(res.Data)}, nil
+}

@@ -47,7 +47,7 @@ func createKey(ctx context.Context, h *Handler, body []byte) (withRequestID, err
 	if u := str(req.KeyUsage); u != "" && u != usageEncryptDecrypt {
 		var ok bool
 		if kind, ok = asymmetricUsages[u]; !ok {
-			return nil, &apiError{"InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be ENCRYPT_DECRYPT, ASYMMETRIC_SIGN_VERIFY_RSA_2048, ASYMMETRIC_SIGN_VERIFY_ECC or ASYMMETRIC_DECRYPT_RSA_2048"}
+			return nil, &apiError{"InvalidParameterValue.InvalidKeyUsage", "KeyUsage must be ENCRYPT_DECRYPT, ASYMMETRIC_SIGN_VERIFY_RSA_2048, ASYMMETRIC_SIGN_VERIFY_ECC, ASYMMETRIC_SIGN_VERIFY_SM2, ASYMMETRIC_DECRYPT_RSA_2048 or ASYMMETRIC_DECRYPT_SM2"}
 		}
 	}
 	origin := service.OriginKMS

@@ -74,7 +74,7 @@ func listAlgorithms(ctx context.Context, h *Handler, _ []byte) (withRequestID, e
 	}
 	return &listAlgorithmsResponse{
 		SymmetricAlgorithms:            []algorithmInfo{{KeyUsage: usageEncryptDecrypt, Algorithm: "SYMMETRIC_AES256"}, {KeyUsage: usageEncryptDecrypt, Algorithm: "SM4"}},
-		AsymmetricAlgorithms:           []algorithmInfo{{KeyUsage: "ASYMMETRIC_DECRYPT_RSA_2048", Algorithm: "RSA_2048"}},
-		AsymmetricSignVerifyAlgorithms: []algorithmInfo{{KeyUsage: "ASYMMETRIC_SIGN_VERIFY_RSA_2048", Algorithm: "RSA_2048"}, {KeyUsage: "ASYMMETRIC_SIGN_VERIFY_ECC", Algorithm: "ECC"}},
+		AsymmetricAlgorithms:           []algorithmInfo{{KeyUsage: "ASYMMETRIC_DECRYPT_RSA_2048", Algorithm: "RSA_2048"}, {KeyUsage: "ASYMMETRIC_DECRYPT_SM2", Algorithm: "SM2"}},
+		AsymmetricSignVerifyAlgorithms: []algorithmInfo{{KeyUsage: "ASYMMETRIC_SIGN_VERIFY_RSA_2048", Algorithm: "RSA_2048"}, {KeyUsage: "ASYMMETRIC_SIGN_VERIFY_ECC", Algorithm: "ECC"}, {KeyUsage: "ASYMMETRIC_SIGN_VERIFY_SM2", Algorithm: "SM2"}},
 	}, nil
 }
