@@ -200,7 +200,7 @@ func (p *PublicKey) Point() []byte {
 		return p.k1.SerializeUncompressed()
 	case p.ec != nil:
 		b, _ := p.ec.Bytes() // on the curve: checked when made
-		if b == nil {      // gmsm's curve, which crypto/ecdsa does not know
+		if b == nil {        // gmsm's curve, which crypto/ecdsa does not know
 			b = elliptic.Marshal(p.ec.Curve, p.ec.X, p.ec.Y) //nolint:staticcheck // the one encoder for a curve ecdsa lacks
 		}
 		return b

@@ -39,6 +39,9 @@ type Capabilities struct {
 
 	Sign         map[SignAlgorithm]bool // signing algorithms that work in the token, checked against Verify
 	SigningSpecs map[SigningSpec]bool   // signing key pairs the token generates
+	// KeyWrapPad is the mechanism that unwraps RFC 5649 (AES key wrap
+	// with padding) in the token; 0: none does, and it is done here.
+	KeyWrapPad uint
 
 	Unmodifiable      bool // keys can be made with CKA_MODIFIABLE=false
 	AllowedMechanisms bool // the token enforces CKA_ALLOWED_MECHANISMS
@@ -119,6 +122,7 @@ func (c Capabilities) log(l *slog.Logger, token string) {
 	for _, a := range SignAlgorithms() {
 		l.Info("hsm: signing algorithm", "token", token, "algorithm", a.String(), "in_token", c.Sign[a])
 	}
+	l.Info("hsm: AES key wrap with padding (RFC 5649)", "token", token, "in_token", c.KeyWrapPad != 0, "mechanism", fmt.Sprintf("%#x", c.KeyWrapPad))
 	l.Info("hsm: object writes", "token", token, "serialised", c.SerialObjectWrites, "generate_as_session_then_copy", c.CopyToToken)
 }
 
@@ -143,6 +147,7 @@ func (h *HSM) detect(ctx context.Context, full bool) (Capabilities, error) {
 		c.probeSM2(s, &caps)
 		c.probePolicy(s, &caps)
 		c.probeSign(s, &caps)
+		c.probeKeyWrap(s, &caps)
 		return nil
 	})
 	if err == nil {

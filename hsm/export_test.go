@@ -82,3 +82,7 @@ func Stall(ctx context.Context, h *HSM, release <-chan struct{}, left chan<- str
 		return nil
 	})
 }
+
+// WithoutKeyWrapPad makes h unwrap RFC 5649 in process, as on a token
+// without the mechanism. Call it before h is shared.
+func WithoutKeyWrapPad(h *HSM) { h.caps.KeyWrapPad = 0 }

@@ -16,7 +16,12 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error
 	if req.Size != 16 && req.Size != 24 && req.Size != 32 {
 		return Imported{}, fmt.Errorf("%w: AES key size %d", ErrUnsupported, req.Size)
 	}
-	if h.caps.Unwrap[req.Algorithm] {
+	switch {
+	case req.Envelope == EnvelopeAESKeyWrapPad:
+		return h.importKeyWrapped(ctx, req)
+	case req.Envelope != EnvelopeNone:
+		return Imported{}, fmt.Errorf("%w: envelope %d", ErrUnsupported, req.Envelope)
+	case h.caps.Unwrap[req.Algorithm]:
 		return h.unwrapAES(ctx, req)
 	}
 	material, err := h.Decrypt(ctx, req.WrappingKey, req.Algorithm, req.Ciphertext)
@@ -24,6 +29,12 @@ func (h *HSM) ImportAES(ctx context.Context, req ImportRequest) (Imported, error
 		return Imported{}, err
 	}
 	defer wipe(material)
+	return h.createAES(ctx, req, material)
+}
+
+// createAES makes material that passed through this process an AES key
+// object; the caller wipes material.
+func (h *HSM) createAES(ctx context.Context, req ImportRequest, material []byte) (Imported, error) {
 	if len(material) != req.Size {
 		return Imported{}, ErrBadCiphertext
 	}

@@ -37,6 +37,9 @@ func (s PairSpec) String() string {
 // RSA reports whether the pair is an RSA pair.
 func (s PairSpec) RSA() bool { return pairSpecs[s].bits > 0 }
 
+// RSABits is an RSA pair's modulus size; 0 for SM2.
+func (s PairSpec) RSABits() int { return pairSpecs[s].bits }
+
 // Algorithm is how key material was encrypted to a wrapping public key.
 type Algorithm int
 
@@ -121,7 +124,9 @@ const (
 type ImportRequest struct {
 	ID          KeyID // CKA_ID of the new object (NewKeyID); empty: a random one
 	WrappingKey KeyID
-	Algorithm   Algorithm
+	Algorithm   Algorithm // how the material, or the Envelope's ephemeral key, was encrypted to WrappingKey
+	Envelope    Envelope
+	KeyBytes    int // with an Envelope: the length of the encrypted ephemeral key at the front (the RSA modulus)
 	Ciphertext  []byte
 	Size        int    // material length the key spec demands, in bytes
 	Label       string // CKA_LABEL of the new object

@@ -37,7 +37,7 @@ func durabilityChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: 1, PoolSM2: 1, CollectEvery: -1, Reconcile: true, Logger: quiet})
+	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: 1, PoolSM2: 1, PoolRSALarge: -1, CollectEvery: -1, Reconcile: true, Logger: quiet})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -18,7 +18,7 @@ var allowed = []struct {
 func init() {
 	for _, spec := range []service.KeySpec{service.SpecAES256, service.SpecSM4} {
 		for _, level := range []service.ProtectionLevel{service.ProtectionSoftware, service.ProtectionHSM} {
-			for _, alg := range []service.WrappingAlgorithm{service.AlgRSAPKCS1v15, service.AlgRSAOAEPSHA1, service.AlgRSAOAEPSHA256, service.AlgSM2PKE} {
+			for _, alg := range []service.WrappingAlgorithm{service.AlgRSAPKCS1v15, service.AlgRSAOAEPSHA1, service.AlgRSAOAEPSHA256, service.AlgSM2PKE, service.AlgRSAAESKeyWrapSHA1, service.AlgRSAAESKeyWrapSHA256} {
 				if alg == service.AlgSM2PKE && level != service.ProtectionHSM {
 					continue
 				}

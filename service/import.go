@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/keywrap"
 	"github.com/keyport-kms/keyport/store"
 )
 
@@ -15,16 +17,17 @@ import (
 // returns a public key no other call returned.
 func (s *Service) GetParametersForImport(ctx context.Context, req GetParametersForImportRequest) (*ImportParameters, error) {
 	pair, ok := wrapping[req.Algorithm]
+	_, known := wrappingSpecs[req.Spec]
 	switch {
 	case req.Spec == "":
 		return nil, errorf(KindInvalidParameter, "WrappingKeySpec is required")
 	case req.Algorithm == "":
 		return nil, errorf(KindInvalidParameter, "WrappingAlgorithm is required")
-	case req.Spec != WrappingRSA2048 && req.Spec != WrappingSM2:
-		return nil, errorf(KindInvalidParameter, "WrappingKeySpec %q is not supported; use RSA_2048 or EC_SM2", req.Spec)
+	case !known:
+		return nil, errorf(KindInvalidParameter, "WrappingKeySpec %q is not supported; use RSA_2048, RSA_3072, RSA_4096 or EC_SM2", req.Spec)
 	case !ok:
 		return nil, errorf(KindInvalidParameter, "WrappingAlgorithm %q is not supported", req.Algorithm)
-	case pair.spec != req.Spec:
+	case !slices.Contains(pair.specs, req.Spec):
 		return nil, errorf(KindInvalidParameter, "WrappingAlgorithm %s does not go with WrappingKeySpec %s", req.Algorithm, req.Spec)
 	}
 	k, err := s.getKey(ctx, req.KeyID)
@@ -189,15 +192,17 @@ type newMaterial struct {
 // unwrapMaterial decrypts with the wrapping key in the HSM; any failure
 // caused by the ciphertext is hsm.ErrBadCiphertext, wrong length included.
 func (s *Service) unwrapMaterial(ctx context.Context, k *store.Key, w *store.WrappingKey, ct []byte) (newMaterial, error) {
-	alg := wrapping[WrappingAlgorithm(w.Algorithm)].alg
+	how := wrapping[WrappingAlgorithm(w.Algorithm)]
 	size := KeySpec(k.Spec).MaterialSize()
+	keyBytes := hsmSpec(WrappingKeySpec(w.Spec)).RSABits() / 8 // the envelope's encrypted ephemeral key
 	if inToken(k) {
 		id, err := s.newObjectID(ctx)
 		if err != nil {
 			return newMaterial{}, err
 		}
 		imp, err := s.tok.ImportAES(ctx, hsm.ImportRequest{
-			ID: id, WrappingKey: hsm.KeyID(w.ID), Algorithm: alg, Ciphertext: ct, Size: size, Label: s.materialLabel(k.ID),
+			ID: id, WrappingKey: hsm.KeyID(w.ID), Algorithm: how.alg, Envelope: how.envelope, KeyBytes: keyBytes,
+			Ciphertext: ct, Size: size, Label: s.materialLabel(k.ID),
 		})
 		if err != nil {
 			s.disown(ctx, string(id))
@@ -205,9 +210,9 @@ func (s *Service) unwrapMaterial(ctx context.Context, k *store.Key, w *store.Wra
 		}
 		return newMaterial{object: string(imp.ID), kcv: imp.CheckValue}, nil
 	}
-	m, err := s.tok.Decrypt(ctx, hsm.KeyID(w.ID), alg, ct)
+	m, err := s.openEnvelope(ctx, w, how.alg, how.envelope, keyBytes, ct)
 	if err != nil {
-		return newMaterial{}, importError(err)
+		return newMaterial{}, err
 	}
 	defer clear(m)
 	if len(m) != size {
@@ -307,4 +312,34 @@ func (s *Service) DeleteKeyMaterial(ctx context.Context, keyID string) error {
 	}
 	s.destroyMaterial(ctx, object)
 	return nil
+}
+
+// openEnvelope decrypts material that is to be sealed, with the wrapping
+// key in the HSM: the material itself, or an envelope's ephemeral key,
+// which then unwraps the material here. Any failure caused by the
+// ciphertext is hsm.ErrBadCiphertext.
+func (s *Service) openEnvelope(ctx context.Context, w *store.WrappingKey, alg hsm.Algorithm, env hsm.Envelope, keyBytes int, ct []byte) ([]byte, error) {
+	if env == hsm.EnvelopeNone {
+		m, err := s.tok.Decrypt(ctx, hsm.KeyID(w.ID), alg, ct)
+		if err != nil {
+			return nil, importError(err)
+		}
+		return m, nil
+	}
+	if keyBytes <= 0 || len(ct) <= keyBytes {
+		return nil, hsm.ErrBadCiphertext
+	}
+	kek, err := s.tok.Decrypt(ctx, hsm.KeyID(w.ID), alg, ct[:keyBytes])
+	if err != nil {
+		return nil, importError(err)
+	}
+	defer clear(kek)
+	if len(kek) != 32 {
+		return nil, hsm.ErrBadCiphertext
+	}
+	m, err := keywrap.Unwrap(kek, ct[keyBytes:])
+	if err != nil {
+		return nil, hsm.ErrBadCiphertext
+	}
+	return m, nil
 }

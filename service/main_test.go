@@ -73,7 +73,7 @@ func (e *env) open(t testing.TB, opts ...func(*service.Options)) {
 		h.Close()
 		t.Fatal(err)
 	}
-	o := service.Options{Token: h, Store: st, Now: e.clock.Now, PoolRSA: 2, PoolSM2: 2, PoolRSAMax: 2, PoolSM2Max: 2, CollectEvery: -1, Reconcile: true, Logger: quiet} // a fixed pool, unless a test asks for growth
+	o := service.Options{Token: h, Store: st, Now: e.clock.Now, PoolRSA: 2, PoolSM2: 2, PoolRSAMax: 2, PoolSM2Max: 2, PoolRSALarge: -1, CollectEvery: -1, Reconcile: true, Logger: quiet} // a fixed pool, unless a test asks for growth
 	for _, f := range opts {
 		f(&o)
 	}

@@ -256,7 +256,7 @@ func TestMasterKeysRacingStarts(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			svcs[i], errs[i] = service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, CollectEvery: -1, Logger: quiet})
+			svcs[i], errs[i] = service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, PoolRSALarge: -1, CollectEvery: -1, Logger: quiet})
 		}()
 	}
 	wg.Wait()
@@ -323,7 +323,7 @@ func TestPlantedMasterKeyRefused(t *testing.T) {
 	}
 	defer st.Close()
 	_, _ = st.InitMeta(ctx, store.MetaLegacyObjects, "true")
-	_, err = service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, CollectEvery: -1, Logger: quiet})
+	_, err = service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, PoolRSALarge: -1, CollectEvery: -1, Logger: quiet})
 	if !errors.Is(err, hsm.ErrUnsafeKey) || !strings.Contains(err.Error(), "never extractable") {
 		t.Fatalf("start with a planted master key: %v", err)
 	}

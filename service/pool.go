@@ -45,10 +45,12 @@ type poolBounds struct{ min, max int }
 const demandWindow = time.Minute
 
 func newPool(s *Service, bounds map[WrappingKeySpec]poolBounds, parallel int) *pool {
-	return &pool{s: s, st: s.st, bounds: bounds, kick: make(chan struct{}, 1), gen: make(chan struct{}, parallel),
-		claims:   map[WrappingKeySpec][]time.Time{},
-		inlineBy: map[WrappingKeySpec]*atomic.Int64{WrappingRSA2048: {}, WrappingSM2: {}},
-		madeAt:   map[WrappingKeySpec]*atomic.Int64{WrappingRSA2048: {}, WrappingSM2: {}}}
+	p := &pool{s: s, st: s.st, bounds: bounds, kick: make(chan struct{}, 1), gen: make(chan struct{}, parallel),
+		claims: map[WrappingKeySpec][]time.Time{}, inlineBy: map[WrappingKeySpec]*atomic.Int64{}, madeAt: map[WrappingKeySpec]*atomic.Int64{}}
+	for _, spec := range WrappingSpecs() {
+		p.inlineBy[spec], p.madeAt[spec] = &atomic.Int64{}, &atomic.Int64{}
+	}
+	return p
 }
 
 // producingWithin is how recent a generated pair must be for an empty pool

@@ -41,6 +41,10 @@ type Options struct {
 	PoolRSA, PoolSM2       int
 	PoolRSAMax, PoolSM2Max int
 	PoolParallelism        int
+	// PoolRSALarge is the least RSA-3072 and RSA-4096 pairs kept ready,
+	// each (up to four times as many as demand rises); 2 by default,
+	// negative for none (each is then generated on its request).
+	PoolRSALarge int
 	// MaxDecryptFailures bounds failed decryptions per wrapping key before it
 	// is destroyed and its token refused (a padding-oracle defence). Default 10.
 	MaxDecryptFailures int
@@ -91,6 +95,9 @@ func (o *Options) defaults() {
 		o.PoolSM2Max = 4 * o.PoolSM2
 	}
 	o.PoolSM2Max = max(o.PoolSM2Max, o.PoolSM2)
+	if o.PoolRSALarge == 0 {
+		o.PoolRSALarge = 2
+	}
 	if o.PoolParallelism <= 0 {
 		o.PoolParallelism = max(2, runtime.NumCPU())
 	}
@@ -212,6 +219,10 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	}
 	if s.sm2 && opt.PoolSM2 > 0 {
 		bounds[WrappingSM2] = poolBounds{opt.PoolSM2, opt.PoolSM2Max}
+	}
+	if opt.PoolRSALarge > 0 {
+		bounds[WrappingRSA3072] = poolBounds{opt.PoolRSALarge, 4 * opt.PoolRSALarge}
+		bounds[WrappingRSA4096] = poolBounds{opt.PoolRSALarge, 4 * opt.PoolRSALarge}
 	}
 	s.pool = newPool(s, bounds, opt.PoolParallelism)
 

@@ -77,7 +77,7 @@ func BenchmarkStores(b *testing.B) {
 	const d = 3 * time.Second
 	type figures struct{ create, pairs float64 }
 	measure := func(st store.Store) figures {
-		svc, err := service.New(context.Background(), service.Options{Token: h, Store: st, PoolRSA: 2, PoolSM2: 2, CollectEvery: time.Second, Logger: quiet})
+		svc, err := service.New(context.Background(), service.Options{Token: h, Store: st, PoolRSA: 2, PoolSM2: 2, PoolRSALarge: -1, CollectEvery: time.Second, Logger: quiet})
 		if err != nil {
 			b.Fatal(err)
 		}

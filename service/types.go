@@ -75,8 +75,23 @@ type WrappingKeySpec string
 
 const (
 	WrappingRSA2048 WrappingKeySpec = "RSA_2048"
+	WrappingRSA3072 WrappingKeySpec = "RSA_3072" // beyond both clouds, as AWS KMS and GCP offer
+	WrappingRSA4096 WrappingKeySpec = "RSA_4096"
 	WrappingSM2     WrappingKeySpec = "EC_SM2"
 )
+
+// wrappingSpecs are the specs GetParametersForImport issues, each with
+// its token pair.
+var wrappingSpecs = map[WrappingKeySpec]hsm.PairSpec{
+	WrappingRSA2048: hsm.RSA2048, WrappingRSA3072: hsm.RSA3072, WrappingRSA4096: hsm.RSA4096, WrappingSM2: hsm.SM2,
+}
+
+// WrappingSpecs lists them, in the order the README names them.
+func WrappingSpecs() []WrappingKeySpec {
+	return []WrappingKeySpec{WrappingRSA2048, WrappingRSA3072, WrappingRSA4096, WrappingSM2}
+}
+
+func hsmSpec(s WrappingKeySpec) hsm.PairSpec { return wrappingSpecs[s] }
 
 // WrappingAlgorithm is how material is encrypted to the wrapping key.
 type WrappingAlgorithm string
@@ -86,24 +101,29 @@ const (
 	AlgRSAOAEPSHA1   WrappingAlgorithm = "RSAES_OAEP_SHA_1"
 	AlgRSAOAEPSHA256 WrappingAlgorithm = "RSAES_OAEP_SHA_256"
 	AlgSM2PKE        WrappingAlgorithm = "SM2PKE"
+	// RSA-AES key wrap (AWS KMS, GCP, OpenBao): an ephemeral AES-256 key
+	// under RSA-OAEP with SHA-1 or SHA-256, then the material under it
+	// with AES key wrap with padding (RFC 5649).
+	AlgRSAAESKeyWrapSHA1   WrappingAlgorithm = "RSA_AES_KEY_WRAP_SHA_1"
+	AlgRSAAESKeyWrapSHA256 WrappingAlgorithm = "RSA_AES_KEY_WRAP_SHA_256"
 )
 
-// wrapping pairs each algorithm with the one spec it works with.
-var wrapping = map[WrappingAlgorithm]struct {
-	spec WrappingKeySpec
-	alg  hsm.Algorithm
-}{
-	AlgRSAPKCS1v15:   {WrappingRSA2048, hsm.RSAPKCS1v15},
-	AlgRSAOAEPSHA1:   {WrappingRSA2048, hsm.RSAOAEPSHA1},
-	AlgRSAOAEPSHA256: {WrappingRSA2048, hsm.RSAOAEPSHA256},
-	AlgSM2PKE:        {WrappingSM2, hsm.SM2PKE},
-}
+var allRSA = []WrappingKeySpec{WrappingRSA2048, WrappingRSA3072, WrappingRSA4096}
 
-func hsmSpec(s WrappingKeySpec) hsm.PairSpec {
-	if s == WrappingSM2 {
-		return hsm.SM2
-	}
-	return hsm.RSA2048
+// wrapping pairs each algorithm with the specs it works with, the token's
+// algorithm for what is encrypted to the pair, and the envelope around
+// the material.
+var wrapping = map[WrappingAlgorithm]struct {
+	specs    []WrappingKeySpec
+	alg      hsm.Algorithm
+	envelope hsm.Envelope
+}{
+	AlgRSAPKCS1v15:         {[]WrappingKeySpec{WrappingRSA2048}, hsm.RSAPKCS1v15, hsm.EnvelopeNone}, // deprecated (AWS, 2023): not offered with larger keys
+	AlgRSAOAEPSHA1:         {allRSA, hsm.RSAOAEPSHA1, hsm.EnvelopeNone},
+	AlgRSAOAEPSHA256:       {allRSA, hsm.RSAOAEPSHA256, hsm.EnvelopeNone},
+	AlgSM2PKE:              {[]WrappingKeySpec{WrappingSM2}, hsm.SM2PKE, hsm.EnvelopeNone},
+	AlgRSAAESKeyWrapSHA1:   {allRSA, hsm.RSAOAEPSHA1, hsm.EnvelopeAESKeyWrapPad},
+	AlgRSAAESKeyWrapSHA256: {allRSA, hsm.RSAOAEPSHA256, hsm.EnvelopeAESKeyWrapPad},
 }
 
 // CreateKeyRequest asks for a new CMK. Empty fields take the cloud's

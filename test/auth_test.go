@@ -56,7 +56,7 @@ func newInProcess(t *testing.T, wrap func(*hsm.HSM) hsm.Token, opt func(*service
 	if wrap != nil {
 		token = wrap(h)
 	}
-	o := service.Options{Token: token, Store: st, PoolRSA: 1, PoolSM2: 1, CollectEvery: -1, Logger: quiet}
+	o := service.Options{Token: token, Store: st, PoolRSA: 1, PoolSM2: 1, PoolRSALarge: -1, CollectEvery: -1, Logger: quiet}
 	if opt != nil {
 		opt(&o)
 	}

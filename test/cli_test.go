@@ -130,7 +130,7 @@ func TestHSMCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, PoolRSALarge: -1, CollectEvery: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestPurgeExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, CollectEvery: -1, ImportTokenTTL: time.Second})
+	svc, err := service.New(ctx, service.Options{Token: h, Store: st, PoolRSA: -1, PoolSM2: -1, PoolRSALarge: -1, CollectEvery: -1, ImportTokenTTL: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

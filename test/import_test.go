@@ -53,6 +53,13 @@ func TestImportCommand(t *testing.T) {
 	r.expect(t, 0, "key state: Enabled")
 	secretsIn(r)
 
+	// RSA-AES key wrap to a 3072-bit wrapping key.
+	kwKey := must(ali.CreateKey(ctx, true, true))
+	r = keyport(t, aliEnv, "import", "--endpoint", endpoint, "--key-id", kwKey, "--material", file,
+		"--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_256", "--wrapping-key-spec", "RSA_3072")
+	r.expect(t, 0, "with RSA_3072/RSA_AES_KEY_WRAP_SHA_256; key state: Enabled")
+	secretsIn(r)
+
 	softKey := must(ali.CreateKey(ctx, true, false))
 	for _, tc := range []struct {
 		name string

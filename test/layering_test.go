@@ -54,6 +54,7 @@ func TestLayering(t *testing.T) {
 		// In-process asymmetric keys serve hsm and service alike: they
 		// know neither, nor any store or server.
 		{pkg: mod + "asymkey", deps: leaf(mod+"store", mod+"service/wire", "net/http"), pure: true},
+		{pkg: mod + "keywrap", deps: []string{strings.TrimSuffix(mod, "/")}, pure: true},
 	}
 	list := func(format, pkg string) map[string]bool {
 		out, err := exec.Command("go", "list", "-f", format, pkg).Output()

@@ -71,7 +71,7 @@ func (s *server) start(t testing.TB, extra ...string) {
 func (s *server) startIn(t testing.TB, dir string, stdout io.Writer, extra ...string) {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr")
-	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--address-file", addrFile, "--pool-rsa", "2", "--pool-sm2", "2"}, extra...)
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--address-file", addrFile, "--pool-rsa", "2", "--pool-sm2", "2", "--pool-rsa-large", "0"}, extra...)
 	if s.cpus != "" {
 		// Pinned from the first instruction, so that the Go runtime sizes
 		// itself (GOMAXPROCS) to these CPUs, as under CPUAffinity= or a cpuset.

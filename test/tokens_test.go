@@ -65,7 +65,7 @@ func TestBYOKOnEveryToken(t *testing.T) {
 				}
 			}
 			for _, level := range []string{"SOFTWARE", "HSM"} {
-				for _, alg := range []string{"RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"} {
+				for _, alg := range []string{"RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256"} {
 					id, _ := c.byok(level, alg)
 					roundTrip(id)
 				}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -20,8 +22,8 @@ func importCommand() *cli.Command {
 		Flags: append(endpointFlags(),
 			&cli.StringFlag{Name: "key-id", Usage: "the EXTERNAL key to import into", Required: true},
 			&cli.StringFlag{Name: "material", Usage: "file of the raw key material (32 bytes for AES-256, 16 for SM4); - reads stdin", Required: true},
-			&cli.StringFlag{Name: "wrapping-key-spec", Usage: "RSA_2048 or EC_SM2 (default: what --wrapping-algorithm needs, else RSA_2048)"},
-			&cli.StringFlag{Name: "wrapping-algorithm", Usage: "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5, or SM2PKE (default: RSAES_OAEP_SHA_256, or SM2PKE for EC_SM2)"},
+			&cli.StringFlag{Name: "wrapping-key-spec", Usage: "RSA_2048, RSA_3072, RSA_4096 or EC_SM2 (default: what --wrapping-algorithm needs, else RSA_2048)"},
+			&cli.StringFlag{Name: "wrapping-algorithm", Usage: "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5, SM2PKE, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1 (default: RSAES_OAEP_SHA_256, or SM2PKE for EC_SM2)"},
 			&cli.Int64Flag{Name: "expires", Usage: "Unix time at which the material expires (default: never)"},
 		),
 		Action: importMaterial,
@@ -73,17 +75,15 @@ func wrappingChoice(spec, alg string) (string, string, error) {
 	case alg == "":
 		alg = "RSAES_OAEP_SHA_256"
 	}
-	switch alg {
-	case "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5", "SM2PKE":
-	default:
-		return "", "", usagef("--wrapping-algorithm %q: give RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5 or SM2PKE", alg)
+	specs := byok.Specs(alg)
+	if specs == nil {
+		return "", "", usagef("--wrapping-algorithm %q: give RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5, SM2PKE, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1", alg)
 	}
-	want := byok.Spec(alg)
 	if spec == "" {
-		spec = want
+		spec = specs[0]
 	}
-	if spec != want {
-		return "", "", usagef("--wrapping-algorithm %s goes with --wrapping-key-spec %s, not %s", alg, want, spec)
+	if !slices.Contains(specs, spec) {
+		return "", "", usagef("--wrapping-algorithm %s goes with --wrapping-key-spec %s, not %s", alg, strings.Join(specs, " or "), spec)
 	}
 	return spec, alg, nil
 }

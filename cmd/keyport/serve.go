@@ -48,6 +48,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "pool-rsa-max", EnvVars: []string{"KEYPORT_POOL_RSA_MAX"}, Usage: "RSA-2048 pairs kept ready at most, as demand rises (default 4 × --pool-rsa)"},
 			&cli.IntFlag{Name: "pool-sm2", Value: 4, EnvVars: []string{"KEYPORT_POOL_SM2"}, Usage: "SM2 wrapping key pairs kept ready, at least"},
 			&cli.IntFlag{Name: "pool-sm2-max", EnvVars: []string{"KEYPORT_POOL_SM2_MAX"}, Usage: "SM2 pairs kept ready at most (default 4 × --pool-sm2)"},
+			&cli.IntFlag{Name: "pool-rsa-large", Value: 2, EnvVars: []string{"KEYPORT_POOL_RSA_LARGE"}, Usage: "RSA-3072 and RSA-4096 wrapping key pairs kept ready, each, at least (up to 4 ×); 0: none, each made on its request"},
 			&cli.IntFlag{Name: "keygen-parallelism", EnvVars: []string{"KEYPORT_KEYGEN_PARALLELISM"}, Usage: "key pairs generated at once, for the pool and requests together (default: one per CPU, at least 2)"},
 			&cli.DurationFlag{Name: "import-token-ttl", Value: 24 * time.Hour, EnvVars: []string{"KEYPORT_IMPORT_TOKEN_TTL"}, Usage: "lifetime of import tokens"},
 			&cli.StringFlag{Name: "metrics-listen", EnvVars: []string{"KEYPORT_METRICS_LISTEN"}, Usage: "serve GET /metrics (Prometheus) on this address instead of the main listener"},
@@ -107,7 +108,7 @@ func checkServeConfig(c *cli.Context) (hsm.Config, error) {
 		return cfg, fmt.Errorf("refusing plain HTTP on %s, which is not loopback: signatures, key material and plaintexts would cross the network in the clear, "+
 			"and a Tencent TC3 request carries no nonce, so a captured one can be replayed; give --tls-cert and --tls-key, or --insecure-http behind a TLS proxy on this host", c.String("listen"))
 	}
-	for _, f := range []string{"pool-rsa", "pool-rsa-max", "pool-sm2", "pool-sm2-max", "keygen-parallelism"} {
+	for _, f := range []string{"pool-rsa", "pool-rsa-max", "pool-sm2", "pool-sm2-max", "pool-rsa-large", "keygen-parallelism"} {
 		if c.Int(f) < 0 {
 			return cfg, usagef("--%s must be 0 or more", f)
 		}
@@ -192,7 +193,7 @@ func serve(c *cli.Context) error {
 	where, _ := storeRefOf(c)
 	st, err := openServeStack(ctx, cfg, where, service.Options{
 		PoolRSA: c.Int("pool-rsa"), PoolSM2: c.Int("pool-sm2"), PoolRSAMax: c.Int("pool-rsa-max"), PoolSM2Max: c.Int("pool-sm2-max"),
-		PoolParallelism: c.Int("keygen-parallelism"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
+		PoolRSALarge: poolOrNone(c.Int("pool-rsa-large")), PoolParallelism: c.Int("keygen-parallelism"), ImportTokenTTL: c.Duration("import-token-ttl"), Logger: log,
 		OrphanGrace: c.Duration("orphan-grace"), SecretCacheTTL: c.Duration("secret-cache-ttl"),
 		MinVersionInterval: minVersionInterval(c.Duration("min-version-interval")),
 	}, func(h *hsm.HSM) hsm.Token { return &timedToken{HSM: h, observe: m.HSMOperation} })
@@ -342,4 +343,13 @@ func minVersionInterval(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// poolOrNone reads a pool flag whose 0 means no pool as the option that
+// says so (the options take 0 for their default).
+func poolOrNone(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -254,5 +254,5 @@ func openAdminStack(c *cli.Context) (*stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openStack(c.Context, cfg, where, service.Options{PoolRSA: -1, PoolSM2: -1, CollectEvery: -1})
+	return openStack(c.Context, cfg, where, service.Options{PoolRSA: -1, PoolSM2: -1, PoolRSALarge: -1, CollectEvery: -1})
 }
