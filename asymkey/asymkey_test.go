@@ -146,3 +146,38 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// ParsePEM reads the forms openssl writes: PKCS#8, and the traditional
+// PKCS#1 and SEC 1 ones, on every curve.
+func TestParsePEM(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("no openssl")
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		spec asymkey.Spec
+		gen  []string
+	}{
+		{asymkey.RSA2048, []string{"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"}},
+		{asymkey.ECP256, []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"}},
+		{asymkey.ECP256K, []string{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1"}},
+		{asymkey.SM2, []string{"-algorithm", "SM2"}},
+	} {
+		file := filepath.Join(dir, c.spec.String())
+		openssl(t, nil, append([]string{"genpkey", "-out", file}, c.gen...)...)
+		pub := must(asymkey.ParsePKIX(openssl(t, nil, "pkey", "-in", file, "-pubout", "-outform", "DER")))
+		forms := map[string][]byte{"PKCS#8": must(os.ReadFile(file))}
+		if c.spec != asymkey.SM2 { // OpenSSL writes SM2 keys as PKCS#8 only
+			forms["traditional"] = openssl(t, nil, "pkey", "-in", file, "-traditional")
+		}
+		for form, b := range forms {
+			k, err := asymkey.ParsePEM(b)
+			if err != nil || k.Spec() != c.spec || !k.Public().Equal(pub) {
+				t.Errorf("%s %s: %v", c.spec, form, err)
+			}
+		}
+	}
+	if _, err := asymkey.ParsePEM([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")); err == nil {
+		t.Error("a certificate reads as a private key")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -175,4 +176,95 @@ func ParsePKCS8(der []byte) (*PrivateKey, error) {
 		return nil, fmt.Errorf("%w: EC curve %s", ErrUnsupported, p.Curve.Params().Name)
 	}
 	return nil, fmt.Errorf("%w: %T", ErrUnsupported, parsed)
+}
+
+// RSAKey is an RSA key's private half, for a token object to be made of
+// it; nil for an EC key.
+func (k *PrivateKey) RSAKey() *rsa.PrivateKey { return k.rsa }
+
+// Scalar is an EC key's private scalar, 32 bytes big-endian, for a token
+// object to be made of it; nil for an RSA key. The caller clears it.
+func (k *PrivateKey) Scalar() []byte {
+	switch {
+	case k.ec != nil:
+		return k.ec.D.FillBytes(make([]byte, 32))
+	case k.sm2 != nil:
+		return k.sm2.D.FillBytes(make([]byte, 32))
+	case k.k1 != nil:
+		return k.k1.Serialize()
+	}
+	return nil
+}
+
+// FromScalar makes an EC key of spec from its raw private scalar (how
+// Alibaba Cloud's SM2PKE_SM4_ECB envelope carries an SM2 key), checking it
+// is in range.
+func FromScalar(spec Spec, d []byte) (*PrivateKey, error) {
+	if len(d) != 32 {
+		return nil, fmt.Errorf("asymkey: a %s private scalar is 32 bytes, not %d", spec, len(d))
+	}
+	switch spec {
+	case SM2:
+		k, err := sm2.NewPrivateKey(d)
+		if err != nil {
+			return nil, fmt.Errorf("asymkey: SM2 scalar: %w", err)
+		}
+		return &PrivateKey{spec: SM2, sm2: k}, nil
+	case ECP256:
+		k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+		if err != nil {
+			return nil, fmt.Errorf("asymkey: P-256 scalar: %w", err)
+		}
+		return &PrivateKey{spec: ECP256, ec: k}, nil
+	case ECP256K:
+		var s secp256k1.ModNScalar
+		if overflow := s.SetByteSlice(d); overflow || s.IsZero() {
+			return nil, errors.New("asymkey: secp256k1 private scalar out of range")
+		}
+		k := &PrivateKey{spec: ECP256K, k1: secp256k1.NewPrivateKey(&s)}
+		s.Zero()
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w: %s has no scalar", ErrUnsupported, spec)
+}
+
+// ParsePEM reads a private key in the PEM forms openssl and the clouds'
+// guides write: PKCS#8 ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY") or SEC 1
+// ("EC PRIVATE KEY", on any curve of a spec). Encrypted PEM is refused:
+// decrypt it with openssl first.
+func ParsePEM(b []byte) (*PrivateKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("asymkey: no PEM block")
+	}
+	defer clear(block.Bytes)
+	switch block.Type {
+	case "PRIVATE KEY":
+		return ParsePKCS8(block.Bytes)
+	case "RSA PRIVATE KEY":
+		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("asymkey: %w", err)
+		}
+		spec, err := specOfRSA(k.N.BitLen())
+		if err != nil {
+			return nil, err
+		}
+		return &PrivateKey{spec: spec, rsa: k}, nil
+	case "EC PRIVATE KEY":
+		var ec ecPrivateKey
+		if _, err := asn1.Unmarshal(block.Bytes, &ec); err != nil || len(ec.PrivateKey) == 0 || len(ec.PrivateKey) > 32 {
+			return nil, errors.New("asymkey: malformed EC private key")
+		}
+		defer clear(ec.PrivateKey)
+		spec, ok := specOfCurve(ec.NamedCurveOID)
+		if !ok {
+			return nil, fmt.Errorf("%w: EC curve %s", ErrUnsupported, ec.NamedCurveOID)
+		}
+		d := make([]byte, 32)
+		defer clear(d)
+		copy(d[32-len(ec.PrivateKey):], ec.PrivateKey)
+		return FromScalar(spec, d)
+	}
+	return nil, fmt.Errorf("asymkey: a PEM %q is not an unencrypted private key", block.Type)
 }

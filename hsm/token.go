@@ -171,6 +171,8 @@ type Token interface {
 	GenerateSigningPair(ctx context.Context, spec SigningSpec, label string, id KeyID) (KeyPair, error)
 	// Sign signs a SHA-256 digest with a signing private key, in the token.
 	Sign(ctx context.Context, id KeyID, alg SignAlgorithm, digest []byte) ([]byte, error)
+	// ImportPrivateKey makes an imported private key a token object.
+	ImportPrivateKey(ctx context.Context, req PrivateKeyRequest) (KeyID, error)
 }
 
 var _ Token = (*HSM)(nil)

@@ -117,8 +117,6 @@ func (s *Service) checkAsymmetric(req CreateKeyRequest) error {
 		req.Usage == UsageEncryptDecrypt && spec.decrypting == 0,
 		req.Usage != UsageSignVerify && req.Usage != UsageEncryptDecrypt:
 		return errorf(KindInvalidParameter, "KeyUsage %q is not supported with KeySpec %s", req.Usage, req.Spec)
-	case req.Origin == OriginExternal:
-		return errorf(KindUnsupportedOrigin, "asymmetric keys cannot be imported (Origin EXTERNAL) yet")
 	case req.AutoRotate:
 		return errorf(KindRotationUnsupported, "asymmetric keys cannot rotate")
 	case req.Protection != ProtectionHSM:

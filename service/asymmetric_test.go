@@ -122,8 +122,8 @@ func TestSigningKeys(t *testing.T) {
 	if after := countObjects(t, e.h, e.label("material/")); after != before-2 {
 		t.Errorf("the deleted signing key's objects: %d → %d, want both halves gone", before, after)
 	}
-	// A symmetric key does not sign; asymmetric keys need SIGN/VERIFY and
-	// are not imported or rotated (yet).
+	// A symmetric key does not sign; an asymmetric spec needs a usage it
+	// has, and asymmetric keys do not rotate.
 	sym, err := e.svc.CreateKey(ctx, service.CreateKeyRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,6 @@ func TestSigningKeys(t *testing.T) {
 	for what, req := range map[string]service.CreateKeyRequest{
 		"ENCRYPT/DECRYPT EC key": {Spec: service.SpecECP256, Usage: service.UsageEncryptDecrypt},
 		"SIGN/VERIFY AES key":    {Spec: service.SpecAES256, Usage: service.UsageSignVerify},
-		"EXTERNAL RSA key":       {Spec: service.SpecRSA2048, Usage: service.UsageSignVerify, Origin: service.OriginExternal},
 		"rotating RSA key":       {Spec: service.SpecRSA2048, Usage: service.UsageSignVerify, AutoRotate: true},
 		"ENCRYPT/DECRYPT P256K":  {Spec: service.SpecECP256K, Usage: service.UsageEncryptDecrypt},
 		"P-384 (not served)":     {Spec: "EC_P384", Usage: service.UsageSignVerify},

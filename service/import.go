@@ -37,6 +37,9 @@ func (s *Service) GetParametersForImport(ctx context.Context, req GetParametersF
 	if Origin(k.Origin) != OriginExternal {
 		return nil, errorf(KindUnsupportedOrigin, "key material can be imported only into keys whose Origin is EXTERNAL")
 	}
+	if want := map[bool]carries{false: carriesMaterial, true: carriesPrivateKey}[KeySpec(k.Spec).Asymmetric()]; pair.carries&want == 0 {
+		return nil, errorf(KindInvalidParameter, "WrappingAlgorithm %s does not carry the material of a %s key", req.Algorithm, k.Spec)
+	}
 	if req.Spec == WrappingSM2 {
 		if ProtectionLevel(k.Protection) != ProtectionHSM {
 			return nil, errorf(KindUnsupportedProtectionLevel, "EC_SM2 / SM2PKE wrapping is allowed only for keys whose ProtectionLevel is HSM")
@@ -128,8 +131,15 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 		go func() { defer s.wg.Done(); s.releaseAttempt(ctx, w.ID) }()
 	}()
 
-	m, err := s.unwrapMaterial(ctx, k, w, req.EncryptedMaterial)
+	unwrap := s.unwrapMaterial
+	if KeySpec(k.Spec).Asymmetric() {
+		unwrap = s.unwrapPrivateKey
+	}
+	m, err := unwrap(ctx, k, w, req.EncryptedMaterial)
 	if errors.Is(err, hsm.ErrBadCiphertext) {
+		if KeySpec(k.Spec).Asymmetric() {
+			return errorf(KindInvalidKeyMaterial, "EncryptedKeyMaterial does not decrypt to a %s private key with this import token", k.Spec)
+		}
 		return errorf(KindInvalidKeyMaterial, "EncryptedKeyMaterial does not decrypt to %d bytes of key material with this import token", KeySpec(k.Spec).MaterialSize())
 	}
 	if err != nil {
@@ -157,6 +167,9 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 			keep, replaced = true, k.HSMObject // expired material not yet collected is replaced
 			k.Fingerprint = fp
 			k.SealedMat, k.HSMObject = m.sealed, m.object
+			if m.public != nil {
+				k.PublicKey = m.public
+			}
 			k.MaterialGen++
 		}
 		k.MaterialExp = req.MaterialExpires.UTC()
@@ -187,6 +200,7 @@ type newMaterial struct {
 	object string
 	sealed []byte
 	kcv    []byte
+	public []byte // an asymmetric key's public half, which is its check value too
 }
 
 // unwrapMaterial decrypts with the wrapping key in the HSM; any failure

@@ -18,7 +18,8 @@ import (
 //	1+n KeyId (length byte, ASCII)
 //	1+m wrapping key id (length byte, ASCII hex)
 //	1   wrapping algorithm (1 PKCS1_V1_5, 2 OAEP_SHA_1, 3 OAEP_SHA_256, 4 SM2PKE,
-//	    5 RSA_AES_KEY_WRAP_SHA_1, 6 RSA_AES_KEY_WRAP_SHA_256)
+//	    5 RSA_AES_KEY_WRAP_SHA_1, 6 RSA_AES_KEY_WRAP_SHA_256,
+//	    7 RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD, 8 SM2PKE_SM4_ECB)
 //	8   expiry, Unix seconds, big-endian
 //	32  HMAC-SHA256 in the HSM, under the master MAC key, of
 //	    "keyport/import-token/v1\x00" || all the bytes above
@@ -35,7 +36,7 @@ const (
 var tokenMACTag = []byte("keyport/import-token/v1\x00")
 
 var algCodes = map[WrappingAlgorithm]byte{AlgRSAPKCS1v15: 1, AlgRSAOAEPSHA1: 2, AlgRSAOAEPSHA256: 3, AlgSM2PKE: 4,
-	AlgRSAAESKeyWrapSHA1: 5, AlgRSAAESKeyWrapSHA256: 6}
+	AlgRSAAESKeyWrapSHA1: 5, AlgRSAAESKeyWrapSHA256: 6, AlgRSAOAEPAES256ECB: 7, AlgSM2SM4ECB: 8}
 
 type importToken struct {
 	keyID       string

@@ -138,12 +138,11 @@ func purposeOf(k *store.Key) keyPurpose {
 
 // opPurpose is the purpose a key must have for an operation on its
 // material (operations not listed touch no material, and any key may
-// undergo them): symmetric cryptography, rotation and import are
-// symmetric keys'. The asymmetric actions say which purpose each needs
+// undergo them): symmetric cryptography and rotation are symmetric keys'
+// (any EXTERNAL key takes imported material, each of its own kind). The asymmetric actions say which purpose each needs
 // (asymmetricKey).
 var opPurpose = map[Op]keyPurpose{
 	OpUse: purposeSymmetric, OpDecrypt: purposeSymmetric, OpRotationPolicy: purposeSymmetric, OpRotate: purposeSymmetric,
-	OpImport: purposeSymmetric, OpDeleteMaterial: purposeSymmetric,
 }
 
 // TencentStateRules is Alibaba Cloud's table where Tencent Cloud documents

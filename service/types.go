@@ -106,6 +106,21 @@ const (
 	// with AES key wrap with padding (RFC 5649).
 	AlgRSAAESKeyWrapSHA1   WrappingAlgorithm = "RSA_AES_KEY_WRAP_SHA_1"
 	AlgRSAAESKeyWrapSHA256 WrappingAlgorithm = "RSA_AES_KEY_WRAP_SHA_256"
+	// Alibaba Cloud's envelopes for asymmetric private keys: an ephemeral
+	// AES-256 key under RSA-OAEP-SHA-256, then the PKCS#8 key under
+	// AES-256-ECB with PKCS#7 padding; or an ephemeral SM4 key under SM2
+	// encryption, then the SM2 key's raw scalar under SM4-ECB.
+	AlgRSAOAEPAES256ECB WrappingAlgorithm = "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD"
+	AlgSM2SM4ECB        WrappingAlgorithm = "SM2PKE_SM4_ECB"
+)
+
+// carries says what an algorithm may import: symmetric material, an
+// asymmetric private key, or either.
+type carries int
+
+const (
+	carriesMaterial carries = 1 << iota
+	carriesPrivateKey
 )
 
 var allRSA = []WrappingKeySpec{WrappingRSA2048, WrappingRSA3072, WrappingRSA4096}
@@ -117,13 +132,16 @@ var wrapping = map[WrappingAlgorithm]struct {
 	specs    []WrappingKeySpec
 	alg      hsm.Algorithm
 	envelope hsm.Envelope
+	carries  carries
 }{
-	AlgRSAPKCS1v15:         {[]WrappingKeySpec{WrappingRSA2048}, hsm.RSAPKCS1v15, hsm.EnvelopeNone}, // deprecated (AWS, 2023): not offered with larger keys
-	AlgRSAOAEPSHA1:         {allRSA, hsm.RSAOAEPSHA1, hsm.EnvelopeNone},
-	AlgRSAOAEPSHA256:       {allRSA, hsm.RSAOAEPSHA256, hsm.EnvelopeNone},
-	AlgSM2PKE:              {[]WrappingKeySpec{WrappingSM2}, hsm.SM2PKE, hsm.EnvelopeNone},
-	AlgRSAAESKeyWrapSHA1:   {allRSA, hsm.RSAOAEPSHA1, hsm.EnvelopeAESKeyWrapPad},
-	AlgRSAAESKeyWrapSHA256: {allRSA, hsm.RSAOAEPSHA256, hsm.EnvelopeAESKeyWrapPad},
+	AlgRSAPKCS1v15:         {[]WrappingKeySpec{WrappingRSA2048}, hsm.RSAPKCS1v15, hsm.EnvelopeNone, carriesMaterial}, // deprecated (AWS, 2023): not offered with larger keys
+	AlgRSAOAEPSHA1:         {allRSA, hsm.RSAOAEPSHA1, hsm.EnvelopeNone, carriesMaterial},
+	AlgRSAOAEPSHA256:       {allRSA, hsm.RSAOAEPSHA256, hsm.EnvelopeNone, carriesMaterial},
+	AlgSM2PKE:              {[]WrappingKeySpec{WrappingSM2}, hsm.SM2PKE, hsm.EnvelopeNone, carriesMaterial},
+	AlgRSAAESKeyWrapSHA1:   {allRSA, hsm.RSAOAEPSHA1, hsm.EnvelopeAESKeyWrapPad, carriesMaterial | carriesPrivateKey},
+	AlgRSAAESKeyWrapSHA256: {allRSA, hsm.RSAOAEPSHA256, hsm.EnvelopeAESKeyWrapPad, carriesMaterial | carriesPrivateKey},
+	AlgRSAOAEPAES256ECB:    {allRSA, hsm.RSAOAEPSHA256, hsm.EnvelopeNone, carriesPrivateKey},
+	AlgSM2SM4ECB:           {[]WrappingKeySpec{WrappingSM2}, hsm.SM2PKE, hsm.EnvelopeNone, carriesPrivateKey},
 }
 
 // CreateKeyRequest asks for a new CMK. Empty fields take the cloud's

@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,6 +63,29 @@ func TestImportCommand(t *testing.T) {
 		"--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_256", "--wrapping-key-spec", "RSA_3072")
 	r.expect(t, 0, "with RSA_3072/RSA_AES_KEY_WRAP_SHA_256; key state: Enabled")
 	secretsIn(r)
+
+	// Asymmetric private keys in PEM, each with Alibaba Cloud's envelope
+	// for its kind by default.
+	for _, c := range []struct{ spec, usage, want string }{
+		{"EC_P256", "SIGN/VERIFY", "a EC_P256 private key into %s with RSA_2048/RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD; key state: Enabled"},
+		{"EC_SM2", "ENCRYPT/DECRYPT", "a EC_SM2 private key into %s with EC_SM2/SM2PKE_SM4_ECB; key state: Enabled"},
+	} {
+		var created struct{ KeyMetadata struct{ KeyId string } }
+		must(0, ali.Call(ctx, "CreateKey", map[string]any{"KeySpec": c.spec, "KeyUsage": c.usage, "Origin": "EXTERNAL", "ProtectionLevel": "HSM"}, &created))
+		pemFile := filepath.Join(t.TempDir(), "key.pem")
+		gen := map[string][]string{"EC_P256": {"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"}, "EC_SM2": {"-algorithm", "SM2"}}[c.spec]
+		if out, err := exec.Command("openssl", append([]string{"genpkey", "-out", pemFile}, gen...)...).CombinedOutput(); err != nil {
+			t.Fatalf("openssl: %v\n%s", err, out)
+		}
+		id := created.KeyMetadata.KeyId
+		r = keyport(t, aliEnv, "import", "--endpoint", endpoint, "--key-id", id, "--material", pemFile)
+		r.expect(t, 0, fmt.Sprintf(c.want, id))
+		if pemText := string(must(os.ReadFile(pemFile))); strings.Contains(r.stdout+r.stderr, strings.Split(pemText, "\n")[1]) {
+			t.Fatal("keyport import printed the private key")
+		}
+	}
+	r = keyport(t, aliEnv, "import", "--endpoint", endpoint, "--key-id", hsmKey, "--material", file, "--wrapping-algorithm", "SM2PKE_SM4_ECB")
+	r.expect(t, 2, "carries private keys")
 
 	softKey := must(ali.CreateKey(ctx, true, false))
 	for _, tc := range []struct {

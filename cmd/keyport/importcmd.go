@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/keyport-kms/keyport/asymkey"
 	"github.com/keyport-kms/keyport/client"
 	"github.com/keyport-kms/keyport/client/byok"
 )
@@ -21,9 +23,9 @@ func importCommand() *cli.Command {
 		Usage: "import your key material into a key (BYOK) of Keyport or of the cloud KMS it imitates: GetParametersForImport, wrap here, ImportKeyMaterial",
 		Flags: append(endpointFlags(),
 			&cli.StringFlag{Name: "key-id", Usage: "the EXTERNAL key to import into", Required: true},
-			&cli.StringFlag{Name: "material", Usage: "file of the raw key material (32 bytes for AES-256, 16 for SM4); - reads stdin", Required: true},
+			&cli.StringFlag{Name: "material", Usage: "file of the raw key material (32 bytes for AES-256, 16 for SM4), or of an asymmetric private key in PEM (PKCS#8, PKCS#1 or SEC 1); - reads stdin", Required: true},
 			&cli.StringFlag{Name: "wrapping-key-spec", Usage: "RSA_2048, RSA_3072, RSA_4096 or EC_SM2 (default: what --wrapping-algorithm needs, else RSA_2048)"},
-			&cli.StringFlag{Name: "wrapping-algorithm", Usage: "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5, SM2PKE, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1 (default: RSAES_OAEP_SHA_256, or SM2PKE for EC_SM2)"},
+			&cli.StringFlag{Name: "wrapping-algorithm", Usage: "RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5, SM2PKE, RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1; for a private key RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD, SM2PKE_SM4_ECB or RSA_AES_KEY_WRAP_SHA_* (default: RSAES_OAEP_SHA_256, or SM2PKE for EC_SM2; for a private key Alibaba Cloud's envelope for it)"},
 			&cli.Int64Flag{Name: "expires", Usage: "Unix time at which the material expires (default: never)"},
 		),
 		Action: importMaterial,
@@ -34,7 +36,32 @@ func importCommand() *cli.Command {
 // wiped after the wrap, and never printed; a refusal ends with exit 1 and
 // the server's code and message.
 func importMaterial(c *cli.Context) error {
-	spec, alg, err := wrappingChoice(c.String("wrapping-key-spec"), c.String("wrapping-algorithm"))
+	material, err := readMaterial(c.String("material"), c.App.Reader)
+	if err != nil {
+		return err
+	}
+	defer wipe(material)
+	what, alg := fmt.Sprintf("%d bytes of key material", len(material)), c.String("wrapping-algorithm")
+	if bytes.HasPrefix(bytes.TrimSpace(material), []byte("-----BEGIN")) {
+		k, err := asymkey.ParsePEM(material)
+		if err != nil {
+			return usagef("--material: %v", err)
+		}
+		der, err := k.MarshalPKCS8()
+		k.Wipe()
+		if err != nil {
+			return err
+		}
+		wipe(material)
+		material = der
+		what = "a " + k.Spec().String() + " private key"
+		if alg == "" { // Alibaba Cloud's envelope for the key's kind
+			alg = map[bool]string{true: "SM2PKE_SM4_ECB", false: "RSAES_OAEP_SHA_256_AES_256_ECB_PKCS7_PAD"}[k.Spec() == asymkey.SM2]
+		}
+	} else if _, ok := byok.PrivateKeyAlgorithms[alg]; ok && !strings.HasPrefix(alg, "RSA_AES_KEY_WRAP") {
+		return usagef("--wrapping-algorithm %s carries private keys: give --material a PEM private key", alg)
+	}
+	spec, alg, err := wrappingChoice(c.String("wrapping-key-spec"), alg)
 	if err != nil {
 		return err
 	}
@@ -42,11 +69,6 @@ func importMaterial(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	material, err := readMaterial(c.String("material"), c.App.Reader)
-	if err != nil {
-		return err
-	}
-	defer wipe(material)
 	var expires time.Time
 	if e := c.Int64("expires"); e > 0 {
 		expires = time.Unix(e, 0)
@@ -63,7 +85,7 @@ func importMaterial(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("imported, but DescribeKey failed: %w", err)
 	}
-	fmt.Fprintf(c.App.Writer, "imported %d bytes of key material into %s with %s/%s; key state: %s\n", len(material), id, spec, alg, state)
+	fmt.Fprintf(c.App.Writer, "imported %s into %s with %s/%s; key state: %s\n", what, id, spec, alg, state)
 	return nil
 }
 
@@ -88,7 +110,11 @@ func wrappingChoice(spec, alg string) (string, string, error) {
 	return spec, alg, nil
 }
 
-// readMaterial reads at most 1 KiB of material from a file or stdin.
+// maxMaterial bounds what --material reads: an RSA-4096 private key in
+// PEM is about 3.3 KB.
+const maxMaterial = 16 << 10
+
+// readMaterial reads at most 16 KiB of material from a file or stdin.
 func readMaterial(path string, stdin io.Reader) ([]byte, error) {
 	r := stdin
 	if path != "-" {
@@ -99,15 +125,15 @@ func readMaterial(path string, stdin io.Reader) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	buf := make([]byte, 1025)
+	buf := make([]byte, maxMaterial+1)
 	n, err := io.ReadFull(r, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		wipe(buf)
 		return nil, fmt.Errorf("key material: %w", err)
 	}
-	if n == 0 || n > 1024 {
+	if n == 0 || n > maxMaterial {
 		wipe(buf)
-		return nil, errors.New("key material: want the raw material, 1 to 1024 bytes (32 for AES-256, 16 for SM4)")
+		return nil, errors.New("key material: want the raw material (32 bytes for AES-256, 16 for SM4) or a PEM private key, at most 16 KiB")
 	}
 	return buf[:n:n], nil
 }

@@ -35,6 +35,11 @@ func (t *timedToken) Sign(ctx context.Context, id hsm.KeyID, alg hsm.SignAlgorit
 	return t.HSM.Sign(ctx, id, alg, digest)
 }
 
+func (t *timedToken) ImportPrivateKey(ctx context.Context, req hsm.PrivateKeyRequest) (hsm.KeyID, error) {
+	defer t.since("import_private_key", time.Now())
+	return t.HSM.ImportPrivateKey(ctx, req)
+}
+
 func (t *timedToken) Decrypt(ctx context.Context, id hsm.KeyID, alg hsm.Algorithm, ct []byte) ([]byte, error) {
 	defer t.since("decrypt", time.Now())
 	return t.HSM.Decrypt(ctx, id, alg, ct)
