@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,23 +27,28 @@ const (
 	OpImport          Op = "import"         // the whole BYOK flow: CreateKey, GetParametersForImport, wrap, ImportKeyMaterial
 	OpHealthz         Op = "healthz"        // GET /healthz: the no-op baseline
 	OpMix             Op = "mix"            // encrypt, decrypt and generate-data-key in turn
+	OpSign            Op = "sign"           // AsymmetricSign with a signing key (Alibaba Cloud's dialect)
+	OpVerify          Op = "verify"         // AsymmetricVerify of one signature (Alibaba Cloud's dialect)
 )
 
 // Ops lists the operations, for help texts and validation.
-var Ops = []Op{OpEncrypt, OpDecrypt, OpGenerateDataKey, OpGetParameters, OpImport, OpHealthz, OpMix}
+var Ops = []Op{OpEncrypt, OpDecrypt, OpGenerateDataKey, OpGetParameters, OpImport, OpHealthz, OpMix, OpSign, OpVerify}
 
 // Load is one load-generation run.
 type Load struct {
-	Op          Op
-	Concurrency int           // workers, requests in flight at most (default 8)
-	Duration    time.Duration // how long to send (default 10 s, unless Requests is set)
-	Requests    int           // how many to send in all (0: by Duration)
-	Rate        float64       // open loop: requests a second, sent on schedule whatever the answers; 0: closed loop
-	Warmup      time.Duration // sent but not counted
-	KeyID       string        // key for encrypt and the others; made when empty
-	HSM         bool          // make that key HSM-level (material in the token)
-	Algorithm   string        // wrapping algorithm of get-parameters and import (default RSAES_OAEP_SHA_256)
-	Progress    func(done, errors int64)
+	Op              Op
+	Concurrency     int           // workers, requests in flight at most (default 8)
+	Duration        time.Duration // how long to send (default 10 s, unless Requests is set)
+	Requests        int           // how many to send in all (0: by Duration)
+	Rate            float64       // open loop: requests a second, sent on schedule whatever the answers; 0: closed loop
+	Warmup          time.Duration // sent but not counted
+	KeyID           string        // key for encrypt and the others; made when empty
+	HSM             bool          // make that key HSM-level (material in the token)
+	Algorithm       string        // wrapping algorithm of get-parameters and import (default RSAES_OAEP_SHA_256)
+	WrappingKeySpec string        // wrapping key spec of get-parameters and import (default: the algorithm's)
+	KeySpec         string        // spec of sign's and verify's key (default RSA_2048)
+	SignAlgorithm   string        // their algorithm (default RSA_PKCS1_SHA_256, or ECDSA_SHA_256 for an EC key)
+	Progress        func(done, errors int64)
 }
 
 // Report is what a run measured. In open loop a latency counts from when
@@ -218,6 +226,9 @@ func errorCode(err error) string {
 // prepare makes what op needs and returns the function doing request i.
 func (c *Client) prepare(ctx context.Context, l Load) (func(context.Context, int) (Op, error), error) {
 	spec := byok.Spec(l.Algorithm)
+	if l.WrappingKeySpec != "" {
+		spec = l.WrappingKeySpec
+	}
 	hsm := spec == "EC_SM2" // SM2 wrapping is for HSM-level keys only
 	material := func() []byte {
 		m := make([]byte, 32)
@@ -244,6 +255,8 @@ func (c *Client) prepare(ctx context.Context, l Load) (func(context.Context, int
 			}
 			return OpImport, err
 		}, nil
+	case OpSign, OpVerify:
+		return c.prepareSigning(ctx, l)
 	}
 	keyID := l.KeyID
 	if keyID == "" {
@@ -270,5 +283,65 @@ func (c *Client) prepare(ctx context.Context, l Load) (func(context.Context, int
 			op = []Op{OpEncrypt, OpDecrypt, OpGenerateDataKey}[i%3]
 		}
 		return op, one[op](ctx)
+	}, nil
+}
+
+// prepareSigning makes a signing key (HSM-level with --hsm) and, for
+// verify, one signature of a fixed digest.
+func (c *Client) prepareSigning(ctx context.Context, l Load) (func(context.Context, int) (Op, error), error) {
+	if c.cfg.Dialect != Aliyun {
+		return nil, fmt.Errorf("%s: Alibaba Cloud's dialect only", l.Op)
+	}
+	spec, alg := l.KeySpec, l.SignAlgorithm
+	if spec == "" {
+		spec = "RSA_2048"
+	}
+	if alg == "" {
+		alg = "RSA_PKCS1_SHA_256"
+		if strings.HasPrefix(spec, "EC_") {
+			alg = "ECDSA_SHA_256"
+		}
+	}
+	level := "SOFTWARE"
+	if l.HSM {
+		level = "HSM"
+	}
+	keyID, version := l.KeyID, ""
+	if keyID == "" {
+		var out struct {
+			KeyMetadata struct{ KeyId, PrimaryKeyVersion string }
+		}
+		if err := c.Call(ctx, "CreateKey", map[string]any{"KeySpec": spec, "KeyUsage": "SIGN/VERIFY", "ProtectionLevel": level}, &out); err != nil {
+			return nil, err
+		}
+		keyID, version = out.KeyMetadata.KeyId, out.KeyMetadata.PrimaryKeyVersion
+	} else {
+		var out struct {
+			KeyMetadata struct{ PrimaryKeyVersion string }
+		}
+		if err := c.Call(ctx, "DescribeKey", map[string]any{"KeyId": keyID}, &out); err != nil {
+			return nil, err
+		}
+		version = out.KeyMetadata.PrimaryKeyVersion
+	}
+	digest := make([]byte, 32)
+	_, _ = rand.Read(digest)
+	p := map[string]any{"KeyId": keyID, "KeyVersionId": version, "Algorithm": alg, "Digest": base64.StdEncoding.EncodeToString(digest)}
+	var signed struct{ Value string }
+	if err := c.Call(ctx, "AsymmetricSign", p, &signed); err != nil {
+		return nil, err
+	}
+	if l.Op == OpSign {
+		return func(ctx context.Context, _ int) (Op, error) { return OpSign, c.Call(ctx, "AsymmetricSign", p, nil) }, nil
+	}
+	vp := map[string]any{"Value": signed.Value}
+	maps.Copy(vp, p)
+	return func(ctx context.Context, _ int) (Op, error) {
+		var out struct{ Value bool }
+		err := c.Call(ctx, "AsymmetricVerify", vp, &out)
+		if err == nil && !out.Value {
+			err = errors.New("the signature does not verify")
+		}
+		return OpVerify, err
 	}, nil
 }

@@ -74,20 +74,30 @@ func (s *Service) unwrapPrivateKey(ctx context.Context, k *store.Key, w *store.W
 // hsm.ErrBadCiphertext.
 func (s *Service) openPrivateEnvelope(ctx context.Context, w *store.WrappingKey, ct []byte) (*asymkey.PrivateKey, error) {
 	alg := WrappingAlgorithm(w.Algorithm)
-	how := wrapping[alg]
-	headLen := hsmSpec(WrappingKeySpec(w.Spec)).RSABits() / 8
-	if alg == AlgSM2SM4ECB {
-		headLen = sm2CiphertextLen(ct, sm4KeySize)
-	}
+	headLen := envelopeHeadLen(alg, WrappingKeySpec(w.Spec), ct)
 	if headLen <= 0 || len(ct) <= headLen {
 		return nil, hsm.ErrBadCiphertext
 	}
-	kek, err := s.tok.Decrypt(ctx, hsm.KeyID(w.ID), how.alg, ct[:headLen])
+	kek, err := s.tok.Decrypt(ctx, hsm.KeyID(w.ID), wrapping[alg].alg, ct[:headLen])
 	if err != nil {
 		return nil, importError(err)
 	}
 	defer clear(kek)
-	body := ct[headLen:]
+	return openEnvelopeBody(alg, kek, ct[headLen:])
+}
+
+// envelopeHeadLen is the length of the encrypted ephemeral key at the
+// front of an envelope: the RSA modulus, or the SM2 ciphertext of an SM4
+// key; 0 if it cannot be told.
+func envelopeHeadLen(alg WrappingAlgorithm, spec WrappingKeySpec, ct []byte) int {
+	if alg == AlgSM2SM4ECB {
+		return sm2CiphertextLen(ct, sm4KeySize)
+	}
+	return hsmSpec(spec).RSABits() / 8
+}
+
+// openEnvelopeBody opens the private key under the ephemeral key kek.
+func openEnvelopeBody(alg WrappingAlgorithm, kek, body []byte) (*asymkey.PrivateKey, error) {
 	switch alg {
 	case AlgSM2SM4ECB:
 		if len(kek) != sm4KeySize || len(body) != 32 {

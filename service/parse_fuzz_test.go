@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"testing"
+
+	"github.com/keyport-kms/keyport/hsm"
 )
 
 // FuzzParseToken: the import-token parser never panics, and what it
@@ -91,6 +93,34 @@ func FuzzRecipient(f *testing.F) {
 			if _, err := sealFor(seal, []byte("0123456789abcdef")); err != nil {
 				t.Fatalf("accepted a key that cannot encrypt: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzPrivateEnvelope: the parts of an asymmetric import that read the
+// caller's bytes once the token has decrypted the ephemeral key — the
+// head's length, the ECB bodies, PKCS#7 padding, RFC 5649, PKCS#8 and SM2
+// scalars — never panic and return a key or ErrBadCiphertext.
+func FuzzPrivateEnvelope(f *testing.F) {
+	f.Add(byte(0), []byte{0x30, 0x03, 0x02, 0x01, 0x01}, make([]byte, 48))
+	f.Add(byte(1), []byte{0x04}, make([]byte, 32))
+	f.Add(byte(2), []byte{}, make([]byte, 40))
+	algs := []WrappingAlgorithm{AlgRSAOAEPAES256ECB, AlgSM2SM4ECB, AlgRSAAESKeyWrapSHA256}
+	f.Fuzz(func(t *testing.T, which byte, head, body []byte) {
+		alg := algs[int(which)%len(algs)]
+		if n := envelopeHeadLen(alg, WrappingRSA2048, append(head, body...)); n < 0 {
+			t.Fatalf("head length %d", n)
+		}
+		kek := bytes.Repeat([]byte{7}, 32)
+		if alg == AlgSM2SM4ECB {
+			kek = kek[:sm4KeySize]
+		}
+		k, err := openEnvelopeBody(alg, kek, body)
+		if err != nil && err != hsm.ErrBadCiphertext {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		if err == nil {
+			k.Wipe()
 		}
 	})
 }

@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,10 @@ func TestImportAsymmetricWithOpenSSL(t *testing.T) {
 	v := newV1(t, s, s.sk)
 	dir := t.TempDir()
 	n := 0
-	file := func(name string) string { n++; return filepath.Join(dir, name+string(rune('a'+n%26))+strings.Repeat("x", n/26)) }
+	file := func(name string) string { // a fresh path each call
+		n++
+		return filepath.Join(dir, fmt.Sprintf("%s-%d", name, n))
+	}
 	openssl := func(stdin []byte, args ...string) []byte {
 		t.Helper()
 		cmd := exec.Command("openssl", args...)

@@ -94,6 +94,9 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "key-id", Usage: "key to encrypt under (default: one made for the run)"},
 			&cli.BoolFlag{Name: "hsm", Usage: "make that key HSM-level (material and encryption in the token)"},
 			&cli.StringFlag{Name: "wrapping-algorithm", Value: "RSAES_OAEP_SHA_256", Usage: "for get-parameters and import"},
+			&cli.StringFlag{Name: "wrapping-key-spec", Usage: "for get-parameters and import (default: what the algorithm asks for)"},
+			&cli.StringFlag{Name: "key-spec", Value: "RSA_2048", Usage: "the signing key's spec, for sign and verify"},
+			&cli.StringFlag{Name: "sign-algorithm", Usage: "for sign and verify (default RSA_PKCS1_SHA_256, or ECDSA_SHA_256 for an EC key)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 		),
 		Action: bench,
@@ -115,6 +118,7 @@ func bench(c *cli.Context) error {
 		Op: client.Op(c.String("op")), Concurrency: c.Int("concurrency"), Duration: c.Duration("duration"),
 		Requests: c.Int("requests"), Rate: c.Float64("rate"), Warmup: c.Duration("warmup"),
 		KeyID: c.String("key-id"), HSM: c.Bool("hsm"), Algorithm: c.String("wrapping-algorithm"),
+		WrappingKeySpec: c.String("wrapping-key-spec"), KeySpec: c.String("key-spec"), SignAlgorithm: c.String("sign-algorithm"),
 	}
 	if f, ok := terminal(c.App.ErrWriter); ok {
 		start := time.Now()
