@@ -51,4 +51,18 @@ func TestNodeClients(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	})
+	// Asymmetric keys through both Node clients, each result checked with
+	// Node's own crypto.
+	for _, script := range []string{"aliyun_asymmetric.js", "tencent_asymmetric.js"} {
+		t.Run(script, func(t *testing.T) {
+			var r struct {
+				VerifiedHere, VerifiedThere bool
+				Decrypted                   string
+			}
+			nodeClient(t, script, s, &r)
+			if !r.VerifiedHere || !r.VerifiedThere || r.Decrypted != "to the HSM" {
+				t.Fatalf("%+v", r)
+			}
+		})
+	}
 }
