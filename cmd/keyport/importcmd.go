@@ -36,6 +36,10 @@ func importCommand() *cli.Command {
 // wiped after the wrap, and never printed; a refusal ends with exit 1 and
 // the server's code and message.
 func importMaterial(c *cli.Context) error {
+	cl, err := newClient(c) // first: the channel and credentials are checked before any material is read
+	if err != nil {
+		return err
+	}
 	material, err := readMaterial(c.String("material"), c.App.Reader)
 	if err != nil {
 		return err
@@ -62,10 +66,6 @@ func importMaterial(c *cli.Context) error {
 		return usagef("--wrapping-algorithm %s carries private keys: give --material a PEM private key", alg)
 	}
 	spec, alg, err := wrappingChoice(c.String("wrapping-key-spec"), alg)
-	if err != nil {
-		return err
-	}
-	cl, err := newClient(c)
 	if err != nil {
 		return err
 	}
