@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/kms"
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
@@ -120,6 +121,14 @@ func TestAsymmetricSigning(t *testing.T) {
 	bad.KeySpec, bad.KeyUsage = "EC_P256", "ENCRYPT/DECRYPT"
 	_, err = v.c.CreateKey(bad)
 	serverError(t, err, 400, "InvalidParameter")
+	// ListKeys' Filters find them by spec and usage.
+	lk := kms.CreateListKeysRequest()
+	v.prep(lk.RpcRequest)
+	lk.PageSize = requests.NewInteger(100)
+	lk.Filters = `[{"Key":"KeyUsage","Values":["SIGN/VERIFY"]},{"Key":"KeySpec","Values":["EC_P256K","EC_SM2"]}]`
+	if n := must(v.c.ListKeys(lk)).TotalCount; n != 3 {
+		t.Errorf("ListKeys finds %d EC_P256K and EC_SM2 signing keys, want 3", n)
+	}
 	// SoftHSM2 has no SM2 signing mechanism: an HSM-level SM2 signing key
 	// is refused, as the probe decided.
 	bad.KeySpec, bad.KeyUsage, bad.ProtectionLevel = "EC_SM2", "SIGN/VERIFY", "HSM"
