@@ -5,6 +5,11 @@
 // before the request it records is answered; lines of concurrent requests
 // share one write and one sync (group commit). When the file cannot be
 // written, requests are refused rather than left unrecorded.
+//
+// The log is tamper-evident: every line carries the hash of the line
+// before it (prev), across rotations, and checkpoint lines MACed in the
+// HSM under a key of the deployment authenticate the chain up to a line
+// (chain.go). Verify checks a set of files (verify.go).
 package audit
 
 import (
@@ -42,6 +47,11 @@ type Record struct {
 	// many, by code.
 	Count int            `json:"count,omitempty"`
 	Codes map[string]int `json:"codes,omitempty"`
+	// Checkpoint is set on a checkpoint line alone.
+	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+	// Prev is the hex SHA-256 of the line before this one, "" on the first
+	// line of a chain.
+	Prev string `json:"prev"`
 }
 
 // ErrUnwritable wraps every failure to record.
@@ -59,6 +69,10 @@ type Log struct {
 	flushing bool
 	failed   error // the last write's failure, until a write succeeds
 	torn     bool  // a failed write left part of a line: the next starts a new one
+	chain    chain // the hash chain and its checkpoints; under mu
+	// unchained writes lines as they were before the chain, for
+	// BenchmarkChainCost's baseline alone.
+	unchained bool
 }
 
 type batch struct {
@@ -67,13 +81,22 @@ type batch struct {
 	err  error
 }
 
-// Open opens (creating, mode 0600) the file at path for appending.
+// Open opens (creating, mode 0600) the file at path for appending. The
+// chain goes on from the file's last whole line.
 func Open(path string) (*Log, error) {
+	last, torn, err := lastLine(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnwritable, err)
+	}
 	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return &Log{path: path, f: f}, nil
+	l := &Log{path: path, f: f, torn: torn}
+	if last != nil {
+		l.chain.last = lineHash(last)
+	}
+	return l, nil
 }
 
 func openFile(path string) (*os.File, error) {
@@ -97,16 +120,19 @@ func (l *Log) Reopen() error {
 	old := l.f
 	l.f, l.failed, l.torn = f, nil, false
 	l.mu.Unlock()
+	l.chain.kickCheckpoint() // the new file's chain is authenticated from its start
 	return old.Close()
 }
 
 // Write appends r and returns once it is on disk.
 func (l *Log) Write(ctx context.Context, r Record) error {
+	r.Prev = "" // filled in when the batch is written, from the line written before it
 	line, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnwritable, err)
 	}
 	l.mu.Lock()
+	l.chain.appended()
 	if l.next == nil {
 		l.next = &batch{done: make(chan struct{})}
 	}
@@ -139,9 +165,12 @@ func (l *Log) flush() {
 			l.io.Unlock()
 			return
 		}
-		torn := l.torn
+		torn, prev := l.torn, l.chain.last
 		l.mu.Unlock()
-		buf := b.buf
+		buf, last := b.buf, prev
+		if !l.unchained {
+			buf, last = linked(b.buf, prev)
+		}
 		if torn {
 			buf = append([]byte{'\n'}, buf...)
 		}
@@ -157,6 +186,9 @@ func (l *Log) flush() {
 		l.failed = err
 		if n > 0 {
 			l.torn = n < len(buf) // a whole write ends with a newline
+		}
+		if err == nil {
+			l.chain.last = last // the chain goes on from what is on disk
 		}
 		l.mu.Unlock()
 		b.err = err
@@ -178,11 +210,15 @@ func (l *Log) Ready(ctx context.Context) error {
 	return l.Write(ctx, Record{Time: time.Now().UTC(), Dialect: "admin", Action: "AuditLogWritableAgain", Result: "OK"})
 }
 
-// Close closes the file.
+// Close writes the closing checkpoint, if checkpoints run, and closes the
+// file.
 func (l *Log) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := l.stopCheckpoints(ctx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.f.Close()
+	return errors.Join(err, l.f.Close())
 }
 
 // Record writes an API request's line (wire.Auditor).

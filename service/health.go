@@ -4,6 +4,9 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/keyport-kms/keyport/hsm"
+	"github.com/keyport-kms/keyport/store"
 )
 
 // HealthMaxAge is the oldest a Health the operational endpoints show may
@@ -99,4 +102,14 @@ func (s *Service) probe(ctx context.Context, objects bool) Health {
 	}
 	h.At = time.Now()
 	return h
+}
+
+// AuditKey is the deployment's audit-log key, made on first use: its id on
+// the token and HMAC-SHA256 under it, in the HSM.
+func (s *Service) AuditKey(ctx context.Context) (deployment string, key hsm.KeyID, mac func(context.Context, []byte) ([]byte, error), err error) {
+	id, err := s.masterKey(ctx, store.MetaAuditMAC, auditKeyName, hsm.HMACSHA256)
+	if err != nil {
+		return "", "", nil, hsmError("audit key", err)
+	}
+	return s.deployment, id, func(ctx context.Context, data []byte) ([]byte, error) { return s.tok.MAC(ctx, id, data) }, nil
 }

@@ -22,6 +22,10 @@ import (
 const (
 	sealKeyName = "master-seal-v1" // AES-256: seals SOFTWARE material and access-key secrets
 	macKeyName  = "master-mac-v1"  // HMAC-SHA256: import tokens and material fingerprints
+	// auditKeyName MACs the audit log's checkpoints (HMAC-SHA256): a key of
+	// its own, so that `keyport audit verify`, which holds it, can forge no
+	// import token.
+	auditKeyName = "master-audit-mac-v1"
 )
 
 // Options configure a Service. Token and Store are required.

@@ -51,4 +51,4 @@ func CountAll(ctx context.Context, s Store) (Counts, error) {
 
 // CopiedMeta are the settings a copy takes over: the deployment id above
 // all, which every token object of the deployment carries in its label.
-var CopiedMeta = []string{MetaDeployment, MetaLegacyObjects, MetaMasterSeal, MetaMasterMAC}
+var CopiedMeta = []string{MetaDeployment, MetaLegacyObjects, MetaMasterSeal, MetaMasterMAC, MetaAuditMAC}

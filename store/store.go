@@ -40,6 +40,9 @@ const (
 	// MetaMasterSeal and MetaMasterMAC are the token ids of the master keys.
 	MetaMasterSeal = "master_seal_key"
 	MetaMasterMAC  = "master_mac_key"
+	// MetaAuditMAC is the token id of the key that MACs the audit log's
+	// checkpoints, made on first use.
+	MetaAuditMAC = "audit_mac_key"
 	// MetaRetired says where a store was migrated to, and when: a retired
 	// store is refused by every command, so that it never serves (or
 	// reconciles the token) beside the copy that replaced it.

@@ -68,6 +68,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			benchCommand(),
 			storeCommand(),
 			importCommand(),
+			auditCommand(),
 		},
 	}
 	withConfig(app.Commands)

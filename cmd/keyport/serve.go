@@ -212,7 +212,15 @@ func serve(c *cli.Context) error {
 		if auditLog, err = audit.Open(path); err != nil {
 			return err
 		}
-		defer auditLog.Close()
+		defer auditLog.Close() // before the token closes (deferred earlier): the closing checkpoint is MACed in it
+		dep, key, mac, err := st.svc.AuditKey(ctx)
+		if err != nil {
+			return err
+		}
+		// A checkpoint every 1,000 lines, and every 5 s while lines come.
+		if err := auditLog.Checkpoints(audit.MACer{Deployment: dep, Key: string(key), MAC: mac}, 1000, 5*time.Second); err != nil {
+			return err
+		}
 	}
 	proxies, _ := wire.ParseProxies(c.String("trusted-proxies")) // checked by checkServeConfig
 	common := wire.Common{Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}
