@@ -40,6 +40,23 @@ resource "alicloud_kms_key" "app" {
   tags                   = { env = "test", index = tostring(count.index) }
 }
 
+# Asymmetric keys (issue 24): an HSM-level signing key and a decryption key.
+resource "alicloud_kms_key" "signer" {
+  description            = var.description
+  key_spec               = "EC_P256"
+  key_usage              = "SIGN/VERIFY"
+  protection_level       = "HSM"
+  status                 = var.status
+  pending_window_in_days = 7
+}
+
+resource "alicloud_kms_key" "decrypter" {
+  description            = var.description
+  key_spec               = "RSA_3072"
+  key_usage              = "ENCRYPT/DECRYPT"
+  pending_window_in_days = 7
+}
+
 resource "alicloud_kms_alias" "app" {
   count      = 3
   alias_name = "alias/tf-app-${count.index}"
@@ -47,7 +64,7 @@ resource "alicloud_kms_alias" "app" {
 }
 
 data "alicloud_kms_keys" "all" {
-  depends_on = [alicloud_kms_key.app]
+  depends_on = [alicloud_kms_key.app, alicloud_kms_key.signer, alicloud_kms_key.decrypter]
 }
 
 output "listed" {

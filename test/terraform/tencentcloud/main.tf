@@ -43,9 +43,27 @@ resource "tencentcloud_kms_external_key" "byok" {
   pending_delete_window_in_days = 7
 }
 
+# Asymmetric keys (issue 24): an HSM-level signing key and a decryption key.
+resource "tencentcloud_kms_key" "signer" {
+  alias                         = "tf-signer"
+  description                   = var.description
+  key_usage                     = "ASYMMETRIC_SIGN_VERIFY_ECC"
+  hsm_cluster_id                = "keyport-hsm"
+  is_enabled                    = var.enabled
+  pending_delete_window_in_days = 7
+}
+
+resource "tencentcloud_kms_key" "decrypter" {
+  alias                         = "tf-decrypter"
+  description                   = var.description
+  key_usage                     = "ASYMMETRIC_DECRYPT_RSA_2048"
+  is_enabled                    = var.enabled
+  pending_delete_window_in_days = 7
+}
+
 data "tencentcloud_kms_keys" "all" {
   search_key_alias = "tf-"
-  depends_on       = [tencentcloud_kms_key.app, tencentcloud_kms_external_key.byok]
+  depends_on       = [tencentcloud_kms_key.app, tencentcloud_kms_external_key.byok, tencentcloud_kms_key.signer, tencentcloud_kms_key.decrypter]
 }
 
 output "listed" {
