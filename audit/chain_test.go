@@ -239,3 +239,23 @@ func TestTornLineIsAFault(t *testing.T) {
 		t.Fatal(r.Findings[0].Problem)
 	}
 }
+
+// FuzzVerify: Verify reads files an attacker may have written; whatever
+// they hold, it returns a report or an error, never panics, and a report
+// without findings is only given for a chain that holds.
+func FuzzVerify(f *testing.F) {
+	dir := f.TempDir()
+	f.Add([]byte(`{"prev":""}` + "\n"))
+	f.Add([]byte(`{"dialect":"admin","checkpoint":{"covers":"","mac":"zz","key":"k1"},"prev":""}` + "\n"))
+	f.Add([]byte("not json\n{\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "fuzz.log")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Verify(context.Background(), []string{path}, testCheck, false)
+		if err == nil && r.OK() && r.Lines > 0 && r.Checkpoints == 0 {
+			t.Fatalf("a log without a checkpoint verified: %q", b)
+		}
+	})
+}
