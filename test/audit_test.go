@@ -257,3 +257,38 @@ func TestAuditLogFailsClosed(t *testing.T) {
 	s.stop(t) // the CLI on the store itself, with a log it cannot open
 	keyport(t, append(s.env, "KEYPORT_AUDIT_LOG=/nonexistent/dir/audit.log"), "access-key", "create").expect(t, 1, "audit log cannot be written")
 }
+
+// TestStoreVerify: `keyport store verify` on a stopped store finds every
+// record whole and every object a record names on the token, exit 0, and
+// changes nothing; an HSM key's object destroyed behind Keyport's back is
+// reported, exit 1.
+func TestStoreVerify(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	cl := must(client.New(client.Config{Endpoint: "http://" + s.addr, Dialect: client.Aliyun, AccessKeyID: s.ak, Secret: s.sk}))
+	soft := must(cl.CreateKey(ctx, false, false))
+	hsmKey := must(cl.CreateKey(ctx, false, true))
+	_ = must(cl.Encrypt(ctx, soft, []byte("x")))
+	s.stop(t)
+	r := keyport(t, s.env, "store", "verify", "--json")
+	var rep struct {
+		Keys, AccessKeys, Objects int
+		Problems                  []string
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rep) != nil || rep.Keys != 2 || rep.AccessKeys != 1 || len(rep.Problems) != 0 {
+		t.Fatalf("a sound store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The HSM key's object, destroyed with pkcs11-tool.
+	var objs []struct{ ID, Label string }
+	must(0, json.Unmarshal([]byte(keyport(t, s.env, "hsm", "objects", "--json").stdout), &objs))
+	for _, o := range objs {
+		if strings.Contains(o.Label, "/material/"+hsmKey) {
+			out, err := exec.Command("pkcs11-tool", "--module", s.tok.Module, "--token-label", s.tok.Label, "--login", "--pin", s.tok.PIN,
+				"--delete-object", "--type", "secrkey", "--id", o.ID).CombinedOutput()
+			if err != nil {
+				t.Fatalf("pkcs11-tool: %v\n%s", err, out)
+			}
+		}
+	}
+	keyport(t, s.env, "store", "verify").expect(t, 1, "names token object")
+}

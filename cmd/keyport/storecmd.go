@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +32,11 @@ func storeCommand() *cli.Command {
 			Action: func(c *cli.Context) error {
 				return adminAction(c, c.String("audit-log"), "StoreMigrate", func() (string, error) { return storeMigrate(c) })
 			},
+		}, {
+			Name:   "verify",
+			Usage:  "check the store against its token without changing either: every record reads, every sealed secret and sealed material opens in the HSM, every token object a record names exists; the deployment's objects no record names are listed, never destroyed (stop an embedded store's server first; a PostgreSQL store may be live)",
+			Flags:  append(append(tokenFlags(), storeFlags()...), &cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}),
+			Action: storeVerify,
 		}, {
 			Name:  "unretire",
 			Usage: "make a retired embedded store usable again, to roll a migration back on purpose (stop the replicas first: both would make and destroy objects of one deployment)",
@@ -174,4 +181,36 @@ func (p *progress) abandon() {
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// errStoreDoesNotHold makes the exit status 1 after the report.
+var errStoreDoesNotHold = errors.New("the store does not hold against its token")
+
+func storeVerify(c *cli.Context) error {
+	st, err := openAdminStack(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	r, err := st.svc.VerifyStore(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		out, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Fprintln(c.App.Writer, string(out))
+	} else {
+		for _, p := range r.Problems {
+			fmt.Fprintln(c.App.Writer, "PROBLEM", p)
+		}
+		for _, o := range r.Unnamed {
+			fmt.Fprintf(c.App.Writer, "unnamed %s %s %s (no record of this store names it; left alone)\n", o.ID, o.Class, o.Label)
+		}
+		fmt.Fprintf(c.App.Writer, "%d keys (%d older versions), %d access keys, %d wrapping keys, %d token objects checked; %d problems, %d objects no record names\n",
+			r.Keys, r.Versions, r.AccessKeys, r.WrappingKeys, r.Objects, len(r.Problems), len(r.Unnamed))
+	}
+	if !r.OK() {
+		return errStoreDoesNotHold
+	}
+	return nil
 }
