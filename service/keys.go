@@ -35,7 +35,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 	asymmetric := req.Spec.Asymmetric()
 	switch {
 	case !asymmetric && req.Spec.MaterialSize() == 0:
-		return nil, errorf(KindInvalidParameter, "KeySpec %q is not supported; use Aliyun_AES_256, Aliyun_SM4, RSA_2048, RSA_3072, RSA_4096 or EC_P256", req.Spec)
+		return nil, errorf(KindInvalidParameter, "KeySpec %q is not supported; use Aliyun_AES_256, Aliyun_SM4, RSA_2048, RSA_3072, RSA_4096, EC_P256, EC_P256K or EC_SM2", req.Spec)
 	case !asymmetric && req.Usage != UsageEncryptDecrypt:
 		return nil, errorf(KindInvalidParameter, "KeyUsage %q is not supported with KeySpec %s; use ENCRYPT/DECRYPT", req.Usage, req.Spec)
 	case req.Origin != OriginKMS && req.Origin != OriginExternal:
