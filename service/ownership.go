@@ -188,15 +188,25 @@ type TokenObjects struct {
 
 // referenced lists the token object ids the store knows.
 func (s *Service) referenced(ctx context.Context) (map[string]bool, error) {
-	known := map[string]bool{}
-	if err := s.st.EachWrapping(ctx, func(w *store.WrappingKey) bool { known[w.ID] = true; return true }); err != nil {
-		return nil, err
-	}
-	if err := s.st.KeyObjects(ctx, func(object, _ string) bool { known[object] = true; return true }); err != nil {
+	known, err := recordedObjects(ctx, s.st)
+	if err != nil {
 		return nil, err
 	}
 	for _, id := range []hsm.KeyID{s.sealKey, s.macKey} {
 		known[string(id)] = true
+	}
+	return known, nil
+}
+
+// recordedObjects lists the token object ids the store's records name:
+// wrapping keys and key material (master keys are named by settings).
+func recordedObjects(ctx context.Context, st store.Store) (map[string]bool, error) {
+	known := map[string]bool{}
+	if err := st.EachWrapping(ctx, func(w *store.WrappingKey) bool { known[w.ID] = true; return true }); err != nil {
+		return nil, err
+	}
+	if err := st.KeyObjects(ctx, func(object, _ string) bool { known[object] = true; return true }); err != nil {
+		return nil, err
 	}
 	return known, nil
 }

@@ -16,6 +16,9 @@ type StoreCheck struct {
 	Keys, Versions, AccessKeys, WrappingKeys, Objects int
 	Problems                                          []string
 	Unnamed                                           []hsm.Object
+	// RestoredFrom is the backup the store was restored from, if it was:
+	// objects no record names may then be keys made after it.
+	RestoredFrom *Snapshot `json:",omitempty"`
 }
 
 // OK says whether every record and object holds.
@@ -40,6 +43,13 @@ func (s *Service) VerifyStore(ctx context.Context) (*StoreCheck, error) {
 		onToken[o.ID] = true
 	}
 	c := &StoreCheck{}
+	if desc, err := s.st.Meta(ctx, store.MetaRestoredFrom); err != nil {
+		return nil, storeError("read settings", err)
+	} else if snap, ok, err := ParseSnapshot(desc); err != nil {
+		c.Problems = append(c.Problems, err.Error())
+	} else if ok {
+		c.RestoredFrom = &snap
+	}
 	problem := func(format string, args ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, args...)) }
 	named := func(what, id string) {
 		if id != "" && !onToken[id] {

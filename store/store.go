@@ -47,6 +47,9 @@ const (
 	// store is refused by every command, so that it never serves (or
 	// reconciles the token) beside the copy that replaced it.
 	MetaRetired = "retired"
+	// MetaRestoredFrom describes the backup a store was restored from
+	// (service.Snapshot as JSON): which, when, what it held.
+	MetaRestoredFrom = "restored_from"
 )
 
 // ErrRetired: the store was migrated elsewhere and retired.

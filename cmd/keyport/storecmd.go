@@ -32,7 +32,7 @@ func storeCommand() *cli.Command {
 			Action: func(c *cli.Context) error {
 				return adminAction(c, c.String("audit-log"), "StoreMigrate", func() (string, error) { return storeMigrate(c) })
 			},
-		}, {
+		}, storeBackupCommand(), storeRestoreCommand(), {
 			Name:   "verify",
 			Usage:  "check the store against its token without changing either: every record reads, every sealed secret and sealed material opens in the HSM, every token object a record names exists; the deployment's objects no record names are listed, never destroyed (stop an embedded store's server first; a PostgreSQL store may be live)",
 			Flags:  append(append(tokenFlags(), storeFlags()...), &cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}),
@@ -202,6 +202,9 @@ func storeVerify(c *cli.Context) error {
 	} else {
 		for _, p := range r.Problems {
 			fmt.Fprintln(c.App.Writer, "PROBLEM", p)
+		}
+		if b := r.RestoredFrom; b != nil {
+			fmt.Fprintf(c.App.Writer, "restored from backup %s taken %s: objects no record names may be keys made after it\n", b.ID, b.Taken.Format(time.RFC3339))
 		}
 		for _, o := range r.Unnamed {
 			fmt.Fprintf(c.App.Writer, "unnamed %s %s %s (no record of this store names it; left alone)\n", o.ID, o.Class, o.Label)

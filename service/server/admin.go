@@ -75,8 +75,38 @@ func AdminHandler(svc *service.Service, rec AdminAudit) http.Handler {
 			return id, svc.DeleteAccessKey(r.Context(), id)
 		}))
 	})
+	mux.HandleFunc("GET /v1/store/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		// A large store takes longer than the socket's write timeout to copy.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		started := false
+		err := rec(r.Context(), "StoreBackup", source, func() (string, error) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, err := svc.WriteSnapshot(r.Context(), &startWriter{w: w, started: &started})
+			return "", err
+		})
+		switch {
+		case err != nil && !started:
+			adminReply(w, nil, err)
+		case err != nil:
+			// Past the first byte only a broken connection says it failed:
+			// a stream that ended cleanly would read as a whole copy.
+			panic(http.ErrAbortHandler)
+		}
+	})
 	userRoutes(mux, svc, rec)
 	return mux
+}
+
+// startWriter notes whether anything was written, after which an error can
+// no longer be answered with a status.
+type startWriter struct {
+	w       io.Writer
+	started *bool
+}
+
+func (s *startWriter) Write(p []byte) (int, error) {
+	*s.started = true
+	return s.w.Write(p)
 }
 
 type adminError struct {
@@ -193,13 +223,18 @@ func (c *AdminClient) send(ctx context.Context, method, path string, body []byte
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e adminError
-		if json.Unmarshal(answer, &e) != nil {
-			return fmt.Errorf("admin socket: %s", resp.Status)
-		}
-		return &service.Error{Kind: service.Kind(e.Kind), Msg: e.Message}
+		return statusError(resp.Status, answer)
 	}
 	return json.Unmarshal(answer, out)
+}
+
+// statusError is the service error an admin answer other than 200 carries.
+func statusError(status string, answer []byte) error {
+	var e adminError
+	if json.Unmarshal(answer, &e) != nil {
+		return fmt.Errorf("admin socket: %s", status)
+	}
+	return &service.Error{Kind: service.Kind(e.Kind), Msg: e.Message}
 }
 
 // CreateAccessKey makes a credential on the running server.
@@ -226,4 +261,28 @@ func (c *AdminClient) SetAccessKeyDisabled(ctx context.Context, id string, disab
 // DeleteAccessKey deletes a credential.
 func (c *AdminClient) DeleteAccessKey(ctx context.Context, id string) error {
 	return c.call(ctx, http.MethodDelete, "/v1/access-keys/"+url.PathEscape(id), &struct{}{})
+}
+
+// Snapshot copies the running server's store to w (store backup). It has no
+// timeout of its own: a large store takes as long as it takes, and ctx ends
+// it.
+func (c *AdminClient) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://keyport/v1/store/snapshot", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return 0, statusError(resp.Status, answer)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("admin socket: snapshot cut short after %d bytes: %w", n, err)
+	}
+	return n, nil
 }

@@ -48,12 +48,22 @@ func OpenReadOnly(dir string) (*Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w in %s", store.ErrNoStore, dir)
 	}
+	return OpenFileReadOnly(path)
+}
+
+// OpenFileReadOnly is OpenReadOnly of a store file by its path, such as a
+// copy being checked.
+func OpenFileReadOnly(path string) (*Store, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second, ReadOnly: true})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("store %s is in use by another process: stop it first", path)
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := wholeFile(db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	var version string
 	_ = db.View(func(tx *bbolt.Tx) error {
@@ -122,6 +132,4 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Unretire clears the retired mark (MetaRetired) of an embedded store, for
 // an operator rolling a migration back on purpose.
-func (s *Store) Unretire() error {
-	return s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bMeta).Delete([]byte(store.MetaRetired)) })
-}
+func (s *Store) Unretire() error { return s.PutMeta(context.Background(), store.MetaRetired, "") }

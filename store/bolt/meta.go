@@ -26,3 +26,14 @@ func (s *Store) InitMeta(_ context.Context, name, value string) (v string, err e
 	})
 	return v, err
 }
+
+// PutMeta sets a setting, or removes it when value is "": for the admin
+// commands that stamp a backup and restore one, never for a live store.
+func (s *Store) PutMeta(_ context.Context, name, value string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if value == "" {
+			return tx.Bucket(bMeta).Delete([]byte(name))
+		}
+		return tx.Bucket(bMeta).Put([]byte(name), []byte(value))
+	})
+}

@@ -66,3 +66,15 @@ func (s *Store) TryLease(ctx context.Context, name string) (release func(), ok b
 		})
 	}, true, nil
 }
+
+// PutMeta sets a setting, or removes it when value is "": for the admin
+// command that marks a database restored, never for a live store.
+func (s *Store) PutMeta(ctx context.Context, name, value string) error {
+	var err error
+	if value == "" {
+		_, err = s.db.Exec(ctx, `DELETE FROM keyport_meta WHERE name = $1`, name)
+	} else {
+		_, err = s.db.Exec(ctx, `INSERT INTO keyport_meta VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, name, value)
+	}
+	return s.fault(err)
+}
