@@ -73,6 +73,16 @@ type Log struct {
 	// unchained writes lines as they were before the chain, for
 	// BenchmarkChainCost's baseline alone.
 	unchained bool
+	onFailure func() // told when a write fails after one succeeded
+}
+
+// OnFailure has fn called (outside the log's locks) when a write fails
+// after the last one succeeded: the server's readiness then looks again at
+// once rather than at its next scheduled probe.
+func (l *Log) OnFailure(fn func()) {
+	l.mu.Lock()
+	l.onFailure = fn
+	l.mu.Unlock()
 }
 
 type batch struct {
@@ -183,6 +193,7 @@ func (l *Log) flush() {
 			err = fmt.Errorf("%w: %s: %w", ErrUnwritable, l.path, err)
 		}
 		l.mu.Lock()
+		newly, tell := err != nil && l.failed == nil, l.onFailure
 		l.failed = err
 		if n > 0 {
 			l.torn = n < len(buf) // a whole write ends with a newline
@@ -191,6 +202,9 @@ func (l *Log) flush() {
 			l.chain.last = last // the chain goes on from what is on disk
 		}
 		l.mu.Unlock()
+		if newly && tell != nil {
+			tell()
+		}
 		b.err = err
 		close(b.done)
 	}

@@ -83,7 +83,7 @@ type State struct {
 // Watch registers the collectors read from the running service at each
 // scrape. state should be cheap under a flood of scrapes: the binary hands
 // it the service's Health, at most service.HealthMaxAge old, so that the
-// token sees one probe a second however often Prometheus asks.
+// token sees two probes a second however often Prometheus asks.
 func (m *Metrics) Watch(state func(context.Context) State) {
 	read := func() State {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

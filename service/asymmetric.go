@@ -158,7 +158,7 @@ func (s *Service) generateKeyPair(ctx context.Context, k *store.Key) error {
 			kp, err = s.tok.GenerateKeyPair(ctx, spec.decrypting, label, want)
 		}
 		if err != nil {
-			s.disown(ctx, string(want))
+			s.abandon(ctx, want, err)
 			return hsmError("generate key pair", err)
 		}
 		k.HSMObject, k.PublicKey = string(kp.ID), kp.PublicDER

@@ -178,7 +178,9 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, req ImportKeyMaterialRe
 		}
 		return nil
 	})
-	if err != nil || !keep {
+	if err != nil {
+		s.destroyUnrecorded(ctx, m.object, err)
+	} else if !keep {
 		s.destroyMaterial(ctx, m.object)
 	} else {
 		s.destroyMaterial(ctx, replaced)
@@ -219,7 +221,7 @@ func (s *Service) unwrapMaterial(ctx context.Context, k *store.Key, w *store.Wra
 			Ciphertext: ct, Size: size, Label: s.materialLabel(k.ID),
 		})
 		if err != nil {
-			s.disown(ctx, string(id))
+			s.abandon(ctx, id, err)
 			return newMaterial{}, importError(err)
 		}
 		return newMaterial{object: string(imp.ID), kcv: imp.CheckValue}, nil

@@ -52,7 +52,7 @@ func (s *Service) unwrapPrivateKey(ctx context.Context, k *store.Key, w *store.W
 		}
 		obj, err := s.tok.ImportPrivateKey(ctx, hsm.PrivateKeyRequest{ID: id, Label: s.materialLabel(k.ID), Key: priv, Sign: purposeOf(k) == purposeSign})
 		if err != nil {
-			s.disown(ctx, string(id))
+			s.abandon(ctx, id, err)
 			return newMaterial{}, hsmError("import private key", err)
 		}
 		return newMaterial{object: string(obj), kcv: pub, public: pub}, nil

@@ -92,7 +92,7 @@ func (s *Service) CreateKey(ctx context.Context, req CreateKeyRequest) (*KeyMeta
 		k.State = string(StateEnabled)
 	}
 	if err := s.st.CreateKey(ctx, k); err != nil {
-		s.destroyMaterial(ctx, k.HSMObject)
+		s.destroyUnrecorded(ctx, k.HSMObject, err)
 		s.releaseAlias(ctx, k)
 		return nil, storeError("create key", err)
 	}
@@ -112,7 +112,7 @@ func (s *Service) generateMaterial(ctx context.Context, k *store.Key) error {
 		}
 		id, err := s.tok.SecretKey(ctx, hsm.SecretKeyRequest{Label: s.materialLabel(k.ID + "/" + k.VersionID), Kind: hsm.AES256, NewID: want})
 		if err != nil {
-			s.disown(ctx, string(want))
+			s.abandon(ctx, want, err)
 			return hsmError("generate key material", err)
 		}
 		if id != want { // found, made earlier by this store under the same label

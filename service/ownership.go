@@ -155,6 +155,33 @@ func (s *Service) newObjectID(ctx context.Context) (hsm.KeyID, error) {
 	return id, nil
 }
 
+// abandon forgets the object reserved for a making that failed, unless
+// the token went away during the call: the object may then exist (made,
+// with the answer lost), so the ledger keeps it, and reconcile destroys it
+// if it does and drops the entry if it does not. Forgetting it would leave
+// an object no store of the deployment ever destroys.
+func (s *Service) abandon(ctx context.Context, id hsm.KeyID, err error) {
+	if errors.Is(err, hsm.ErrUnavailable) || ctx.Err() != nil {
+		s.log.Warn("the token went away while an object was made; the ledger keeps it for reconcile", "object", id)
+		return
+	}
+	s.disown(ctx, string(id))
+}
+
+// destroyUnrecorded destroys the material object made for a record whose
+// write failed, unless the write may have been committed all the same (the
+// store went away during it): then the object stays, and either a record
+// names it or reconcile finds it unrecorded in the ledger and destroys it.
+func (s *Service) destroyUnrecorded(ctx context.Context, object string, writeErr error) {
+	if errors.Is(writeErr, store.ErrUnavailable) {
+		if object != "" {
+			s.log.Warn("the store went away while a record naming a new token object was written; the object stays for reconcile", "object", object)
+		}
+		return
+	}
+	s.destroyMaterial(ctx, object)
+}
+
 // disown forgets an object destroyed (or never made); an entry left behind
 // names no object and is dropped by reconcile.
 func (s *Service) disown(ctx context.Context, id string) {

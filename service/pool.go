@@ -205,8 +205,8 @@ func (p *pool) generate(ctx context.Context, spec WrappingKeySpec) (*store.Wrapp
 	}
 	kp, err := p.s.tok.GenerateKeyPair(ctx, hsmSpec(spec), p.s.wrappingLabel(spec), id)
 	if err != nil {
-		p.s.disown(ctx, string(id))
-		return nil, err
+		p.s.abandon(ctx, id, err)
+		return nil, hsmError("generate wrapping key", err)
 	}
 	if n := p.madeAt[spec]; n != nil {
 		n.Store(p.s.now().UnixNano())
@@ -259,7 +259,7 @@ func (p *pool) claim(ctx context.Context, spec WrappingKeySpec, bind func(*store
 	}
 	w, err = p.generate(ctx, spec)
 	if err != nil {
-		return nil, hsmError("generate wrapping key", err)
+		return nil, err
 	}
 	p.inline.Add(1)
 	if n := p.inlineBy[spec]; n != nil {
@@ -273,14 +273,18 @@ func (p *pool) claim(ctx context.Context, spec WrappingKeySpec, bind func(*store
 	return w, nil
 }
 
-// destroyWrapping deletes a wrapping pair from the token and the store.
+// destroyWrapping deletes a wrapping pair from the store and the token,
+// the record first: a pair no record names is an orphan reconcile destroys,
+// while a record naming a destroyed pair would hand out a public key with
+// no private half. When the store cannot be reached, both stay (a write
+// that failed as the store went away may have been committed).
 func (s *Service) destroyWrapping(ctx context.Context, id string) {
-	if err := s.tok.Delete(ctx, hsm.KeyID(id)); err != nil && !errors.Is(err, hsm.ErrNotFound) {
-		s.log.Error("destroy wrapping key; it will be removed at next start", "wrapping_key", id, "err", err)
+	if err := s.st.DeleteWrapping(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("forget wrapping key; it stays, with its token object, until the collector or the next start removes it", "wrapping_key", id, "err", err)
 		return
 	}
-	if err := s.st.DeleteWrapping(ctx, id); err != nil {
-		s.log.Error("forget wrapping key", "wrapping_key", id, "err", err)
+	if err := s.tok.Delete(ctx, hsm.KeyID(id)); err != nil && !errors.Is(err, hsm.ErrNotFound) {
+		s.log.Error("destroy wrapping key; the ledger keeps it, and the next start removes it", "wrapping_key", id, "err", err)
 		return
 	}
 	s.disown(ctx, id)

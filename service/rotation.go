@@ -101,7 +101,7 @@ func (s *Service) RotateKey(ctx context.Context, keyID string) (*KeyVersionInfo,
 		return nil
 	})
 	if err != nil {
-		s.destroyMaterial(ctx, next.HSMObject)
+		s.destroyUnrecorded(ctx, next.HSMObject, err)
 		return nil, storeError("rotate key", err)
 	}
 	s.log.Info("key rotated", "key_id", k.ID, "key_version_id", next.VersionID)

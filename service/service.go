@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyport-kms/keyport/hsm"
@@ -130,11 +131,12 @@ func (o *Options) defaults() {
 
 // Service is the KMS. It is safe for concurrent use.
 type Service struct {
-	opt    Options
-	health healthProbe // shared by the operational endpoints
-	tok    hsm.Token
-	st     store.Store
-	log    *slog.Logger
+	opt       Options
+	health    healthProbe // shared by the operational endpoints
+	alsoReady atomic.Pointer[readiness]
+	tok       hsm.Token
+	st        store.Store
+	log       *slog.Logger
 
 	deployment string // carried in every token object label
 	legacy     bool   // the store predates deployment ids

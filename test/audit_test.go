@@ -204,6 +204,9 @@ func TestAuditLogFailsClosed(t *testing.T) {
 	}
 	r := keyport(t, s.env, "access-key", "create") // through the admin socket: refused too
 	r.expect(t, 1, "temporarily unavailable")
+	if status := readyzWithin(s.addr, 503, 2*time.Second); status != 503 {
+		t.Fatalf("/readyz with the audit log unwritable: %d", status)
+	}
 	// Repoint the log at a real file and reopen.
 	real := filepath.Join(dir, "audit-2.log")
 	repoint(real)
@@ -216,6 +219,9 @@ func TestAuditLogFailsClosed(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("after SIGHUP onto a writable file: %v", err)
+	}
+	if status := readyzWithin(s.addr, 200, 2*time.Second); status != 200 {
+		t.Fatalf("/readyz with the audit log writable again: %d", status)
 	}
 	var listed struct{ TotalCount int }
 	if err := cl.Call(ctx, "ListKeys", map[string]any{"PageSize": "100"}, &listed); err != nil {

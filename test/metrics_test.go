@@ -51,7 +51,12 @@ func TestMetrics(t *testing.T) {
 	c := newV1(t, s, s.sk)
 	c.byok("HSM", "RSAES_OAEP_SHA_256")
 	rawTC3(t, s, "DescribeKey", `{"KeyId":"nope"}`, nil)
+	// The token-object count is refreshed in the background, at most
+	// service.HealthMaxAge after a scrape finds it old.
 	m := scrape(t, s.url("/metrics"))
+	for deadline := time.Now().Add(3 * time.Second); m["keyport_token_objects"] < 5 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		m = scrape(t, s.url("/metrics"))
+	}
 	for _, want := range []string{
 		`keyport_requests_total{action="ImportKeyMaterial",code="OK",dialect="aliyun"}`,
 		`keyport_requests_total{action="DescribeKey",code="InvalidParameterValue.InvalidKeyId",dialect="tencent"}`,

@@ -99,6 +99,17 @@ func readyz(addr string) (int, string) {
 	return resp.StatusCode, body["reason"]
 }
 
+// readyzWithin polls /readyz until it answers want or d has passed, and
+// returns the last status.
+func readyzWithin(addr string, want int, d time.Duration) int {
+	status := 0
+	for deadline := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
+		if status, _ = readyz(addr); status == want || time.Now().After(deadline) {
+			return status
+		}
+	}
+}
+
 // A network HSM (p11-kit remoting) killed while 64 clients import and
 // decrypt, then restarted: while it is gone every call fails fast with the
 // 503-class error and /readyz says why; once it is back everything works

@@ -221,6 +221,8 @@ func serve(c *cli.Context) error {
 		if err := auditLog.Checkpoints(audit.MACer{Deployment: dep, Key: string(key), MAC: mac}, 1000, 5*time.Second); err != nil {
 			return err
 		}
+		st.svc.AlsoReady("audit log", auditLog.Ready)
+		auditLog.OnFailure(st.svc.Recheck)
 	}
 	proxies, _ := wire.ParseProxies(c.String("trusted-proxies")) // checked by checkServeConfig
 	common := wire.Common{Limiter: limiter, Guard: guard, Logger: log, OnAccess: m.Request, Proxies: proxies}

@@ -37,8 +37,8 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
-		// At most HealthMaxAge old: a flood of probes costs the token one
-		// probe a second.
+		// At most HealthMaxAge old: a flood of probes costs the token two
+		// probes a second.
 		if err := cfg.Service.Health(ctx).Ready; err != nil {
 			writeStatus(w, http.StatusServiceUnavailable, "not ready", service.PublicMessage(err))
 			return
