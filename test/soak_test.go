@@ -187,14 +187,18 @@ func fillDisk(dir string) (filler string, err error) {
 	}
 }
 
-func soakSettings(t *testing.T) (total, minGap, maxGap time.Duration, seed uint64) {
-	total, minGap, maxGap = 60*time.Second, 8*time.Second, 12*time.Second
+// soakSettings reads the soak's length and seed. slack widens the
+// readiness bounds (503 within 1 s, 200 within 5 s) in the minute make test
+// runs, where other packages' tests share the two cores; make soak holds
+// them exactly.
+func soakSettings(t *testing.T) (total, minGap, maxGap time.Duration, seed uint64, slack float64) {
+	total, minGap, maxGap, slack = 60*time.Second, 8*time.Second, 12*time.Second, 1.5
 	if v := os.Getenv("KEYPORT_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			t.Fatalf("KEYPORT_SOAK=%q: %v", v, err)
 		}
-		total, minGap, maxGap = d, 15*time.Second, 30*time.Second
+		total, minGap, maxGap, slack = d, 15*time.Second, 30*time.Second, 1
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -206,12 +210,13 @@ func soakSettings(t *testing.T) (total, minGap, maxGap time.Duration, seed uint6
 		}
 		seed = n
 	}
-	return total, minGap, maxGap, seed
+	return total, minGap, maxGap, seed, slack
 }
 
 func TestSoak(t *testing.T) {
 	defer catch(t)
-	total, minGap, maxGap, seed := soakSettings(t)
+	total, minGap, maxGap, seed, slack := soakSettings(t)
+	notReadyWithin, readyWithin := time.Duration(slack*float64(time.Second)), time.Duration(slack*float64(5*time.Second))
 	plan := schedule(seed, total, minGap, maxGap)
 	t.Logf("soak of %v, seed %d (rerun with KEYPORT_SOAK_SEED=%d), %d faults", total, seed, seed, len(plan))
 	module, command := p11kitClient(t)
@@ -558,15 +563,15 @@ func TestSoak(t *testing.T) {
 		o := results[f.kind]
 		o.count++
 		for _, i := range affected {
-			if at, ok := ready[i].first(began, false); !ok || at.Sub(began) > time.Second {
+			if at, ok := ready[i].first(began, false); !ok || at.Sub(began) > notReadyWithin {
 				o.missedNotReady++
-				t.Errorf("fault %d (%s, replica %d): /readyz not 503 within 1 s (seen at %v)", n, f.kind, i, at.Sub(began))
+				t.Errorf("fault %d (%s, replica %d): /readyz not 503 within %v (seen at %v)", n, f.kind, i, notReadyWithin, at.Sub(began))
 			} else {
 				o.notReady = max(o.notReady, at.Sub(began))
 			}
-			if at, ok := ready[i].first(repaired, true); !ok || at.Sub(repaired) > 5*time.Second {
+			if at, ok := ready[i].first(repaired, true); !ok || at.Sub(repaired) > readyWithin {
 				o.missedReady++
-				t.Errorf("fault %d (%s, replica %d): /readyz not 200 within 5 s of the repair (seen after %v)", n, f.kind, i, at.Sub(repaired))
+				t.Errorf("fault %d (%s, replica %d): /readyz not 200 within %v of the repair (seen after %v)", n, f.kind, i, readyWithin, at.Sub(repaired))
 			} else {
 				o.readyAgain = max(o.readyAgain, at.Sub(repaired))
 			}

@@ -58,8 +58,7 @@ func storeRestoreCommand() *cli.Command {
 
 // storeBackup copies the store into a scratch file, checks that copy page
 // by page and counts it, then writes the backup (the stamp, the copy, a
-// digest) to FILE.partial, syncs it and only then gives it its name: a file
-// by that name is a whole, checked backup.
+// digest) durably: a file by that name is a whole, checked backup.
 func storeBackup(c *cli.Context) error {
 	if c.String("store") != "" {
 		return usagef("a PostgreSQL store is backed up with pg_dump or point-in-time recovery (see the README's Backup and restore); store backup copies the embedded store in --data-dir")
@@ -96,26 +95,7 @@ func storeBackup(c *cli.Context) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	tmp := to + ".partial"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	err = backupfile.Write(out, stamp, f, n)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, to)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := bolt.SyncDir(filepath.Dir(to)); err != nil {
+	if err := bolt.WriteDurably(to, func(w io.Writer) error { return backupfile.Write(w, stamp, f, n) }); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	if c.Bool("json") {

@@ -74,15 +74,16 @@ func Restore(dir string, fill func(w io.Writer) error) (*Store, error) {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, File)
-	if err := writeDurably(path, fill); err != nil {
+	if err := WriteDurably(path, fill); err != nil {
 		return nil, err
 	}
 	return open(path)
 }
 
-// writeDurably writes dst through a temporary file beside it, so that dst
-// is either absent or whole, even across a crash.
-func writeDurably(dst string, fill func(w io.Writer) error) error {
+// WriteDurably writes dst through a temporary file beside it (dst.partial,
+// which must not exist), so that dst is either absent or whole, even across
+// a crash: written, synced, renamed into place, the directory synced.
+func WriteDurably(dst string, fill func(w io.Writer) error) error {
 	tmp := dst + ".partial"
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
