@@ -104,9 +104,10 @@ func referenced(t *testing.T, url string) map[string]bool {
 	ids := map[string]bool{}
 	_ = st.EachWrapping(ctx, func(w *store.WrappingKey) bool { ids[w.ID] = true; return true })
 	_ = st.KeyObjects(ctx, func(o, _ string) bool { ids[o] = true; return true })
-	for _, m := range []string{store.MetaMasterSeal, store.MetaMasterMAC} {
-		v, _ := st.Meta(ctx, m)
-		ids[v] = true
+	for _, m := range []string{store.MetaMasterSeal, store.MetaMasterMAC, store.MetaAuditMAC} {
+		if v, _ := st.Meta(ctx, m); v != "" {
+			ids[v] = true
+		}
 	}
 	return ids
 }

@@ -643,21 +643,11 @@ func TestSoak(t *testing.T) {
 // metricValue reads one unlabelled value from a replica's /metrics.
 func metricValue(t *testing.T, addr, name string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("/metrics: %v", err)
+	v, ok := scrape(t, "http://"+addr+"/metrics")[name]
+	if !ok {
+		t.Fatalf("/metrics has no %s", name)
 	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	for _, line := range strings.Split(b.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f
-		}
-	}
-	t.Fatalf("/metrics has no %s", name)
-	return 0
+	return v
 }
 
 // checkAcknowledged asks every replica about everything acknowledged.
@@ -714,20 +704,12 @@ func checkAcknowledged(t *testing.T, led *soakLedger, clients [2][3]*client.Clie
 // store's records name, and says how they differ ("" when they agree).
 func tokenAgainstStore(t *testing.T, env []string, url string) string {
 	t.Helper()
-	ctx := context.Background()
-	st, err := postgres.Open(ctx, url, false)
+	recorded := referenced(t, url)
+	st, err := postgres.Open(context.Background(), url, false)
 	if err != nil {
 		return err.Error()
 	}
-	recorded := map[string]bool{}
-	_ = st.EachWrapping(ctx, func(w *store.WrappingKey) bool { recorded[w.ID] = true; return true })
-	_ = st.KeyObjects(ctx, func(o, _ string) bool { recorded[o] = true; return true })
-	for _, m := range []string{store.MetaMasterSeal, store.MetaMasterMAC, store.MetaAuditMAC} {
-		if v, _ := st.Meta(ctx, m); v != "" {
-			recorded[v] = true
-		}
-	}
-	dep, _ := st.Meta(ctx, store.MetaDeployment)
+	dep, _ := st.Meta(context.Background(), store.MetaDeployment)
 	st.Close()
 	r := keyport(t, env, "hsm", "objects", "--json")
 	var objs []struct{ ID, Label string }

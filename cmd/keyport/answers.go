@@ -17,13 +17,24 @@ import (
 
 // confirm asks a yes/no question on a terminal; without one the answer is no.
 func confirm(c *cli.Context, question string) bool {
+	answer := ask(c, question)
+	return strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
+}
+
+// confirmTyped is confirm for what cannot be undone: only a typed "yes".
+func confirmTyped(c *cli.Context, question string) bool {
+	return strings.EqualFold(ask(c, question), "yes")
+}
+
+// ask asks on a terminal and returns the answer; without one, "".
+func ask(c *cli.Context, question string) string {
 	if !term.IsTerminal(int(os.Stdin.Fd())) {
-		return false
+		return ""
 	}
 	fmt.Fprint(c.App.ErrWriter, question)
 	var answer string
 	_, _ = fmt.Fscanln(os.Stdin, &answer)
-	return strings.EqualFold(answer, "y") || strings.EqualFold(answer, "yes")
+	return answer
 }
 
 // output prints v as JSON with --json, else rows as a table under header.

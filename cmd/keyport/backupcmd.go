@@ -8,11 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/keyport-kms/keyport/service"
 	"github.com/keyport-kms/keyport/service/server"
@@ -167,8 +165,8 @@ func storeRestore(c *cli.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return "", fmt.Errorf("%s is not empty: restore into a missing or empty directory (nothing changed)", dir)
+	if err := bolt.RestorableDir(dir); err != nil {
+		return "", fmt.Errorf("%w (nothing changed)", err)
 	}
 	question := fmt.Sprintf("backup %s of deployment %s, taken %s from %s: %s.\n"+
 		"The store it came from must be stopped for good: it and the restored one would both make and destroy token objects of one deployment.\n"+
@@ -268,15 +266,4 @@ func readBackup(path string, w io.Writer) (service.Snapshot, error) {
 		return snap, fmt.Errorf("%s: %w: its stamp does not read (%v)", path, backupfile.ErrDamaged, err)
 	}
 	return snap, nil
-}
-
-// confirmTyped asks on a terminal and accepts only a typed "yes".
-func confirmTyped(c *cli.Context, question string) bool {
-	if !term.IsTerminal(int(os.Stdin.Fd())) {
-		return false
-	}
-	fmt.Fprint(c.App.ErrWriter, question)
-	var answer string
-	_, _ = fmt.Fscanln(os.Stdin, &answer)
-	return strings.EqualFold(answer, "yes")
 }

@@ -65,10 +65,8 @@ var ErrDamaged = errors.New("damaged store file")
 // beside its final name, synced, renamed into place, the directory synced.
 // A fill that fails leaves no store behind.
 func Restore(dir string, fill func(w io.Writer) error) (*Store, error) {
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return nil, fmt.Errorf("%s is not empty: restore into a missing or empty directory", dir)
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("data dir %s: %w", dir, err)
+	if err := RestorableDir(dir); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
@@ -78,6 +76,21 @@ func Restore(dir string, fill func(w io.Writer) error) (*Store, error) {
 		return nil, err
 	}
 	return open(path)
+}
+
+// RestorableDir says why dir cannot take a restore: it must be missing or
+// empty, so that no store, and nothing else, is overwritten.
+func RestorableDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	case len(entries) > 0:
+		return fmt.Errorf("%s is not empty: restore into a missing or empty directory", dir)
+	}
+	return nil
 }
 
 // WriteDurably writes dst through a temporary file beside it (dst.partial,
