@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/keyport-kms/keyport/store"
@@ -83,6 +82,12 @@ type Restored struct {
 // this store, and start-up leaves them alone.
 func PrepareRestored(ctx context.Context, st RestoredStore, snap Snapshot) (Restored, error) {
 	var r Restored
+	// Named before the pool is dropped: the pooled pairs' objects stay in
+	// the ledger (start-up destroys them), only unnamed entries go.
+	known, err := recordedObjects(ctx, st)
+	if err != nil {
+		return r, err
+	}
 	var pooled []string
 	if err := st.EachWrapping(ctx, func(w *store.WrappingKey) bool {
 		if w.KeyID == "" {
@@ -98,13 +103,9 @@ func PrepareRestored(ctx context.Context, st RestoredStore, snap Snapshot) (Rest
 		}
 		r.PoolDropped++
 	}
-	known, err := recordedObjects(ctx, st)
-	if err != nil {
-		return r, err
-	}
 	var inFlight []string
 	if err := st.EachOwned(ctx, func(id string, _ time.Time) bool {
-		if !known[id] && !slices.Contains(pooled, id) {
+		if !known[id] {
 			inFlight = append(inFlight, id)
 		}
 		return true
