@@ -456,14 +456,14 @@ func TestSoak(t *testing.T) {
 	// at the end.
 	type usage struct{ rss, goroutines float64 }
 	var baseline [3]usage
-	// The least of five readings over a second: a probe or a pool refill
+	// The least of five readings over two seconds: a probe or a pool refill
 	// under way adds goroutines for a moment, which a leak does not undo.
 	sample := func(i int) usage {
 		u := usage{rss: math.Inf(1), goroutines: math.Inf(1)}
 		for range 5 {
 			u.rss = min(u.rss, metricValue(t, nodes[i].addr, "process_resident_memory_bytes"))
 			u.goroutines = min(u.goroutines, metricValue(t, nodes[i].addr, "go_goroutines"))
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(400 * time.Millisecond)
 		}
 		return u
 	}
@@ -475,7 +475,7 @@ func TestSoak(t *testing.T) {
 		// were ever busy at once. They are closed, so that what is counted
 		// is the server's own.
 		transport.CloseIdleConnections()
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(2 * time.Second) // for the work the last requests started (probes, counts) to end
 		fn()
 		paused.Store(false)
 	}
